@@ -1,0 +1,40 @@
+"""The ``tikrelay`` command line: a thin edge that turns start-up errors into clear messages."""
+
+from __future__ import annotations
+
+import typer
+
+from tikrelay import __version__
+
+app = typer.Typer(
+    name="tikrelay",
+    help="Watch TikTok creators and repost every new video, slideshow and sound to Telegram.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_PARTIAL = 3
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tikrelay {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """tikrelay: TikTok to Telegram, exactly once."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

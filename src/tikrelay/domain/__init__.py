@@ -1,0 +1,1 @@
+"""Pure domain model: posts, sources, destinations, deliveries, jobs and the error taxonomy."""

@@ -1,0 +1,1 @@
+"""ffmpeg work, media inspection, images and the media cache."""

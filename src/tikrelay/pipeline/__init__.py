@@ -1,0 +1,1 @@
+"""Per-job stages, scheduler, worker loop, retry policy and recovery."""

@@ -1,0 +1,1 @@
+"""Offline world: TikTok and Telegram Bot API emulators and generated media fixtures."""

@@ -1,0 +1,1 @@
+"""Database engine, tables, migrations, repositories and the job queue's SQL."""
