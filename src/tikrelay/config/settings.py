@@ -54,5 +54,9 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default SQLite in state_dir. PostgreSQL: postgresql+psycopg://...",
     )
+    ffmpeg: str | None = Field(
+        default=None,
+        description="ffmpeg to run (a path or a command on PATH); default: the bundled binary.",
+    )
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
