@@ -1,0 +1,154 @@
+"""The emulated TikTok's content: creators, posts, the media files behind their URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+# ``webapp.video-detail.statusCode`` values and what yt-dlp makes of them.
+OK = 0
+PRIVATE_POST = 10216  # yt-dlp: login required ("You do not have permission to view this post")
+PRIVATE_ACCOUNT = 10222  # yt-dlp: login required, on posts and on the profile
+IP_BLOCKED = 10204  # yt-dlp: "Your IP address is blocked from accessing this post"
+# TikTok's answer for a deleted or unknown post; yt-dlp has no special case for it and says
+# "Video not available, status code 100004" (as reported in yt-dlp issue #12992).
+REMOVED = 100004
+
+WEB_HOST = "www.tiktok.com"
+VIDEO_HOST = "v16-webapp-prime.tiktok.com"
+MUSIC_HOST = "sf16-ies-music-va.tiktokcdn.com"
+IMAGE_HOST = "p16-sign-va.tiktokcdn-us.com"
+IMAGE_MIRROR_HOST = "p19-sign-va.tiktokcdn-us.com"
+EMULATED_HOSTS = (
+    "tiktok.com",
+    "*.tiktok.com",
+    "*.tiktokcdn.com",
+    "*.tiktokcdn-us.com",
+    "*.tiktokv.com",
+)
+
+# One page of the creator feed: what yt-dlp asks for and what TikTok sends at most.
+FEED_PAGE_SIZE = 15
+FEED_PAGE_MAX = 35
+MAX_SLIDES = 35
+# A start cursor is the client's clock; one this close to ours means "from the newest post".
+FRESH_CURSOR_MS = 60_000
+
+
+class PostKind(StrEnum):
+    VIDEO = "video"
+    SLIDESHOW = "slideshow"
+
+
+class MediaKind(StrEnum):
+    VIDEO = "video"  # on a *.tiktok.com host: needs the tt_chain_token cookie
+    AUDIO = "audio"  # on a *.tiktokcdn.com host: needs a valid URL signature
+    IMAGE = "image"  # on a *.tiktokcdn-us.com host: needs a valid URL signature
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """What a CDN path serves."""
+
+    path: Path
+    content_type: str
+    kind: MediaKind
+    post_id: str
+
+
+@dataclass(frozen=True)
+class Creator:
+    username: str
+    nickname: str
+    user_id: str
+    sec_uid: str
+    private: bool = False
+    followers: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://{WEB_HOST}/@{self.username}"
+
+
+@dataclass(frozen=True)
+class Slide:
+    url: str
+    mirror_url: str
+    fmt: str  # jpeg, webp or heic
+    path: Path
+    width: int = 360
+    height: int = 640
+
+
+@dataclass(frozen=True)
+class PostMedia:
+    """The URLs a post's page lists and the files behind them."""
+
+    cover_url: str
+    music_url: str | None = None
+    music_path: Path | None = None
+    play_url: str | None = None  # clean, muxed H.264 (also listed in bitrateInfo as h264_url)
+    h264_url: str | None = None
+    download_url: str | None = None  # the watermarked file
+    hevc_url: str | None = None  # video-only, higher resolution
+    clean_path: Path | None = None
+    watermarked_path: Path | None = None
+    hevc_path: Path | None = None
+    clean_sha256: str | None = None
+    clean_size: int = 0
+    slides: tuple[Slide, ...] = ()
+    width: int = 144
+    height: int = 256
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post as TikTok shows it."""
+
+    id: str
+    kind: PostKind
+    username: str
+    desc: str
+    create_time: int
+    variant: int
+    media: PostMedia
+    duration: int = 1
+    stats: dict[str, int] = field(default_factory=dict, compare=False)
+
+    @property
+    def url(self) -> str:
+        segment = "photo" if self.kind is PostKind.SLIDESHOW else "video"
+        return f"https://{WEB_HOST}/@{self.username}/{segment}/{self.id}"
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the file a client should end up with for a video: the clean H.264 one."""
+        return self.media.clean_sha256
+
+    @property
+    def slides(self) -> tuple[Slide, ...]:
+        return self.media.slides
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromtimestamp(self.create_time, UTC)
+
+
+def feed_page(
+    posts: Sequence[Post], cursor_ms: int, count: int, now_ms: int
+) -> tuple[list[Post], bool]:
+    """One page of ``/api/creator/item_list/`` with ``type=1``: newest first, older than the cursor.
+
+    ``posts`` must be newest first. yt-dlp pages with ``cursor = createTime * 1000`` of the last
+    item it got, so a cursor equal to a post's time is exclusive. Its first cursor is its own
+    clock, which may be a moment behind a post added faster than one per second (those are
+    stamped a little ahead to keep createTime strictly increasing), hence the "fresh" rule.
+    """
+    boundaries = {p.create_time * 1000 for p in posts}
+    fresh = cursor_ms not in boundaries and cursor_ms >= now_ms - FRESH_CURSOR_MS
+    older = [p for p in posts if fresh or p.create_time * 1000 < cursor_ms]
+    page = older[: max(1, min(count, FEED_PAGE_MAX))]
+    return page, len(older) > len(page)

@@ -1,0 +1,206 @@
+"""The emulated TikTok hosts: web pages and the feed API on www.tiktok.com, media on the CDNs.
+
+Injected faults are applied here, before routing, and every answer goes to the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from tikrelay.sandbox.tiktok import challenge, pages
+from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
+from tikrelay.sandbox.tiktok.model import (
+    IMAGE_HOST,
+    IMAGE_MIRROR_HOST,
+    MUSIC_HOST,
+    OK,
+    REMOVED,
+    VIDEO_HOST,
+    WEB_HOST,
+    MediaKind,
+)
+from tikrelay.sandbox.tiktok.wire import Request, Response
+from tikrelay.sandbox.tiktok.world import LoggedRequest, TikTokWorld
+
+CHAIN_COOKIE = "tt_chain_token"
+_POST_PAGE = re.compile(r"/@(?P<user>[\w.-]*)/(?:video|photo)/(?P<id>\d+)/?")
+_PROFILE_PAGE = re.compile(r"/@(?P<user>[\w.-]+)/?")
+_RANGE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")
+_MEDIA_HOSTS = {
+    MediaKind.VIDEO: {VIDEO_HOST},
+    MediaKind.AUDIO: {MUSIC_HOST},
+    MediaKind.IMAGE: {IMAGE_HOST, IMAGE_MIRROR_HOST},
+}
+# Bytes that are neither HTML, JSON nor a media container.
+GARBAGE = bytes(range(256)) * 16
+
+
+class TikTokSite:
+    def __init__(self, world: TikTokWorld) -> None:
+        self.world = world
+
+    async def handle(self, request: Request) -> Response:
+        match = _POST_PAGE.fullmatch(request.path) if request.host == WEB_HOST else None
+        post_id = match["id"] if match else None
+        solved = self.world.challenge_solved(request.cookies.get(challenge.COOKIE_NAME))
+        faults = self.world.faults.take(
+            request.host, request.path, post_id, challenge_solved=solved
+        )
+        response = None
+        for fault in faults:
+            if fault.kind is FaultKind.DELAY:
+                await asyncio.sleep(fault.seconds)
+            else:
+                response = self._faulty(request, fault)
+        if response is None:
+            response = self._route(request)
+        self._log(request, response)
+        return response
+
+    def _faulty(self, request: Request, fault: Fault) -> Response:
+        content_type = "text/html" if request.host == WEB_HOST else "application/octet-stream"
+        if fault.kind is FaultKind.STATUS:
+            return Response.text(fault.status, f"<h1>{fault.status}</h1>", "text/html")
+        if fault.kind is FaultKind.CHALLENGE:
+            page = challenge.render_page(self.world.issue_challenge())
+            return Response.text(200, page, "text/html")
+        if fault.kind is FaultKind.EMPTY:
+            return Response(200, [("Content-Type", content_type)])
+        if fault.kind is FaultKind.GARBAGE:
+            return Response(200, [("Content-Type", content_type)], GARBAGE)
+        return Response(0, reset=True)
+
+    def _route(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response.text(405, "method not allowed")
+        if request.host == WEB_HOST:
+            return self._web(request)
+        if any(request.host in hosts for hosts in _MEDIA_HOSTS.values()):
+            return self._media(request)
+        return Response.text(404, "not found", "text/html")
+
+    # -- www.tiktok.com ----------------------------------------------------------------------
+
+    def _web(self, request: Request) -> Response:
+        path = request.path
+        if path == "/api/creator/item_list/":
+            return self._feed(request)
+        if match := _POST_PAGE.fullmatch(path):
+            return self._with_chain_cookie(request, self._post_page(match["id"]))
+        if match := _PROFILE_PAGE.fullmatch(path):
+            return self._with_chain_cookie(request, self._profile_page(match["user"]))
+        return Response.text(404, "<h1>Page not available</h1>", "text/html")
+
+    def _post_page(self, post_id: str) -> Response:
+        world = self.world
+        status = world.status(post_id)
+        post = world.post(post_id)
+        item = None
+        if post is not None and status == OK:
+            author = world.creator(post.username)
+            if author is not None:
+                item = pages.item_struct(post, author, create_time_as_text=True)
+        title = f"{post.desc} | TikTok" if post and item else "TikTok - Make Your Day"
+        scope = {"webapp.video-detail": pages.video_detail(status, item)}
+        return Response.text(200, pages.html_page(title, scope), "text/html")
+
+    def _profile_page(self, username: str) -> Response:
+        creator = self.world.creator(username)
+        if creator is None:
+            scope = {"webapp.user-detail": {"statusCode": 10221, "statusMsg": "user not exist"}}
+            return Response.text(200, pages.html_page("TikTok", scope), "text/html")
+        detail = pages.user_detail(creator, len(self.world.posts(username)))
+        title = f"{creator.nickname} (@{creator.username}) | TikTok"
+        return Response.text(
+            200, pages.html_page(title, {"webapp.user-detail": detail}), "text/html"
+        )
+
+    def _feed(self, request: Request) -> Response:
+        query = request.query
+        try:
+            cursor = int(query.get("cursor") or 0)
+            count = int(query.get("count") or 15)
+        except ValueError:
+            return Response.json(200, {"statusCode": 10201, "status_msg": "invalid parameters"})
+        creator = self.world.creator_by_sec_uid(query.get("secUid", ""))
+        if creator is None:
+            return Response.json(200, pages.feed([], False, cursor))
+        posts, has_more = self.world.feed_page(creator.username, cursor, count)
+        items = [pages.item_struct(p, creator, create_time_as_text=False) for p in posts]
+        return Response.json(200, pages.feed(items, has_more, cursor))
+
+    def _with_chain_cookie(self, request: Request, response: Response) -> Response:
+        """Pages hand out the cookie the video CDN asks for, as TikTok's do."""
+        if not self.world.chain_token_ok(request.cookies.get(CHAIN_COOKIE)):
+            token = self.world.issue_chain_token()
+            response.headers.append(
+                (
+                    "Set-Cookie",
+                    f"{CHAIN_COOKIE}={token}; Domain=.tiktok.com; Path=/; Max-Age=15552000; "
+                    "Secure; HttpOnly; SameSite=None",
+                )
+            )
+        return response
+
+    # -- CDNs ----------------------------------------------------------------------------------
+
+    def _media(self, request: Request) -> Response:
+        file = self.world.media_at(request.path)
+        if file is None or request.host not in _MEDIA_HOSTS[file.kind]:
+            return Response.text(404, "not found")
+        if file.kind is MediaKind.VIDEO:
+            # The video CDN is under .tiktok.com, so the page's cookie reaches it.
+            allowed = self.world.chain_token_ok(request.cookies.get(CHAIN_COOKIE))
+        else:
+            # A .tiktok.com cookie never reaches tiktokcdn hosts: they check the URL's signature.
+            allowed = self.world.signature_ok(request.path, request.query.get("x-signature", ""))
+        if not allowed:
+            return Response.text(403, "Access Denied")
+        if self.world.status(file.post_id) == REMOVED:
+            return Response.text(404, "not found")
+        size = file.path.stat().st_size
+        headers = [
+            ("Content-Type", file.content_type),
+            ("Accept-Ranges", "bytes"),
+            ("Cache-Control", "max-age=3600"),
+        ]
+        span = byte_range(request.headers.get("range"), size)
+        if span is None:
+            return Response(200, headers, file=file.path, length=size)
+        start, end = span
+        if start > end:
+            return Response(416, [*headers, ("Content-Range", f"bytes */{size}")])
+        headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
+        return Response(206, headers, file=file.path, offset=start, length=end - start + 1)
+
+    def _log(self, request: Request, response: Response) -> None:
+        self.world.record(
+            LoggedRequest(
+                host=request.host,
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                cookies=frozenset(request.cookies),
+                # Cookie values stay out of the log: names are in ``cookies``.
+                headers={k: v for k, v in request.headers.items() if k != "cookie"},
+                status=response.status,
+            )
+        )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span a single ``Range`` asks for; None to send the whole file.
+
+    An unsatisfiable range comes back with start > end.
+    """
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None or not (match["start"] or match["end"]):
+        return None
+    if not match["start"]:  # a suffix: the last N bytes
+        return max(0, size - int(match["end"])), size - 1
+    start = int(match["start"])
+    end = min(int(match["end"]), size - 1) if match["end"] else size - 1
+    if start >= size:
+        return size, size - 1
+    return start, end

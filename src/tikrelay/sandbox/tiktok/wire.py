@@ -1,0 +1,147 @@
+"""Just enough HTTP/1.1 for the emulator: request heads, bodies with Content-Length, keep-alive,
+and responses whose bodies are bytes or a slice of a file streamed in chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_HEAD = 64 * 1024
+MAX_BODY = 1024 * 1024
+CHUNK = 256 * 1024
+
+
+class BadRequestError(Exception):
+    """The client sent something the emulator cannot parse; the connection is closed."""
+
+
+@dataclass
+class Request:
+    method: str
+    target: str  # as sent: origin form (/path?q), absolute form (http://h/p) or host:port
+    version: str
+    headers: dict[str, str]  # lower-case names; repeated headers joined
+    body: bytes = b""
+    host: str = ""  # the host the request is for (from CONNECT, the URL or Host)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.target).query, keep_blank_values=True))
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        jar: dict[str, str] = {}
+        for part in self.headers.get("cookie", "").split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep:
+                jar[name] = value
+        return jar
+
+    @property
+    def keep_alive(self) -> bool:
+        connection = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return connection == "keep-alive"
+        return connection != "close"
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"{}")
+        except ValueError as exc:
+            raise BadRequestError(f"body is not JSON: {exc}") from exc
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    file: Path | None = None  # streamed instead of body: ``length`` bytes from ``offset``
+    offset: int = 0
+    length: int = 0
+    reset: bool = False  # reset the connection instead of answering
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+        body = json.dumps(data).encode()
+        return cls(status, [("Content-Type", "application/json"), *(headers or [])], body)
+
+    @classmethod
+    def text(cls, status: int, text: str, content_type: str = "text/plain") -> Response:
+        return cls(status, [("Content-Type", f"{content_type}; charset=utf-8")], text.encode())
+
+
+async def read_request(reader: asyncio.StreamReader) -> Request | None:
+    """The next request on the connection, or None when the client closed it between requests."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial.strip():
+            return None
+        raise BadRequestError("connection closed inside a request head") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise BadRequestError("request head too large") from exc
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, version = lines[0].split(" ")
+    except ValueError as exc:
+        raise BadRequestError(f"bad request line {lines[0]!r}") from exc
+    headers: dict[str, str] = {}
+    for line in filter(None, lines[1:]):
+        name, _, value = line.partition(":")
+        key, value = name.strip().lower(), value.strip()
+        separator = "; " if key == "cookie" else ", "
+        headers[key] = f"{headers[key]}{separator}{value}" if key in headers else value
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        raise BadRequestError("chunked request bodies are not supported")
+    length = int(headers.get("content-length") or 0)
+    if not 0 <= length <= MAX_BODY:
+        raise BadRequestError("request body too large")
+    body = await reader.readexactly(length) if length else b""
+    return Request(method.upper(), target, version, headers, body)
+
+
+async def write_response(
+    writer: asyncio.StreamWriter, response: Response, *, head_only: bool, keep_alive: bool
+) -> None:
+    length = response.length if response.file is not None else len(response.body)
+    lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+    lines += [f"{name}: {value}" for name, value in response.headers]
+    lines += [f"Content-Length: {length}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    if not head_only:
+        if response.file is not None:
+            await _stream_file(writer, response.file, response.offset, response.length)
+        else:
+            writer.write(response.body)
+    await writer.drain()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+async def _stream_file(writer: asyncio.StreamWriter, path: Path, offset: int, length: int) -> None:
+    """Copy a file slice in chunks: large media never sits in memory whole."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        left = length
+        while left > 0:
+            chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
+            if not chunk:
+                raise BadRequestError(f"{path} shrank while being sent")
+            writer.write(chunk)
+            await writer.drain()
+            left -= len(chunk)

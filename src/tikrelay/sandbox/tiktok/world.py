@@ -1,0 +1,330 @@
+"""The in-memory TikTok: creators and posts, per-post statuses, faults and the request log.
+
+Every method is safe to call from any thread while an emulator serves the world, so a test can
+add a post while yt-dlp is talking to the emulator.
+"""
+
+from __future__ import annotations
+
+import hmac
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from tikrelay.sandbox.fixtures import IMAGE_FORMATS, MediaFixtures
+from tikrelay.sandbox.tiktok import challenge as waf
+from tikrelay.sandbox.tiktok import ids
+from tikrelay.sandbox.tiktok.faults import Fault, FaultKind, FaultPlan
+from tikrelay.sandbox.tiktok.media import MediaPlanner
+from tikrelay.sandbox.tiktok.model import (
+    MAX_SLIDES,
+    OK,
+    PRIVATE_ACCOUNT,
+    REMOVED,
+    Creator,
+    MediaFile,
+    Post,
+    PostKind,
+    feed_page,
+)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the emulated TikTok answered (control requests are not logged)."""
+
+    host: str
+    method: str
+    path: str
+    query: dict[str, str]
+    cookies: frozenset[str]  # names only
+    headers: dict[str, str]  # lower-case names
+    status: int  # 0 when the connection was reset instead
+
+
+class TikTokWorld:
+    """Creators, posts and switches; served by :class:`~tikrelay.sandbox.tiktok.TikTokEmulator`."""
+
+    def __init__(
+        self,
+        media: MediaFixtures | None = None,
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.media = media or MediaFixtures.at()
+        self.faults = FaultPlan()
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._planner = MediaPlanner(self.media, self._rng, hmac_key=self._rng.randbytes(16))
+        self._creators: dict[str, Creator] = {}
+        self._posts: dict[str, Post] = {}
+        self._statuses: dict[str, int] = {}
+        self._media: dict[str, MediaFile] = {}
+        self._chain_tokens: set[str] = set()
+        self._challenges: set[bytes] = set()
+        self._log: list[LoggedRequest] = []
+        self._newest: dict[str, int] = {}
+        self._variants = 0
+
+    # -- content ---------------------------------------------------------------------------
+
+    def add_creator(
+        self, username: str, *, nickname: str | None = None, videos: int = 0, private: bool = False
+    ) -> Creator:
+        """A creator, optionally with ``videos`` posts spaced an hour apart in the past."""
+        with self._lock:
+            if username in self._creators:
+                raise ValueError(f"creator @{username} already exists")
+            creator = Creator(
+                username=username,
+                nickname=nickname or username.title(),
+                user_id=ids.user_id(self._rng),
+                sec_uid=ids.sec_uid(self._rng),
+                private=private,
+                followers=self._rng.randint(10, 100_000),
+            )
+            self._creators[username] = creator
+        now = int(self._clock())
+        for age in range(videos, 0, -1):
+            self.add_video(username, desc=f"seeded video {videos - age + 1}", at=now - age * 3600)
+        return creator
+
+    def add_video(
+        self,
+        username: str,
+        *,
+        desc: str = "",
+        hevc: bool = False,
+        music: bool = True,
+        at: int | None = None,
+    ) -> Post:
+        """A video post; by default created now, at the head of the creator's feed.
+
+        It gets its own clean H.264 file, a different watermarked file for ``downloadAddr``, and
+        with ``hevc`` a higher-resolution video-only HEVC format in ``bitrateInfo``.
+        """
+        create_time, post_id, variant = self._reserve(username, at)
+        # Media are made outside the lock: ffmpeg may take a moment on a cold cache.
+        plan = self._planner.video(post_id, variant, hevc=hevc, music=music)
+        post = Post(
+            id=post_id,
+            kind=PostKind.VIDEO,
+            username=username,
+            desc=desc,
+            create_time=create_time,
+            variant=variant,
+            stats=self._stats(),
+            media=plan.media,
+        )
+        return self._store(post, plan.files)
+
+    def add_slideshow(
+        self,
+        username: str,
+        *,
+        images: Sequence[str] = ("jpeg", "jpeg"),
+        desc: str = "",
+        music: bool = True,
+        at: int | None = None,
+    ) -> Post:
+        """A photo post with 1 to 35 slides, each ``jpeg``, ``webp`` or ``heic``."""
+        if not 1 <= len(images) <= MAX_SLIDES:
+            raise ValueError(f"a slideshow has 1 to {MAX_SLIDES} images, not {len(images)}")
+        if bad := [fmt for fmt in images if fmt not in IMAGE_FORMATS]:
+            raise ValueError(f"image formats must be among {IMAGE_FORMATS}, not {bad}")
+        create_time, post_id, variant = self._reserve(username, at)
+        plan = self._planner.slideshow(post_id, variant, list(images), music=music)
+        post = Post(
+            id=post_id,
+            kind=PostKind.SLIDESHOW,
+            username=username,
+            desc=desc,
+            create_time=create_time,
+            variant=variant,
+            duration=0,
+            stats=self._stats(),
+            media=plan.media,
+        )
+        return self._store(post, plan.files)
+
+    def set_status(self, post_id: str, status: int) -> None:
+        """Answer this post's page with ``statusCode`` (``OK`` restores it)."""
+        with self._lock:
+            self._require_post(post_id)
+            self._statuses[post_id] = status
+
+    def remove(self, post_id: str) -> None:
+        """Delete a post: gone from the feed, its page says ``REMOVED``."""
+        self.set_status(post_id, REMOVED)
+
+    def set_private(self, username: str, private: bool = True) -> None:
+        with self._lock:
+            self._creators[username] = replace(self._require_creator(username), private=private)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def inject(self, target: str, fault: Fault, count: int | None = 1) -> None:
+        """Arm ``fault`` for the next ``count`` requests matching ``target`` (None: until cleared).
+
+        ``target`` is a post id, a path glob starting with ``/`` or a ``host/path`` glob.
+        """
+        self.faults.arm(target, fault, count)
+
+    def fail_next(self, target: str, status: int, count: int = 1) -> None:
+        self.inject(target, Fault(FaultKind.STATUS, status=status), count)
+
+    def challenge(self, target: str, count: int = 1) -> None:
+        self.inject(target, Fault(FaultKind.CHALLENGE), count)
+
+    def empty_next(self, target: str, count: int = 1) -> None:
+        self.inject(target, Fault(FaultKind.EMPTY), count)
+
+    def garbage_next(self, target: str, count: int = 1) -> None:
+        self.inject(target, Fault(FaultKind.GARBAGE), count)
+
+    def reset_next(self, target: str, count: int = 1) -> None:
+        self.inject(target, Fault(FaultKind.RESET), count)
+
+    def delay(self, target: str, seconds: float, count: int | None = 1) -> None:
+        self.inject(target, Fault(FaultKind.DELAY, seconds=seconds), count)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def creators(self) -> list[Creator]:
+        with self._lock:
+            return list(self._creators.values())
+
+    def creator(self, username: str) -> Creator | None:
+        with self._lock:
+            return self._creators.get(username)
+
+    def creator_by_sec_uid(self, sec_uid: str) -> Creator | None:
+        with self._lock:
+            return next((c for c in self._creators.values() if c.sec_uid == sec_uid), None)
+
+    def post(self, post_id: str) -> Post | None:
+        with self._lock:
+            return self._posts.get(post_id)
+
+    def status(self, post_id: str) -> int:
+        """The post's ``statusCode``: its own switch, else its account's privacy, else ``OK``."""
+        with self._lock:
+            post = self._posts.get(post_id)
+            if post is None:
+                return REMOVED
+            if (own := self._statuses.get(post_id, OK)) != OK:
+                return own
+            return PRIVATE_ACCOUNT if self._creators[post.username].private else OK
+
+    def posts(self, username: str) -> list[Post]:
+        """The creator's visible posts, newest first (removed ones and private accounts: none)."""
+        with self._lock:
+            creator = self._require_creator(username)
+            if creator.private:
+                return []
+            mine = [
+                p
+                for p in self._posts.values()
+                if p.username == username and self._statuses.get(p.id) != REMOVED
+            ]
+        return sorted(mine, key=lambda p: (p.create_time, p.id), reverse=True)
+
+    def feed_page(self, username: str, cursor_ms: int, count: int) -> tuple[list[Post], bool]:
+        posts = self.posts(username)
+        return feed_page(posts, cursor_ms, count, now_ms=int(self._clock() * 1000))
+
+    def media_at(self, path: str) -> MediaFile | None:
+        with self._lock:
+            return self._media.get(path)
+
+    def signature_ok(self, path: str, signature: str) -> bool:
+        return hmac.compare_digest(self._planner.sign(path), signature)
+
+    # -- cookies and challenges (used by the site) ------------------------------------------
+
+    def issue_chain_token(self) -> str:
+        with self._lock:
+            value = ids.token(self._rng, 40)
+            self._chain_tokens.add(value)
+            return value
+
+    def chain_token_ok(self, value: str | None) -> bool:
+        with self._lock:
+            return value is not None and value in self._chain_tokens
+
+    def issue_challenge(self) -> waf.Challenge:
+        with self._lock:
+            issued = waf.new_challenge(self._rng)
+            self._challenges.add(issued.base)
+            return issued
+
+    def challenge_solved(self, cookie_value: str | None) -> bool:
+        base = waf.solution_base(cookie_value) if cookie_value else None
+        with self._lock:
+            return base is not None and base in self._challenges
+
+    # -- request log -----------------------------------------------------------------------
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+    def requests(self, host: str | None = None, path: str | None = None) -> list[LoggedRequest]:
+        """Logged requests, oldest first, optionally only those to ``host`` and/or ``path``."""
+        with self._lock:
+            return [
+                r
+                for r in self._log
+                if (host is None or r.host == host) and (path is None or r.path == path)
+            ]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _reserve(self, username: str, at: int | None) -> tuple[int, str, int]:
+        """Creation time, id and media variant of a new post."""
+        with self._lock:
+            self._require_creator(username)
+            newest = self._newest.get(username, 0)
+            if at is None:
+                # Strictly increasing, so a new post is always the head of the feed.
+                at = max(int(self._clock()), newest + 1)
+            self._newest[username] = max(newest, at)
+            self._variants += 1
+            return at, ids.post_id(at, self._rng), self._variants - 1
+
+    def _store(self, post: Post, files: dict[str, MediaFile]) -> Post:
+        with self._lock:
+            self._posts[post.id] = post
+            self._media.update(files)
+        return post
+
+    def _stats(self) -> dict[str, int]:
+        plays = self._rng.randint(100, 2_000_000)
+        return {
+            "playCount": plays,
+            "diggCount": plays // 10,
+            "shareCount": plays // 200,
+            "commentCount": plays // 150,
+            "collectCount": plays // 300,
+        }
+
+    def _require_creator(self, username: str) -> Creator:
+        if (creator := self._creators.get(username)) is None:
+            raise KeyError(f"no creator @{username}; add it with add_creator()")
+        return creator
+
+    def _require_post(self, post_id: str) -> Post:
+        if (post := self._posts.get(post_id)) is None:
+            raise KeyError(f"no post {post_id}")
+        return post
