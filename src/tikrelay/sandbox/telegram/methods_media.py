@@ -54,15 +54,10 @@ async def resolve_file(call: Call, value: Any, part: str, kind: str) -> StoredFi
         if found is None:
             raise bad_request(WRONG_FILE_ID)
         stored, source = found, "file_id"
-    call.record.files.append(
-        FileRecord(
-            part=part,
-            size=stored.size,
-            sha256=stored.sha256,
-            file_name=stored.meta.get("file_name"),
-            source=source,
+    if source != "upload":  # uploads are recorded as they arrive, even on refused calls
+        call.record.files.append(
+            FileRecord(part, stored.size, stored.sha256, stored.meta.get("file_name"), source)
         )
-    )
     return stored
 
 

@@ -16,7 +16,7 @@ from tikrelay.sandbox.telegram import methods_chats, methods_media, methods_mess
 from tikrelay.sandbox.telegram.context import CLOUD_DOWNLOAD_LIMIT, HANDLERS, Call, Env
 from tikrelay.sandbox.telegram.errors import NOT_FOUND, UNAUTHORIZED, ApiError
 from tikrelay.sandbox.telegram.params import Params, read_params
-from tikrelay.sandbox.telegram.world import CallRecord
+from tikrelay.sandbox.telegram.world import CallRecord, FileRecord
 
 # The modules above register their handlers on import.
 _HANDLER_MODULES = (methods_chats, methods_media, methods_messages)
@@ -80,6 +80,8 @@ def make_api_handler(env: Env, upload_dir: Path) -> Callable[[web.Request], Any]
         try:
             params = await read_params(request, upload_dir, env.upload_limit)
             record.params = params.plain()
+            uploads = params.uploads.values()
+            record.files = [FileRecord(u.part_name, u.size, u.sha256, u.filename) for u in uploads]
             result, delay = await _answer(env, record.method, params, record)
             response = web.json_response({"ok": True, "result": result})
         except ApiError as exc:

@@ -32,10 +32,13 @@ class UpdateQueue:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._generation = 0
+        self.parked = asyncio.Event()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._event = asyncio.Event()
+        # Set while a poll waits for updates: lets tests line up a competing poll without sleeps.
+        self.parked = asyncio.Event()
 
     def push(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -87,8 +90,12 @@ class UpdateQueue:
             remaining = deadline - time.monotonic()
             if found or remaining <= 0:
                 return found
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+            self.parked.set()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+            finally:
+                self.parked.clear()
 
 
 class People:
