@@ -59,9 +59,7 @@ async def test_retry_after_is_honoured_by_the_rate_limiter(
     assert [m["message_id"] for m in emu.messages(chat.id)] == [sent.message_id]
 
 
-async def test_retry_after_and_migration_reach_a_plain_bot(
-    bot: Bot, emu: TelegramEmulator
-) -> None:
+async def test_retry_after_and_migration_reach_a_plain_bot(bot: Bot, emu: TelegramEmulator) -> None:
     group = emu.add_chat("group", title="Old")
     emu.fail_call("sendMessage", status=429, parameters={"retry_after": 7})
     emu.fail_call("sendMessage", nth=2, parameters={"migrate_to_chat_id": -1001234})
@@ -102,7 +100,8 @@ async def test_album_partial_failure_keeps_what_was_delivered(
         'failed to send message #3 with the error message "Too Many Requests: retry after 8"'
     ).fullmatch(str(refused.value))
     [record] = emu.calls("sendMediaGroup")  # a 400: the rate limiter did not retry it
-    assert record.status == 400 and len(record.message_ids) == 2
+    assert record.status == 400
+    assert len(record.message_ids) == 2
     delivered = emu.messages(chat.id)
     assert [m["message_id"] for m in delivered] == record.message_ids
     assert {m["media_group_id"] for m in delivered} == {record.media_group_id}
