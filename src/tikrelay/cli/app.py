@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tikrelay import __version__
+from tikrelay.cli.jobs import db_app, jobs_app
 
 app = typer.Typer(
     name="tikrelay",
@@ -13,6 +14,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(db_app, name="db")
 
 # Exit codes shared by every command.
 EXIT_OK = 0

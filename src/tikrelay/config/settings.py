@@ -38,6 +38,59 @@ class NetworkSettings(_Section):
     )
 
 
+class JobKindSettings(_Section):
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="Attempts for jobs of this kind; default jobs.max_attempts."
+    )
+    max_running: int | None = Field(
+        default=None, ge=1, description="At most this many jobs of this kind run at once, overall."
+    )
+    timeout_seconds: float | None = Field(
+        default=None, gt=0, description="Time limit for one attempt; default jobs.timeout_seconds."
+    )
+    stage_timeouts: dict[str, float] = Field(
+        default_factory=dict, description="Time limit per stage name, in seconds."
+    )
+
+
+class JobSettings(_Section):
+    worker_concurrency: int = Field(
+        default=4, ge=1, description="Jobs one `tikrelay worker` process runs at the same time."
+    )
+    poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for due work."
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A claimed job belongs to its worker this long; renewed every third of it.",
+    )
+    max_attempts: int = Field(default=5, ge=1, description="Attempts per job unless its kind says.")
+    timeout_seconds: float = Field(
+        default=1800.0, gt=0, description="Time limit for one attempt of a job."
+    )
+    retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubles with every attempt."
+    )
+    retry_max_seconds: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM/SIGINT running jobs get this long to finish, then are released.",
+    )
+    max_running: int | None = Field(
+        default=None, ge=1, description="At most this many jobs run at once across all workers."
+    )
+    max_queue_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="Enqueuing beyond this many waiting jobs is refused with a clear error.",
+    )
+    kinds: dict[str, JobKindSettings] = Field(
+        default_factory=dict, description="Per job kind: attempts, limits, timeouts."
+    )
+
+
 class Settings(BaseSettings):
     """Top-level settings: YAML file first, then ``TIKRELAY_*`` environment overrides."""
 
@@ -60,3 +113,4 @@ class Settings(BaseSettings):
     )
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)

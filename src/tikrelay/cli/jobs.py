@@ -1,0 +1,157 @@
+"""``tikrelay jobs …`` and ``tikrelay db upgrade``: look at and steer the job queue."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tikrelay.config import ConfigError, Settings, load_settings
+from tikrelay.config.logging import configure_logging
+from tikrelay.domain.jobs import IllegalTransitionError, Job, JobStatus
+
+if TYPE_CHECKING:
+    from tikrelay.store import JobQueue
+
+# The database layer is imported inside the commands: `tikrelay --help` should not pay for it.
+
+EXIT_CONFIG = 2
+EXIT_REFUSED = 1
+
+jobs_app = typer.Typer(help="List, inspect, retry and cancel jobs.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+ConfigOption = typer.Option(None, "--config", "-c", help="Config file (default: $TIKRELAY_CONFIG).")
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def queue_from(config: Path | None) -> JobQueue:
+    from tikrelay.store import DatabaseError, open_queue
+
+    # Event lines would drown the command's own output; warnings and errors still show.
+    configure_logging(level=logging.WARNING)
+    try:
+        return open_queue(settings_from(config))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+
+
+def _when(job: Job) -> str:
+    return job.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@jobs_app.command("list")
+def list_jobs(
+    status: Annotated[
+        JobStatus | None, typer.Option("--status", "-s", case_sensitive=False)
+    ] = None,
+    kind: str | None = typer.Option(None, "--kind", help="Only jobs of this kind."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1),
+    config: Path | None = ConfigOption,
+) -> None:
+    """The newest jobs, optionally of one status."""
+    queue = queue_from(config)
+    table = Table("id", "kind", "status", "attempts", "updated (UTC)", "error", box=None)
+    for job in queue.list_jobs(status, limit, kind):
+        error = f"{job.error_kind}: {job.error_message}" if job.error_kind else ""
+        attempts = f"{job.attempts}/{job.max_attempts}"
+        table.add_row(str(job.id), job.kind, job.status.value, attempts, _when(job), error)
+    Console(width=160).print(table)
+
+
+@jobs_app.command("show")
+def show(job_id: int, config: Path | None = ConfigOption) -> None:
+    """A job and its timeline of events."""
+    queue = queue_from(config)
+    job = queue.get(job_id)
+    if job is None:
+        raise fail(f"job {job_id} does not exist", EXIT_REFUSED)
+    typer.echo(
+        f"job {job.id}  kind={job.kind}  status={job.status.value}  "
+        f"attempts={job.attempts}/{job.max_attempts}"
+    )
+    typer.echo(f"payload: {json.dumps(job.payload, ensure_ascii=False, sort_keys=True)}")
+    for label, value in (
+        ("dedupe key", job.dedupe_key),
+        ("concurrency key", job.concurrency_key),
+        ("worker", job.worker_id),
+        ("error", job.error_kind and f"{job.error_kind}: {job.error_message}"),
+    ):
+        if value:
+            typer.echo(f"{label}: {value}")
+    typer.echo("timeline:")
+    for event in queue.events(job_id):
+        data = " ".join(f"{k}={v}" for k, v in event.data.items())
+        typer.echo(f"  {event.at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}  {event.type:<24} {data}")
+
+
+@jobs_app.command("retry")
+def retry(job_id: int, config: Path | None = ConfigOption) -> None:
+    """Run a failed or cancelled job again (as a new job), or a waiting retry now."""
+    from tikrelay.store.transition import TransitionRefusedError
+
+    queue = queue_from(config)
+    try:
+        result = queue.retry(job_id)
+    except TransitionRefusedError as exc:
+        raise fail(str(exc), EXIT_REFUSED) from None
+    except IllegalTransitionError as exc:
+        raise fail(
+            f"job {job_id} is {exc.current}; only failed, cancelled or waiting jobs can be retried",
+            EXIT_REFUSED,
+        ) from None
+    if result.job.id != job_id:
+        typer.echo(f"job {job_id} will run again as job {result.job.id}")
+    else:
+        typer.echo(f"job {job_id} is due now")
+
+
+@jobs_app.command("cancel")
+def cancel(job_id: int, config: Path | None = ConfigOption) -> None:
+    """Cancel a waiting job, or ask the worker running it to stop."""
+    from tikrelay.store.transition import TransitionRefusedError
+
+    queue = queue_from(config)
+    try:
+        job = queue.cancel(job_id)
+    except TransitionRefusedError as exc:
+        raise fail(str(exc), EXIT_REFUSED) from None
+    except IllegalTransitionError as exc:
+        raise fail(
+            f"job {job_id} is {exc.current} already; nothing to cancel", EXIT_REFUSED
+        ) from None
+    if job.status is JobStatus.CANCELLED:
+        typer.echo(f"job {job_id} cancelled")
+    else:
+        typer.echo(f"job {job_id} is running; its worker will stop it")
+
+
+@db_app.command("upgrade")
+def upgrade(config: Path | None = ConfigOption) -> None:
+    """Apply database migrations (they also run on start)."""
+    from tikrelay.store import DatabaseError, migrate, open_engine
+
+    try:
+        engine = open_engine(settings_from(config), upgrade=False)
+        applied = migrate.upgrade(engine)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    head = migrate.head_revision()
+    typer.echo(f"database upgraded to {head}" if applied else f"database already at {head}")
+    engine.dispose()

@@ -1,0 +1,120 @@
+"""Job statuses, the moves allowed between them, the job value object and the event vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    """Where a job stands. PENDING waits for its ``run_at``; QUEUED is due and claimable."""
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+#: Every legal move. RUNNING -> PENDING is a retry (or a release) with ``run_at`` set again.
+TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.QUEUED, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PENDING}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+#: Statuses in which a job still holds its dedupe key.
+ACTIVE_STATUSES: frozenset[JobStatus] = frozenset(
+    {JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING}
+)
+WAITING_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
+FINAL_STATUSES: frozenset[JobStatus] = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+
+
+class IllegalTransitionError(Exception):
+    """A move the state machine does not allow; a bug in the caller, never a user mistake."""
+
+    def __init__(self, current: JobStatus, target: JobStatus) -> None:
+        super().__init__(f"illegal job move {current} -> {target}")
+        self.current = current
+        self.target = target
+
+
+def is_allowed(current: JobStatus, target: JobStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: JobStatus, target: JobStatus) -> None:
+    """Raise IllegalTransitionError unless ``current -> target`` is in the table."""
+    if not is_allowed(current, target):
+        raise IllegalTransitionError(current, target)
+
+
+class JobEvent(StrEnum):
+    """Event names the engine writes; job kinds add their own stage events (any upper-case name)."""
+
+    JOB_CREATED = "JOB_CREATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    WORKER_ASSIGNED = "WORKER_ASSIGNED"
+    JOB_COMPLETED = "JOB_COMPLETED"
+    JOB_FAILED = "JOB_FAILED"
+    JOB_TIMED_OUT = "JOB_TIMED_OUT"
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"
+    RETRY_SKIPPED = "RETRY_SKIPPED"
+    RETRY_REQUESTED = "RETRY_REQUESTED"
+    MAX_RETRIES_REACHED = "MAX_RETRIES_REACHED"
+    JOB_RECOVERED_STALE = "JOB_RECOVERED_STALE"
+    STALE_JOB_MARKED_FAILED = "STALE_JOB_MARKED_FAILED"
+    JOB_RELEASED = "JOB_RELEASED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    JOB_CANCELLED = "JOB_CANCELLED"
+    STAGE_STARTED = "STAGE_STARTED"
+    STAGE_FINISHED = "STAGE_FINISHED"
+    STAGE_FAILED = "STAGE_FAILED"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A snapshot of one job row; change it only through the queue."""
+
+    id: int
+    kind: str
+    payload: Mapping[str, Any]
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    lease_until: datetime | None = None
+    worker_id: str | None = None
+    dedupe_key: str | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int = 1
+    timeout_seconds: float | None = None
+    cancel_requested: bool = False
+    error_kind: str | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobEventRecord:
+    """One line of a job's timeline."""
+
+    id: int
+    job_id: int
+    type: str
+    at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)

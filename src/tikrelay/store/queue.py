@@ -1,0 +1,249 @@
+"""``JobQueue``: the storage interface the pipeline uses. It owns transactions and the clock;
+the SQL lives in ``queue_sql``, ``finish_sql`` and ``leases``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, text
+
+from tikrelay.domain.jobs import Job, JobEventRecord, JobStatus
+from tikrelay.store import finish_sql, leases, queue_sql
+from tikrelay.store.queue_sql import ClaimLimits, Enqueued, NewJob
+from tikrelay.store.tables import job_events, jobs
+from tikrelay.store.transition import EventData, add_events, row_to_job
+
+Clock = Callable[[], datetime]
+#: Writes a handler adds to the transaction that completes its job.
+CommitHook = Callable[[Connection], None]
+NOTIFY_CHANNEL = "tikrelay_jobs"
+NO_LIMITS = ClaimLimits()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobQueue:
+    """Durable jobs on one database (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self, engine: Engine, *, clock: Clock = utc_now, max_queue_length: int | None = None
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.max_queue_length = max_queue_length
+        self.is_postgres = engine.dialect.name == "postgresql"
+        # In-process wake-ups (SQLite has no LISTEN/NOTIFY): called after an enqueue commits.
+        self.on_enqueue: list[Callable[[], None]] = []
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _notify(self, conn: Connection) -> None:
+        if self.is_postgres:
+            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+
+    def _woken(self) -> None:
+        for wake in list(self.on_enqueue):
+            wake()
+
+    # -- creating work -------------------------------------------------------------------------
+
+    def enqueue(self, new: NewJob, conn: Connection | None = None) -> Enqueued:
+        """Create a job, or return the waiting/running job with the same dedupe key.
+        Pass ``conn`` to enqueue inside a caller's transaction (e.g. a completing handler)."""
+        if conn is not None:
+            return self._enqueue_in(conn, [new])[0]
+        return self.enqueue_many([new])[0]
+
+    def enqueue_many(self, batch: Sequence[NewJob]) -> list[Enqueued]:
+        for new in batch:
+            queue_sql.checked_payload(new.payload)  # refuse before opening a transaction
+        with self.transaction() as conn:
+            result = self._enqueue_in(conn, batch)
+        self._woken()
+        return result
+
+    def _enqueue_in(self, conn: Connection, batch: Sequence[NewJob]) -> list[Enqueued]:
+        queue_sql.check_queue_length(conn, self.max_queue_length)
+        now = self.clock()
+        result = [queue_sql.insert_job(conn, new, now) for new in batch]
+        if any(e.created for e in result):
+            self._notify(conn)
+        return result
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, limit: int, lease: timedelta, limits: ClaimLimits = NO_LIMITS
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs for ``worker_id``, holding each for ``lease``."""
+        now = self.clock()
+        with self.transaction() as conn:
+            claimed: list[Job] = []
+            if limits.max_running is None:
+                skip = list(limits.per_kind)
+                claimed = queue_sql.claim_unlimited(conn, worker_id, limit, now, lease, skip)
+            room = limit - len(claimed)
+            if room > 0:
+                claimed += queue_sql.claim_limited(conn, worker_id, room, now, lease, limits)
+            return claimed
+
+    def complete(self, job_id: int, worker_id: str, hooks: Sequence[CommitHook] = ()) -> bool:
+        """Complete a held job; ``hooks`` write in the same transaction. False: the lease was
+        lost (the job was recovered elsewhere) and nothing was written."""
+        with self.transaction() as conn:
+            if not finish_sql.complete(conn, job_id, worker_id, self.clock()):
+                conn.rollback()
+                return False
+            for hook in hooks:
+                hook(conn)
+            return True
+
+    def fail(
+        self,
+        job_id: int,
+        worker_id: str | None,
+        *,
+        error_kind: str,
+        message: str,
+        events: Sequence[tuple[str, EventData]] = (),
+    ) -> bool:
+        with self.transaction() as conn:
+            return finish_sql.fail(
+                conn,
+                job_id,
+                worker_id,
+                self.clock(),
+                error_kind=error_kind,
+                message=message,
+                events=list(events),
+            )
+
+    def retry_later(
+        self,
+        job_id: int,
+        worker_id: str,
+        *,
+        run_at: datetime,
+        error_kind: str,
+        message: str,
+        events: Sequence[tuple[str, EventData]] = (),
+    ) -> bool:
+        with self.transaction() as conn:
+            return finish_sql.retry_later(
+                conn,
+                job_id,
+                worker_id,
+                self.clock(),
+                run_at=run_at,
+                error_kind=error_kind,
+                message=message,
+                events=list(events),
+            )
+
+    def release(self, job_ids: Sequence[int], worker_id: str) -> int:
+        if not job_ids:
+            return 0
+        with self.transaction() as conn:
+            now = self.clock()
+            count = finish_sql.release(conn, list(job_ids), worker_id, now)
+            queue_sql.promote_due(conn, now)
+            self._notify(conn)
+        return count
+
+    def promote_due(self) -> int:
+        with self.transaction() as conn:
+            return queue_sql.promote_due(conn, self.clock())
+
+    def add_event(self, job_id: int, type_: str, data: EventData | None = None) -> None:
+        with self.transaction() as conn:
+            add_events(conn, [(job_id, type_, data or {})], self.clock())
+
+    def register_worker(self, worker_id: str, host: str, pid: int) -> None:
+        with self.transaction() as conn:
+            leases.register_worker(conn, worker_id, host, pid, self.clock())
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self.transaction() as conn:
+            leases.unregister_worker(conn, worker_id)
+
+    def renew(self, worker_id: str, host: str, pid: int, lease: timedelta) -> set[int]:
+        with self.transaction() as conn:
+            return leases.renew(conn, worker_id, host, pid, self.clock(), lease)
+
+    def recover(
+        self, *, host: str, is_alive: Callable[[int], bool], lease: timedelta
+    ) -> leases.Recovered:
+        with self.transaction() as conn:
+            now = self.clock()
+            found = leases.recover(conn, now, host=host, is_alive=is_alive, lease=lease)
+            if found.requeued:
+                queue_sql.promote_due(conn, now)
+                self._notify(conn)
+            return found
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> Job:
+        with self.transaction() as conn:
+            return finish_sql.cancel(conn, job_id, self.clock())
+
+    def retry(self, job_id: int) -> Enqueued:
+        with self.transaction() as conn:
+            result = finish_sql.request_retry(conn, job_id, self.clock())
+            self._notify(conn)
+        self._woken()
+        return result
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else row_to_job(row)
+
+    def list_jobs(
+        self, status: JobStatus | None = None, limit: int = 50, kind: str | None = None
+    ) -> list[Job]:
+        query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(jobs.c.status == status.value)
+        if kind is not None:
+            query = query.where(jobs.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [row_to_job(row) for row in conn.execute(query)]
+
+    def events(self, job_id: int) -> list[JobEventRecord]:
+        query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
+        with self.engine.connect() as conn:
+            return [
+                JobEventRecord(id=r.id, job_id=r.job_id, type=r.type, at=r.at, data=r.data)
+                for r in conn.execute(query)
+            ]
+
+    def counts(self) -> dict[JobStatus, int]:
+        query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+        with self.engine.connect() as conn:
+            found: dict[str, Any] = {row[0]: row[1] for row in conn.execute(query)}
+        return {status: int(found.get(status.value, 0)) for status in JobStatus}
+
+    def has_due_work(self) -> bool:
+        """Anything claimable now or soon due; used by drain mode to decide to exit."""
+        now = self.clock()
+        query = (
+            select(jobs.c.id)
+            .where(
+                (jobs.c.status == JobStatus.QUEUED.value)
+                | ((jobs.c.status == JobStatus.PENDING.value) & (jobs.c.run_at <= now))
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None

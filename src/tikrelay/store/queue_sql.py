@@ -1,0 +1,249 @@
+"""The job queue's SQL: enqueue, claim, finish, promote, cancel. One place, both dialects.
+
+Functions here take an open connection inside a transaction; ``JobQueue`` owns transactions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, or_, select, text
+
+from tikrelay.domain.errors import InvalidJobError, QueueFullError
+from tikrelay.domain.jobs import ACTIVE_STATUSES, WAITING_STATUSES, Job, JobEvent, JobStatus
+from tikrelay.store.tables import jobs
+from tikrelay.store.transition import add_events, move, row_to_job
+
+# Serialises the claims that must count running jobs (limits, concurrency keys) on PostgreSQL;
+# SQLite's single writer serialises every claim already.
+_LIMITED_CLAIM_LOCK = 0x7469_6B6C  # "tikl"
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_WAITING = [s.value for s in WAITING_STATUSES]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a caller asks for; ``run_at`` None means now."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    max_attempts: int
+    priority: int = 0
+    run_at: datetime | None = None
+    dedupe_key: str | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int = 1
+    timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job: Job
+    created: bool
+
+
+@dataclass(frozen=True)
+class ClaimLimits:
+    """Database-wide limits a claim respects together with every other worker."""
+
+    max_running: int | None = None
+    per_kind: Mapping[str, int] = field(default_factory=dict)
+
+
+def checked_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON round-trip: refuses what cannot be stored and stores exactly what comes back."""
+    try:
+        return dict(json.loads(json.dumps(dict(payload), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidJobError(f"payload is not JSON-serialisable: {exc}") from None
+
+
+def _active_by_key(conn: Connection, key: str) -> Row[Any] | None:
+    stmt = select(jobs).where(jobs.c.dedupe_key == key, jobs.c.status.in_(_ACTIVE))
+    return conn.execute(stmt).first()
+
+
+def check_queue_length(conn: Connection, limit: int | None) -> None:
+    if limit is None:
+        return
+    waiting = conn.execute(
+        select(func.count()).select_from(jobs).where(jobs.c.status.in_(_WAITING))
+    ).scalar_one()
+    if waiting >= limit:
+        raise QueueFullError(limit)
+
+
+def insert_job(conn: Connection, new: NewJob, now: datetime) -> Enqueued:
+    """Insert a job (QUEUED when due, else PENDING) or return the active job with its dedupe key."""
+    payload = checked_payload(new.payload)
+    if new.dedupe_key is not None:
+        existing = _active_by_key(conn, new.dedupe_key)
+        if existing is not None:
+            return Enqueued(row_to_job(existing), created=False)
+    run_at = new.run_at or now
+    status = JobStatus.QUEUED if run_at <= now else JobStatus.PENDING
+    row = conn.execute(
+        insert(jobs)
+        .values(
+            kind=new.kind,
+            payload=payload,
+            status=status.value,
+            priority=new.priority,
+            attempts=0,
+            max_attempts=new.max_attempts,
+            run_at=run_at,
+            dedupe_key=new.dedupe_key,
+            concurrency_key=new.concurrency_key,
+            concurrency_limit=new.concurrency_limit,
+            timeout_seconds=new.timeout_seconds,
+            cancel_requested=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(*jobs.c)
+    ).one()
+    data = {"kind": new.kind, "status": status.value}
+    if new.dedupe_key is not None:
+        data["dedupe_key"] = new.dedupe_key
+    add_events(conn, [(row.id, JobEvent.JOB_CREATED, data)], now)
+    return Enqueued(row_to_job(row), created=True)
+
+
+def _claim_values(worker_id: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+    return {
+        "worker_id": worker_id,
+        "lease_until": now + lease,
+        "attempts": jobs.c.attempts + 1,
+        "started_at": now,
+    }
+
+
+def _order() -> tuple[Any, ...]:
+    return (jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+
+
+def _claim_ids(
+    conn: Connection, ids: Sequence[int], worker_id: str, now: datetime, lease: timedelta
+) -> list[Job]:
+    if not ids:
+        return []
+    rows = move(
+        conn,
+        where=jobs.c.id.in_(ids),
+        expected=JobStatus.QUEUED,
+        target=JobStatus.RUNNING,
+        now=now,
+        values=_claim_values(worker_id, now, lease),
+        data={"worker_id": worker_id},
+    )
+    return sorted((row_to_job(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
+
+
+def claim_unlimited(
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    skip_kinds: Sequence[str],
+) -> list[Job]:
+    """Claim up to ``limit`` QUEUED jobs that no limit applies to, skipping rows other
+    workers hold (SKIP LOCKED; SQLite has one writer, so nothing to skip there)."""
+    query = select(jobs.c.id).where(
+        jobs.c.status == JobStatus.QUEUED.value, jobs.c.concurrency_key.is_(None)
+    )
+    if skip_kinds:
+        query = query.where(jobs.c.kind.not_in(skip_kinds))
+    query = query.order_by(*_order()).limit(limit).with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    return _claim_ids(conn, ids, worker_id, now, lease)
+
+
+def _running_counts(conn: Connection, column: Any, values: Sequence[str]) -> dict[str, int]:
+    if not values:
+        return {}
+    stmt = (
+        select(column, func.count())
+        .where(jobs.c.status == JobStatus.RUNNING.value, column.in_(values))
+        .group_by(column)
+    )
+    return {row[0]: row[1] for row in conn.execute(stmt)}
+
+
+def claim_limited(
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    limits: ClaimLimits,
+) -> list[Job]:
+    """Claim jobs under a limit (global, per kind, per concurrency key). Counting running jobs
+    and claiming must not interleave between workers, hence the lock on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LIMITED_CLAIM_LOCK})
+    room = limit
+    if limits.max_running is not None:
+        running = conn.execute(
+            select(func.count()).where(jobs.c.status == JobStatus.RUNNING.value)
+        ).scalar_one()
+        room = min(room, limits.max_running - running)
+    if room <= 0:
+        return []
+    r = jobs.alias("r")
+    key_running = (
+        select(func.count())
+        .select_from(r)
+        .where(r.c.status == JobStatus.RUNNING.value, r.c.concurrency_key == jobs.c.concurrency_key)
+        .scalar_subquery()
+    )
+    query = select(jobs.c.id, jobs.c.kind, jobs.c.concurrency_key, jobs.c.concurrency_limit).where(
+        jobs.c.status == JobStatus.QUEUED.value,
+        or_(jobs.c.concurrency_key.is_(None), key_running < jobs.c.concurrency_limit),
+    )
+    if limits.max_running is None:
+        query = query.where(
+            or_(jobs.c.concurrency_key.is_not(None), jobs.c.kind.in_(list(limits.per_kind)))
+        )
+    rows = conn.execute(query.order_by(*_order()).limit(room * 4 + 16)).all()
+    by_kind = _running_counts(conn, jobs.c.kind, list(limits.per_kind))
+    by_key = _running_counts(
+        conn, jobs.c.concurrency_key, [x.concurrency_key for x in rows if x.concurrency_key]
+    )
+    chosen: list[int] = []
+    for row in rows:
+        if len(chosen) >= room:
+            break
+        kind_cap = limits.per_kind.get(row.kind)
+        if kind_cap is not None and by_kind.get(row.kind, 0) >= kind_cap:
+            continue
+        key = row.concurrency_key
+        if key is not None and by_key.get(key, 0) >= row.concurrency_limit:
+            continue
+        chosen.append(row.id)
+        by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+        if key is not None:
+            by_key[key] = by_key.get(key, 0) + 1
+    return _claim_ids(conn, chosen, worker_id, now, lease)
+
+
+def promote_due(conn: Connection, now: datetime, limit: int = 500) -> int:
+    """PENDING jobs whose ``run_at`` has come become QUEUED (claimable)."""
+    due = (
+        select(jobs.c.id)
+        .where(jobs.c.status == JobStatus.PENDING.value, jobs.c.run_at <= now)
+        .order_by(jobs.c.run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return 0
+    rows = move(
+        conn, where=jobs.c.id.in_(ids), expected=JobStatus.PENDING, target=JobStatus.QUEUED, now=now
+    )
+    return len(rows)
