@@ -10,7 +10,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -127,3 +129,17 @@ def test_big_upload_is_streamed_to_disk(
         }
     ]
     assert process.memory_info().rss < before + 50_000_000
+
+
+def test_running_serves_synchronous_callers_and_wakes_their_polls() -> None:
+    with TelegramEmulator().running() as emulator:
+        chat = emulator.add_chat("private")
+        url = f"{emulator.url}/bot{emulator.token}/getUpdates"
+        with ThreadPoolExecutor(1) as pool:
+            poll = pool.submit(httpx.post, url, json={"timeout": 10}, timeout=20)
+            # Whether the poll is already parked or not, this message must reach it at once.
+            emulator.user_message(chat.id, "from another thread")
+            started = time.monotonic()
+            answer = poll.result(timeout=20)
+        assert time.monotonic() - started < 5
+        assert [u["message"]["text"] for u in answer.json()["result"]] == ["from another thread"]
