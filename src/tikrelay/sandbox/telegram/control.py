@@ -55,9 +55,14 @@ def _chat_id(request: web.Request) -> int:
     return int(request.match_info["chat_id"])
 
 
-def control_routes(emu: TelegramEmulator) -> list[web.RouteDef]:
-    def state(request: web.Request, body: Body) -> Body:
-        env = emu.env
+class _Control:
+    """The control actions; each takes the request and its JSON body."""
+
+    def __init__(self, emu: TelegramEmulator) -> None:
+        self.emu = emu
+
+    def state(self, request: web.Request, body: Body) -> Body:
+        emu, env = self.emu, self.emu.env
         return {
             "url": emu.url,
             "token": emu.token,
@@ -69,55 +74,59 @@ def control_routes(emu: TelegramEmulator) -> list[web.RouteDef]:
             "chats": [chat_summary(chat) for chat in env.world.chats.values()],
         }
 
-    def add_user(request: web.Request, body: Body) -> Body:
-        return emu.add_user(
+    def add_user(self, request: web.Request, body: Body) -> Body:
+        user = self.emu.add_user(
             body["first_name"], username=body.get("username"), user_id=body.get("user_id")
-        ).to_json()
+        )
+        return user.to_json()
 
-    def add_chat(request: web.Request, body: Body) -> Body:
+    def add_chat(self, request: web.Request, body: Body) -> Body:
         person = body.pop("person_id", None)
         if person is not None:
-            body["person"] = emu.env.world.user(int(person))
-        return chat_summary(emu.add_chat(body.pop("kind"), **body))
+            body["person"] = self.emu.env.world.user(int(person))
+        return chat_summary(self.emu.add_chat(body.pop("kind"), **body))
 
-    def add_topic(request: web.Request, body: Body) -> Body:
-        return emu.add_topic(_chat_id(request), body["name"], **_only(body, "icon_color")).to_json()
+    def add_topic(self, request: web.Request, body: Body) -> Body:
+        topic = self.emu.add_topic(_chat_id(request), body["name"], **_only(body, "icon_color"))
+        return topic.to_json()
 
-    def membership(request: web.Request, body: Body) -> Body:
-        emu.set_bot_membership(_chat_id(request), body["status"], body.get("rights"))
-        return chat_summary(emu.chat(_chat_id(request)))
+    def membership(self, request: web.Request, body: Body) -> Body:
+        self.emu.set_bot_membership(_chat_id(request), body["status"], body.get("rights"))
+        return chat_summary(self.emu.chat(_chat_id(request)))
 
-    def messages(request: web.Request, body: Body) -> list[Body]:
-        return emu.messages(_chat_id(request))
+    def messages(self, request: web.Request, body: Body) -> list[Body]:
+        return self.emu.messages(_chat_id(request))
 
-    def record(request: web.Request, body: Body) -> list[Body]:
+    def record(self, request: web.Request, body: Body) -> list[Body]:
         method = request.query.get("method")
-        return [r.to_json() for r in emu.record if method in (None, r.method)]
+        return [r.to_json() for r in self.emu.record if method in (None, r.method)]
 
-    def answers(request: web.Request, body: Body) -> Body:
-        return {"callback": emu.callback_answers, "inline": emu.inline_answers}
+    def answers(self, request: web.Request, body: Body) -> Body:
+        return {"callback": self.emu.callback_answers, "inline": self.emu.inline_answers}
 
-    def flood(request: web.Request, body: Body) -> Body:
+    def flood(self, request: web.Request, body: Body) -> Body:
         limits = body.get("limits")
-        emu.set_flood_limits(FloodLimits(**limits) if limits else bool(body["enabled"]))
-        return {"flood_limits": emu.env.flood is not None}
+        self.emu.set_flood_limits(FloodLimits(**limits) if limits else bool(body["enabled"]))
+        return {"flood_limits": self.emu.env.flood is not None}
 
-    def clear_faults(request: web.Request, body: Body) -> Body:
-        emu.clear_faults()
+    def clear_faults(self, request: web.Request, body: Body) -> Body:
+        self.emu.clear_faults()
         return {"faults": []}
 
-    people = emu.env.people
+
+def control_routes(emu: TelegramEmulator) -> list[web.RouteDef]:
+    control, people = _Control(emu), emu.env.people
     routes: list[tuple[str, str, Callable[[web.Request, Body], Any]]] = [
-        ("GET", "/state", state),
-        ("POST", "/users", add_user),
-        ("POST", "/chats", add_chat),
-        ("POST", "/chats/{chat_id}/topics", add_topic),
-        ("PUT", "/chats/{chat_id}/membership", membership),
-        ("GET", "/chats/{chat_id}/messages", messages),
-        ("GET", "/record", record),
-        ("GET", "/answers", answers),
-        ("PUT", "/flood", flood),
-        ("DELETE", "/faults", clear_faults),
+        ("GET", "/state", control.state),
+        ("POST", "/users", control.add_user),
+        ("POST", "/chats", control.add_chat),
+        ("POST", "/chats/{chat_id}/topics", control.add_topic),
+        ("PUT", "/chats/{chat_id}/membership", control.membership),
+        ("GET", "/chats/{chat_id}/messages", control.messages),
+        ("GET", "/record", control.record),
+        ("GET", "/answers", control.answers),
+        ("PUT", "/flood", control.flood),
+        ("DELETE", "/faults", control.clear_faults),
         ("POST", "/faults", lambda r, b: _done(emu.fail_call, b.pop("method"), **b)),
         ("POST", "/faults/album", lambda r, b: _done(emu.fail_album, **b)),
         ("POST", "/faults/delay", lambda r, b: _done(emu.delay_call, b.pop("method"), **b)),
