@@ -210,3 +210,26 @@ async def test_local_mode_takes_file_paths(tmp_path: Path, media: MediaFixtures)
         assert record.files[0].source == "local"
         assert record.files[0].sha256 == sha256(clip)
         assert emu.env.upload_limit == 2_000_000_000
+
+
+async def test_caption_edit_and_media_rights(
+    bot: Bot, emu: TelegramEmulator, media: MediaFixtures
+) -> None:
+    chat = emu.add_chat("supergroup", bot_status="restricted", rights={"can_send_videos": False})
+    with pytest.raises(BadRequest, match=said("not enough rights to send videos to the chat")):
+        await bot.send_video(chat.id, media.clean_video())
+    photo = await bot.send_photo(chat.id, media.image(5), caption="old")
+    edited = await bot.edit_message_caption(
+        chat.id, photo.message_id, caption="<u>new</u>", parse_mode="HTML"
+    )
+    assert_clean(edited)
+    assert not isinstance(edited, bool)
+    assert edited.caption == "new"
+    assert edited.caption_entities[0].type == "underline"
+    with pytest.raises(BadRequest, match=said("there is no text in the message to edit")):
+        await bot.edit_message_text("text", chat.id, photo.message_id)
+    with pytest.raises(BadRequest, match=said("message caption is too long")):
+        await bot.edit_message_caption(chat.id, photo.message_id, caption="x" * 1025)
+    [stored] = emu.messages(chat.id)
+    assert stored["caption"] == "new"
+    assert stored["edit_date"] >= stored["date"]
