@@ -6,6 +6,7 @@ import typer
 
 from tikrelay import __version__
 from tikrelay.cli.jobs import db_app, jobs_app
+from tikrelay.cli.worker import worker
 
 app = typer.Typer(
     name="tikrelay",
@@ -17,6 +18,7 @@ app = typer.Typer(
 
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
+app.command("worker")(worker)
 
 # Exit codes shared by every command.
 EXIT_OK = 0

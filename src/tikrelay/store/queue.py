@@ -88,8 +88,7 @@ class JobQueue:
         with self.transaction() as conn:
             claimed: list[Job] = []
             if limits.max_running is None:
-                skip = list(limits.per_kind)
-                claimed = queue_sql.claim_unlimited(conn, worker_id, limit, now, lease, skip)
+                claimed = queue_sql.claim_unlimited(conn, worker_id, limit, now, lease, limits)
             room = limit - len(claimed)
             if room > 0:
                 claimed += queue_sql.claim_limited(conn, worker_id, room, now, lease, limits)
@@ -234,8 +233,8 @@ class JobQueue:
             found: dict[str, Any] = {row[0]: row[1] for row in conn.execute(query)}
         return {status: int(found.get(status.value, 0)) for status in JobStatus}
 
-    def has_due_work(self) -> bool:
-        """Anything claimable now or soon due; used by drain mode to decide to exit."""
+    def has_due_work(self, kinds: Sequence[str] | None = None) -> bool:
+        """Anything of ``kinds`` claimable or due now; drain mode exits when there is none."""
         now = self.clock()
         query = (
             select(jobs.c.id)

@@ -52,6 +52,12 @@ class ClaimLimits:
 
     max_running: int | None = None
     per_kind: Mapping[str, int] = field(default_factory=dict)
+    #: Only these kinds (the ones this worker can run); None: any kind.
+    kinds: Sequence[str] | None = None
+
+
+def only_kinds(query: Any, kinds: Sequence[str] | None) -> Any:
+    return query if kinds is None else query.where(jobs.c.kind.in_(list(kinds)))
 
 
 def checked_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,16 +155,21 @@ def claim_unlimited(
     limit: int,
     now: datetime,
     lease: timedelta,
-    skip_kinds: Sequence[str],
+    limits: ClaimLimits,
 ) -> list[Job]:
     """Claim up to ``limit`` QUEUED jobs that no limit applies to, skipping rows other
     workers hold (SKIP LOCKED; SQLite has one writer, so nothing to skip there)."""
     query = select(jobs.c.id).where(
         jobs.c.status == JobStatus.QUEUED.value, jobs.c.concurrency_key.is_(None)
     )
-    if skip_kinds:
-        query = query.where(jobs.c.kind.not_in(skip_kinds))
-    query = query.order_by(*_order()).limit(limit).with_for_update(skip_locked=True)
+    if limits.per_kind:
+        query = query.where(jobs.c.kind.not_in(list(limits.per_kind)))
+    query = (
+        only_kinds(query, limits.kinds)
+        .order_by(*_order())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     ids = list(conn.execute(query).scalars())
     return _claim_ids(conn, ids, worker_id, now, lease)
 
@@ -209,7 +220,8 @@ def claim_limited(
         query = query.where(
             or_(jobs.c.concurrency_key.is_not(None), jobs.c.kind.in_(list(limits.per_kind)))
         )
-    rows = conn.execute(query.order_by(*_order()).limit(room * 4 + 16)).all()
+    query = only_kinds(query, limits.kinds).order_by(*_order()).limit(room * 4 + 16)
+    rows = conn.execute(query).all()
     by_kind = _running_counts(conn, jobs.c.kind, list(limits.per_kind))
     by_key = _running_counts(
         conn, jobs.c.concurrency_key, [x.concurrency_key for x in rows if x.concurrency_key]

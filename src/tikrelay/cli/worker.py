@@ -1,0 +1,67 @@
+"""``tikrelay worker``: run jobs until stopped (or, with ``--drain``, until none are due)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tikrelay.cli.jobs import ConfigOption, fail, settings_from
+from tikrelay.config.logging import configure_logging
+
+if TYPE_CHECKING:
+    from tikrelay.pipeline.worker import Worker
+
+
+def worker(
+    config: Path | None = ConfigOption,
+    kinds: Annotated[
+        list[str] | None,
+        typer.Option("--kinds", help="Extra job kinds: module:attribute naming a Registry."),
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit once no job is due (for cron runs).")
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help="Default: jobs.worker_concurrency.")
+    ] = None,
+) -> None:
+    """Run jobs. Start several, on one or many machines, against one PostgreSQL."""
+    from tikrelay.pipeline.kinds import worker_registry
+    from tikrelay.pipeline.service import JobService
+    from tikrelay.pipeline.worker import Worker
+    from tikrelay.store import DatabaseError, open_queue
+
+    settings = settings_from(config)
+    configure_logging(level=logging.INFO)
+    try:
+        registry = worker_registry(kinds)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    size = concurrency or settings.jobs.worker_concurrency
+    try:
+        queue = open_queue(settings, pool_size=size + 2)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    service = JobService(queue, registry, settings.jobs)
+    asyncio.run(_serve(Worker(service, concurrency=size, drain=drain)))
+    queue.engine.dispose()
+
+
+async def _serve(worker: Worker) -> None:
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        # First signal: finish running jobs within the grace period. Second: release them now.
+        nonlocal signals
+        signals += 1
+        worker.stop(now=signals > 1)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await worker.run()

@@ -1,0 +1,101 @@
+"""Job kinds: a handler per kind, its payload model and its defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from tikrelay.domain.errors import InvalidJobError
+
+if TYPE_CHECKING:
+    from tikrelay.pipeline.context import JobContext
+
+Handler = Callable[["JobContext", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job. ``payload`` (a pydantic model) validates at enqueue and at run time;
+    without it the payload reaches the handler as a plain dict."""
+
+    name: str
+    handler: Handler
+    payload: type[BaseModel] | None = None
+    max_attempts: int | None = None
+    timeout_seconds: float | None = None
+    stage_timeouts: Mapping[str, float] = field(default_factory=dict)
+
+    def parse(self, payload: Mapping[str, Any]) -> Any:
+        if self.payload is None:
+            return dict(payload)
+        try:
+            return self.payload.model_validate(dict(payload))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise InvalidJobError(
+                f"invalid payload for job kind {self.name!r}: {problems}"
+            ) from None
+
+    def dump(self, payload: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+        """The stored form of a payload: validated, then as plain JSON types."""
+        if isinstance(payload, BaseModel):
+            payload = payload.model_dump(mode="json")
+        parsed = self.parse(payload)
+        return parsed.model_dump(mode="json") if isinstance(parsed, BaseModel) else parsed
+
+
+class Registry:
+    """Handlers by kind: ``@registry.handler("deliver", payload=Deliver)``."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, JobKind] = {}
+
+    def handler(
+        self,
+        name: str,
+        *,
+        payload: type[BaseModel] | None = None,
+        max_attempts: int | None = None,
+        timeout_seconds: float | None = None,
+        stage_timeouts: Mapping[str, float] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            self.add(
+                JobKind(
+                    name, func, payload, max_attempts, timeout_seconds, dict(stage_timeouts or {})
+                )
+            )
+            return func
+
+        return register
+
+    def add(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind {kind.name!r} is registered twice")
+        self._kinds[kind.name] = kind
+
+    def include(self, other: Registry) -> None:
+        for kind in other:
+            self.add(kind)
+
+    def get(self, name: str) -> JobKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            known = ", ".join(sorted(self._kinds)) or "none"
+            raise InvalidJobError(f"unknown job kind {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def __iter__(self) -> Iterator[JobKind]:
+        return iter(list(self._kinds.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds

@@ -1,0 +1,153 @@
+"""One attempt of one job: run its handler under its time limit, then write exactly one outcome
+(complete, retry later, or fail) with the policy's events."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+import structlog
+
+from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
+from tikrelay.domain.jobs import Job, JobEvent
+from tikrelay.domain.retry import decide_retry
+from tikrelay.pipeline.context import JobContext, RunDb
+from tikrelay.pipeline.service import JobService
+from tikrelay.store.transition import EventData
+
+log = structlog.get_logger("tikrelay.worker")
+
+
+@dataclass
+class Attempt:
+    """The worker's handle on a running attempt; ``cancel_requested`` and ``releasing`` tell a
+    cancelled task why it was cancelled."""
+
+    job: Job
+    cancel_requested: bool = False
+    releasing: bool = False
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class JobRunner:
+    def __init__(
+        self, service: JobService, worker_id: str, run_db: RunDb, rng: random.Random
+    ) -> None:
+        self.service = service
+        self.queue = service.queue
+        self.worker_id = worker_id
+        self.run_db = run_db
+        self.rng = rng
+
+    async def run(self, attempt: Attempt) -> None:
+        job = attempt.job
+        with structlog.contextvars.bound_contextvars(job_id=job.id, kind=job.kind):
+            try:
+                ctx = await self._execute(job)
+            except asyncio.CancelledError:
+                if attempt.releasing or not attempt.cancel_requested:
+                    raise  # shutting down: the worker releases the job
+                error = TikrelayError(ErrorKind.CANCELLED, "cancelled while running")
+                await self._finish(self._fail(job, error, retry=False))
+                return
+            except Exception as exc:
+                await self._finish(self._failed(job, exc))
+                return
+            await self._finish(self._complete(job, ctx))
+
+    async def _execute(self, job: Job) -> JobContext:
+        kind = self.service.registry.get(job.kind)
+        payload = kind.parse(job.payload)
+        ctx = JobContext(
+            job,
+            run_db=self.run_db,
+            add_event=self.queue.add_event,
+            stage_timeouts=self.service.stage_timeouts(job.kind),
+        )
+        limit = self.service.timeout(job.kind, job.timeout_seconds)
+        try:
+            async with asyncio.timeout(limit):
+                await kind.handler(ctx, payload)
+        except TimeoutError as exc:
+            await ctx.event(JobEvent.JOB_TIMED_OUT, seconds=limit)
+            raise TikrelayError(ErrorKind.TIMEOUT, f"job took longer than {limit} s") from exc
+        return ctx
+
+    async def _finish(self, outcome: asyncio.Future[None] | asyncio.Task[None]) -> None:
+        # The outcome write must not be cut short by a shutdown: shield it and wait it out.
+        try:
+            await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            await outcome
+            raise
+
+    def _complete(self, job: Job, ctx: JobContext) -> asyncio.Future[None]:
+        async def write() -> None:
+            try:
+                done = await self.run_db(
+                    self.queue.complete, job.id, self.worker_id, ctx.commit_hooks
+                )
+            except Exception as exc:  # a hook failed: the completion rolled back with it
+                await self._failed(job, exc)
+                return
+            if not done:
+                log.warning("lease_lost", job_id=job.id, worker_id=self.worker_id)
+
+        return asyncio.ensure_future(write())
+
+    def _failed(self, job: Job, exc: BaseException) -> asyncio.Future[None]:
+        if isinstance(exc, InvalidJobError):  # unknown kind or payload no longer valid
+            error = TikrelayError(ErrorKind.UNSUPPORTED, str(exc))
+            return self._fail(job, error, retry=False)
+        error = classify(exc)
+        if error.kind is ErrorKind.UNKNOWN:
+            log.error("handler_crashed", job_id=job.id, exc_info=exc)
+        return self._fail(job, error, retry=True)
+
+    def _fail(self, job: Job, error: TikrelayError, *, retry: bool) -> asyncio.Future[None]:
+        decision = decide_retry(
+            error.kind,
+            job.attempts,
+            job.max_attempts,
+            error.retry_after,
+            self.queue.clock(),
+            self.rng,
+            retryable=error.retryable if retry else False,
+            policy=self.service.backoff(),
+        )
+        facts: EventData = {"error_kind": error.kind.value, "message": error.message[:500]}
+        if decision.run_at is not None:
+            scheduled: EventData = {
+                **facts,
+                "attempt": job.attempts,
+                "run_at": decision.run_at.isoformat(),
+                "reason": decision.reason,
+            }
+            return asyncio.ensure_future(
+                self.run_db(
+                    self.queue.retry_later,
+                    job.id,
+                    self.worker_id,
+                    run_at=decision.run_at,
+                    error_kind=error.kind.value,
+                    message=error.message,
+                    events=[(JobEvent.RETRY_SCHEDULED, scheduled)],
+                )
+            )
+        why = (
+            JobEvent.MAX_RETRIES_REACHED
+            if decision.reason == "max-attempts"
+            else JobEvent.RETRY_SKIPPED
+        )
+        events = [(JobEvent.JOB_FAILED, facts), (why, {"attempts": job.attempts})]
+        return asyncio.ensure_future(
+            self.run_db(
+                self.queue.fail,
+                job.id,
+                self.worker_id,
+                error_kind=error.kind.value,
+                message=error.message,
+                events=events,
+            )
+        )

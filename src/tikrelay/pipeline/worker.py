@@ -1,0 +1,206 @@
+"""The worker: an asyncio loop with a bounded pool of running jobs that wakes on new work
+(LISTEN/NOTIFY on PostgreSQL, an in-process signal on SQLite) or every poll interval, keeps
+its leases, recovers what dead workers left behind, and stops gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from tikrelay.pipeline.runner import Attempt, JobRunner
+from tikrelay.pipeline.schedules import fire_due
+from tikrelay.pipeline.service import JobService
+from tikrelay.store import notify
+
+log = structlog.get_logger("tikrelay.worker")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    released: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        service: JobService,
+        *,
+        concurrency: int | None = None,
+        drain: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service = service
+        self.queue = service.queue
+        self.settings = service.settings
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.drain = drain
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.id = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=self.settings.lease_seconds)
+        self.grace = self.settings.shutdown_grace_seconds
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.stats = WorkerStats()
+        self._running: dict[int, Attempt] = {}
+        self._stopping = False
+        self._wake = asyncio.Event()
+        # SQLite has one writer connection: one database thread keeps calls from queueing on it.
+        threads = 1 if not self.queue.is_postgres else self.concurrency + 2
+        self._db = ThreadPoolExecutor(threads, thread_name_prefix="tikrelay-db")
+        self._limits = service.limits()
+        self._limits = type(self._limits)(
+            self._limits.max_running, self._limits.per_kind, service.registry.names()
+        )
+        self._runner = JobRunner(service, self.id, self.run_db, self.rng)
+
+    async def run_db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: func(*args, **kwargs))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, *, now: bool = False) -> None:
+        """Stop claiming; running jobs get the grace period (none with ``now``)."""
+        if now or self._stopping:
+            self.grace = 0
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> WorkerStats:
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # called from other threads (the LISTEN thread, enqueuers)
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self.queue.on_enqueue.append(wake)
+        stop_listening = threading.Event()
+        await self.run_db(self.queue.register_worker, self.id, self.host, self.pid)
+        log.info("worker_started", worker_id=self.id, concurrency=self.concurrency)
+        background = [asyncio.create_task(self._keep_leases())]
+        if self.queue.is_postgres:
+            background.append(
+                asyncio.create_task(
+                    asyncio.to_thread(notify.listen, self.queue.engine, wake, stop_listening)
+                )
+            )
+        try:
+            await self._recover()
+            await self._loop()
+        finally:
+            await self._shutdown()
+            stop_listening.set()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            self.queue.on_enqueue.remove(wake)
+            await self.run_db(self.queue.unregister_worker, self.id)
+            self._db.shutdown(wait=True)
+            log.info("worker_stopped", worker_id=self.id, claimed=self.stats.claimed)
+        return self.stats
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._running)
+            claimed = await self._claim(free) if free > 0 else 0
+            if claimed and claimed == free:
+                continue  # there may be more: claim again as soon as a slot frees
+            if not claimed and not self._running:
+                if await self._housekeeping():
+                    continue
+                if self.drain:
+                    return
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_seconds)
+            except TimeoutError:
+                await self._housekeeping()
+
+    async def _claim(self, free: int) -> int:
+        jobs = await self.run_db(self.queue.claim, self.id, free, self.lease, self._limits)
+        for job in jobs:
+            attempt = Attempt(job)
+            attempt.task = asyncio.create_task(self._runner.run(attempt))
+            attempt.task.add_done_callback(functools.partial(self._done, job.id))
+            self._running[job.id] = attempt
+        self.stats.claimed += len(jobs)
+        return len(jobs)
+
+    def _done(self, job_id: int, _task: object) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _housekeeping(self) -> bool:
+        """Promote due jobs, fire due schedules; True when that produced claimable work."""
+        promoted = await self.run_db(self.queue.promote_due)
+        fired = await self.run_db(fire_due, self.service, self.rng)
+        if promoted or fired:
+            return True
+        if self.drain:
+            return bool(await self.run_db(self.queue.has_due_work, self.service.registry.names()))
+        return False
+
+    async def _recover(self) -> None:
+        found = await self.run_db(
+            self.queue.recover, host=self.host, is_alive=pid_alive, lease=self.lease
+        )
+        if found.requeued or found.failed:
+            log.info("recovered", requeued=len(found.requeued), failed=len(found.failed))
+
+    async def _keep_leases(self) -> None:
+        """Renew leases and heartbeat every third of a lease; act on cancel requests; recover
+        jobs of workers that died meanwhile."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                cancel = await self.run_db(
+                    self.queue.renew, self.id, self.host, self.pid, self.lease
+                )
+                for job_id in cancel:
+                    attempt = self._running.get(job_id)
+                    if attempt is not None and attempt.task is not None:
+                        attempt.cancel_requested = True
+                        attempt.task.cancel()
+                await self._recover()
+            except Exception:  # a database hiccup must not end lease keeping
+                log.exception("lease_renewal_failed", worker_id=self.id)
+
+    async def _shutdown(self) -> None:
+        attempts = list(self._running.values())
+        tasks = [a.task for a in attempts if a.task is not None]
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=self.grace)
+        unfinished = [a for a in attempts if a.task in pending]
+        for attempt in unfinished:
+            attempt.releasing = True
+            if attempt.task is not None:
+                attempt.task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        ids = [a.job.id for a in unfinished]
+        self.stats.released = await self.run_db(self.queue.release, ids, self.id)
+        if ids:
+            log.info("released", worker_id=self.id, jobs=ids)
