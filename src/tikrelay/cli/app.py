@@ -6,6 +6,7 @@ import typer
 
 from tikrelay import __version__
 from tikrelay.cli.jobs import db_app, jobs_app
+from tikrelay.cli.sandbox import sandbox
 from tikrelay.cli.worker import worker
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.command("worker")(worker)
+app.command("sandbox")(sandbox)
 
 # Exit codes shared by every command.
 EXIT_OK = 0
