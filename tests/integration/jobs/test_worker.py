@@ -1,0 +1,173 @@
+"""The worker loop with real handlers, on both databases: outcomes, retries, time limits,
+stages, cancellation, graceful stop, drain mode, limits at enqueue, schedules."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel
+
+from tikrelay.config.settings import JobKindSettings, JobSettings, Settings
+from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
+from tikrelay.domain.jobs import JobEvent, JobStatus
+from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.registry import Registry
+from tikrelay.pipeline.schedules import Schedule, fire_due, save
+from tikrelay.pipeline.service import JobService
+from tikrelay.pipeline.worker import Worker
+from tikrelay.store import JobQueue, open_engine
+
+
+class Greeting(BaseModel):
+    name: str
+
+
+registry = Registry()
+
+
+class Gate:
+    """Set by the blocking handler once it runs; each test makes a fresh one on its loop."""
+
+    event: asyncio.Event
+
+
+@registry.handler("greet", payload=Greeting)
+async def greet(ctx: JobContext, payload: Greeting) -> None:
+    async with ctx.stage("compose"):
+        await ctx.event("GREETING_COMPOSED", name=payload.name)
+
+
+@registry.handler("flaky")
+async def flaky(ctx: JobContext, payload: dict[str, object]) -> None:
+    if ctx.attempt == 1:
+        raise TikrelayError(ErrorKind.RATE_LIMIT, "slow down", retry_after=0)
+
+
+@registry.handler("forbidden")
+async def forbidden(ctx: JobContext, payload: dict[str, object]) -> None:
+    raise TikrelayError(ErrorKind.AUTH, "cookies expired")
+
+
+@registry.handler("slow", timeout_seconds=0.05, max_attempts=1)
+async def slow(ctx: JobContext, payload: dict[str, object]) -> None:
+    await asyncio.sleep(30)
+
+
+@registry.handler("slow-stage", stage_timeouts={"download": 0.05}, max_attempts=1)
+async def slow_stage(ctx: JobContext, payload: dict[str, object]) -> None:
+    async with ctx.stage("download"):
+        await asyncio.sleep(30)
+
+
+@registry.handler("blocking")
+async def blocking(ctx: JobContext, payload: dict[str, object]) -> None:
+    Gate.event.set()
+    await asyncio.sleep(3600)
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[JobService]:
+    engine = open_engine(settings)
+    jobs = JobSettings(
+        lease_seconds=0.3,
+        poll_interval_seconds=0.05,
+        shutdown_grace_seconds=0,
+        kinds={"forbidden": JobKindSettings(max_attempts=4)},
+    )
+    yield JobService(JobQueue(engine), registry, jobs)
+    engine.dispose()
+
+
+def timeline(queue: JobQueue, job_id: int) -> list[str]:
+    return [e.type for e in queue.events(job_id)]
+
+
+async def drain(service: JobService) -> None:
+    await Worker(service, concurrency=3, drain=True).run()
+
+
+async def test_outcomes_retries_and_timeouts(service: JobService) -> None:
+    queue = service.queue
+    ok = service.enqueue("greet", {"name": "Ada"}).job
+    flaky_job = service.enqueue("flaky", {}).job
+    auth = service.enqueue("forbidden", {}).job
+    slow_job = service.enqueue("slow", {}).job
+    stage_job = service.enqueue("slow-stage", {}).job
+    assert auth.max_attempts == 4  # config beats the default
+    await drain(service)
+    assert queue.get(ok.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+    assert "GREETING_COMPOSED" in timeline(queue, ok.id)
+    assert JobEvent.STAGE_FINISHED in timeline(queue, ok.id)
+    again = queue.get(flaky_job.id)
+    assert again is not None
+    assert (again.status, again.attempts) == (JobStatus.COMPLETED, 2)
+    assert JobEvent.RETRY_SCHEDULED in timeline(queue, flaky_job.id)
+    failed = queue.get(auth.id)
+    assert failed is not None
+    assert (failed.status, failed.error_kind, failed.attempts) == (JobStatus.FAILED, "auth", 1)
+    assert JobEvent.RETRY_SKIPPED in timeline(queue, auth.id)
+    for job_id, marker in (
+        (slow_job.id, JobEvent.JOB_TIMED_OUT),
+        (stage_job.id, JobEvent.STAGE_FAILED),
+    ):
+        timed_out = queue.get(job_id)
+        assert timed_out is not None
+        assert (timed_out.status, timed_out.error_kind) == (JobStatus.FAILED, "timeout")
+        assert marker in timeline(queue, job_id)
+        assert JobEvent.MAX_RETRIES_REACHED in timeline(queue, job_id)
+
+
+async def test_cancelling_a_running_job(service: JobService) -> None:
+    Gate.event = asyncio.Event()
+    job = service.enqueue("blocking", {}).job
+    run = asyncio.create_task(drain(service))
+    await Gate.event.wait()
+    await asyncio.to_thread(service.queue.cancel, job.id)
+    await run
+    cancelled = service.queue.get(job.id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.error_kind) == (JobStatus.FAILED, "cancelled")
+
+
+async def test_stop_releases_running_jobs(service: JobService) -> None:
+    Gate.event = asyncio.Event()
+    job = service.enqueue("blocking", {}).job
+    worker = Worker(service, concurrency=2)
+    run = asyncio.create_task(worker.run())
+    await Gate.event.wait()
+    worker.stop()
+    stats = await run
+    assert stats.released == 1
+    released = service.queue.get(job.id)
+    assert released is not None
+    assert (released.status, released.attempts) == (JobStatus.QUEUED, 0)
+    assert JobEvent.JOB_RELEASED in timeline(service.queue, job.id)
+
+
+def test_bad_input_is_refused_and_nothing_written(service: JobService) -> None:
+    with pytest.raises(InvalidJobError, match="unknown job kind 'nope'"):
+        service.enqueue("nope", {})
+    with pytest.raises(InvalidJobError, match="invalid payload for job kind 'greet': name"):
+        service.enqueue("greet", {"nom": "x"})
+    with pytest.raises(InvalidJobError, match="not JSON-serialisable"):
+        service.enqueue("flaky", {"when": object()})
+    assert service.queue.list_jobs() == []
+
+
+def test_schedule_fires_once_per_occurrence(service: JobService, settings: Settings) -> None:
+    other_engine = open_engine(settings)
+    other = JobService(JobQueue(other_engine), registry, service.settings)
+    rng = random.Random(1)
+    save(service, Schedule(name="hourly", kind="flaky", interval_seconds=3600), rng)
+    assert fire_due(service, rng) == 0
+    later = service.queue.clock() + timedelta(hours=1, seconds=1)
+    service.queue.clock = other.queue.clock = lambda: later
+    assert fire_due(service, rng) + fire_due(other, rng) == 1
+    assert fire_due(other, rng) == 0
+    (job,) = service.queue.list_jobs()
+    assert job.dedupe_key == "schedule:hourly"
+    other_engine.dispose()
