@@ -12,6 +12,7 @@ import structlog
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
 from tikrelay.domain.jobs import Job, JobEvent
 from tikrelay.domain.retry import decide_retry
+from tikrelay.pipeline.completer import Completer
 from tikrelay.pipeline.context import JobContext, RunDb
 from tikrelay.pipeline.service import JobService
 from tikrelay.store.transition import EventData
@@ -39,6 +40,7 @@ class JobRunner:
         self.worker_id = worker_id
         self.run_db = run_db
         self.rng = rng
+        self.completer = Completer(self.queue, worker_id, run_db)
 
     async def run(self, attempt: Attempt) -> None:
         job = attempt.job
@@ -84,12 +86,9 @@ class JobRunner:
 
     def _complete(self, job: Job, ctx: JobContext) -> asyncio.Future[None]:
         async def write() -> None:
-            try:
-                done = await self.run_db(
-                    self.queue.complete, job.id, self.worker_id, ctx.commit_hooks
-                )
-            except Exception as exc:  # a hook failed: the completion rolled back with it
-                await self._failed(job, exc)
+            done = await self.completer.complete(job.id, ctx.commit_hooks)
+            if isinstance(done, Exception):  # a hook failed: the completion rolled back with it
+                await self._failed(job, done)
                 return
             if not done:
                 log.warning("lease_lost", job_id=job.id, worker_id=self.worker_id)

@@ -38,6 +38,19 @@ def complete(conn: Connection, job_id: int, worker_id: str, now: datetime) -> bo
     return bool(rows)
 
 
+def complete_all(conn: Connection, job_ids: list[int], worker_id: str, now: datetime) -> list[int]:
+    """Complete every listed job this worker still holds, in one statement; return those."""
+    rows = move(
+        conn,
+        where=jobs.c.id.in_(job_ids) & (jobs.c.worker_id == worker_id),
+        expected=JobStatus.RUNNING,
+        target=JobStatus.COMPLETED,
+        now=now,
+        values={"finished_at": now, "lease_until": None},
+    )
+    return [row.id for row in rows]
+
+
 def fail(
     conn: Connection,
     job_id: int,

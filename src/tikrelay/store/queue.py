@@ -105,6 +105,38 @@ class JobQueue:
                 hook(conn)
             return True
 
+    def complete_many(
+        self, worker_id: str, batch: Sequence[tuple[int, Sequence[CommitHook]]]
+    ) -> dict[int, bool | Exception]:
+        """Complete several held jobs in one transaction (one commit, one fsync). Each job's
+        hooks run inside its own savepoint, so a failing hook fails only its own job."""
+        results: dict[int, bool | Exception] = {}
+        with self.transaction() as conn:
+            now = self.clock()
+            plain = [job_id for job_id, hooks in batch if not hooks]
+            done = set(finish_sql.complete_all(conn, plain, worker_id, now)) if plain else set()
+            results.update({job_id: job_id in done for job_id in plain})
+            for job_id, hooks in batch:
+                if hooks:
+                    results[job_id] = self._complete_in_savepoint(conn, job_id, worker_id, hooks)
+        return results
+
+    def _complete_in_savepoint(
+        self, conn: Connection, job_id: int, worker_id: str, hooks: Sequence[CommitHook]
+    ) -> bool | Exception:
+        savepoint = conn.begin_nested()
+        try:
+            if not finish_sql.complete(conn, job_id, worker_id, self.clock()):
+                savepoint.rollback()
+                return False
+            for hook in hooks:
+                hook(conn)
+        except Exception as exc:  # the caller fails this job; the others still commit
+            savepoint.rollback()
+            return exc
+        savepoint.commit()
+        return True
+
     def fail(
         self,
         job_id: int,

@@ -88,9 +88,7 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
-    # The claim scans QUEUED jobs by priority and age; promotion scans PENDING by run_at.
-    Index("ix_jobs_claim", "status", "priority", "run_at", "id"),
-    Index("ix_jobs_worker", "worker_id", postgresql_where=text("status = 'RUNNING'")),
+    Index("ix_jobs_status", "status", "id"),
     Index("ix_jobs_concurrency", "concurrency_key", "status"),
     # One waiting-or-running job per dedupe key: double clicks and overlapping polls enqueue once.
     Index(
@@ -101,6 +99,18 @@ jobs = Table(
         sqlite_where=text(ACTIVE),
     ),
 )
+
+
+def _only(status: str) -> dict[str, Any]:
+    where = text(f"status = '{status}'")
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
+# The claim reads QUEUED jobs in exactly this order, so it never sorts; promotion reads PENDING
+# jobs by run_at; lease renewal and recovery read RUNNING jobs by worker.
+Index("ix_jobs_queued", jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id, **_only("QUEUED"))
+Index("ix_jobs_pending", jobs.c.run_at, **_only("PENDING"))
+Index("ix_jobs_running", jobs.c.worker_id, **_only("RUNNING"))
 
 job_events = Table(
     "job_events",

@@ -240,3 +240,26 @@ def test_release_gives_jobs_back_without_counting_the_attempt(queue: JobQueue) -
     assert again.id == first.id
     assert again.attempts == 1
     assert JobEvent.JOB_RELEASED in event_types(queue, first.id)
+
+
+def test_group_completion_isolates_a_failing_hook(queue: JobQueue) -> None:
+    plain, hooked, broken = (queue.enqueue(job()).job for _ in range(3))
+    queue.claim("w", 3, LEASE)
+
+    def effect(conn: Connection) -> None:
+        conn.execute(
+            insert(job_events).values(job_id=hooked.id, type="EFFECT", data={}, at=queue.clock())
+        )
+
+    def fails(conn: Connection) -> None:
+        raise RuntimeError("destination write failed")
+
+    results = queue.complete_many(
+        "w", [(plain.id, []), (hooked.id, [effect]), (broken.id, [fails]), (999, [])]
+    )
+    assert results[plain.id] is True
+    assert results[hooked.id] is True
+    assert isinstance(results[broken.id], RuntimeError)
+    assert results[999] is False
+    assert "EFFECT" in event_types(queue, hooked.id)
+    assert queue.get(broken.id).status is JobStatus.RUNNING  # type: ignore[union-attr]

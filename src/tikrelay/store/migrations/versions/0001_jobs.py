@@ -49,15 +49,16 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
-    op.create_index("ix_jobs_claim", "jobs", ["status", "priority", "run_at", "id"], unique=False)
+    op.create_index("ix_jobs_status", "jobs", ["status", "id"], unique=False)
     op.create_index("ix_jobs_concurrency", "jobs", ["concurrency_key", "status"], unique=False)
-    op.create_index(
-        "ix_jobs_worker",
-        "jobs",
-        ["worker_id"],
-        unique=False,
-        postgresql_where=sa.text("status = 'RUNNING'"),
-    )
+    queued: list[str | sa.TextClause] = [sa.text("priority DESC"), "run_at", "id"]
+    for name, columns, status in (
+        ("ix_jobs_queued", queued, "QUEUED"),
+        ("ix_jobs_pending", ["run_at"], "PENDING"),
+        ("ix_jobs_running", ["worker_id"], "RUNNING"),
+    ):
+        where = sa.text(f"status = '{status}'")
+        op.create_index(name, "jobs", columns, postgresql_where=where, sqlite_where=where)
     op.create_index(
         "uq_jobs_dedupe_active",
         "jobs",
@@ -122,9 +123,8 @@ def downgrade() -> None:
         postgresql_where=sa.text("status IN ('PENDING', 'QUEUED', 'RUNNING')"),
         sqlite_where=sa.text("status IN ('PENDING', 'QUEUED', 'RUNNING')"),
     )
-    op.drop_index(
-        "ix_jobs_worker", table_name="jobs", postgresql_where=sa.text("status = 'RUNNING'")
-    )
+    for name in ("ix_jobs_running", "ix_jobs_pending", "ix_jobs_queued"):
+        op.drop_index(name, table_name="jobs")
     op.drop_index("ix_jobs_concurrency", table_name="jobs")
-    op.drop_index("ix_jobs_claim", table_name="jobs")
+    op.drop_index("ix_jobs_status", table_name="jobs")
     op.drop_table("jobs")
