@@ -1,0 +1,67 @@
+"""A TikTok world served by the emulator, and yt-dlp options pointing the real yt-dlp at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tikrelay.sandbox.fixtures import MediaFixtures
+from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
+
+# What tikrelay asks for: muxed, not watermarked, never a video-only stream.
+NO_WATERMARK = "b[format_id!=download][vcodec!=none][acodec!=none]/b[acodec!=none]/b"
+
+
+class RecordingLogger:
+    """yt-dlp's ``logger`` option: keeps messages instead of printing them."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def debug(self, msg: str) -> None:
+        self.messages.append(("debug", msg))
+
+    def info(self, msg: str) -> None:
+        self.messages.append(("info", msg))
+
+    def warning(self, msg: str) -> None:
+        self.messages.append(("warning", msg))
+
+    def error(self, msg: str) -> None:
+        self.messages.append(("error", msg))
+
+    def text(self, level: str | None = None) -> str:
+        return "\n".join(m for lvl, m in self.messages if level in (None, lvl))
+
+
+@pytest.fixture
+def world(media: MediaFixtures) -> TikTokWorld:
+    return TikTokWorld(media)
+
+
+@pytest.fixture
+def emulator(world: TikTokWorld) -> Iterator[TikTokEmulator]:
+    with TikTokEmulator(world).running() as emu:
+        yield emu
+
+
+@pytest.fixture
+def ytdl_log() -> RecordingLogger:
+    return RecordingLogger()
+
+
+@pytest.fixture
+def ydl_opts(emulator: TikTokEmulator, tmp_path: Path, ytdl_log: RecordingLogger) -> dict[str, Any]:
+    """Production options plus the emulator's two; no retries, so failures show at once."""
+    return {
+        **emulator.ydl_options,
+        "logger": ytdl_log,
+        "noprogress": True,
+        "outtmpl": str(tmp_path / "%(id)s.%(ext)s"),
+        "retries": 0,
+        "extractor_retries": 0,
+        "socket_timeout": 10,
+    }
