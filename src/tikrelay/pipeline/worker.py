@@ -5,6 +5,7 @@ its leases, recovers what dead workers left behind, and stops gracefully."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import random
@@ -70,10 +71,8 @@ class Worker:
         # SQLite has one writer connection: one database thread keeps calls from queueing on it.
         threads = 1 if not self.queue.is_postgres else self.concurrency + 2
         self._db = ThreadPoolExecutor(threads, thread_name_prefix="tikrelay-db")
-        self._limits = service.limits()
-        self._limits = type(self._limits)(
-            self._limits.max_running, self._limits.per_kind, service.registry.names()
-        )
+        # Claim only kinds this worker can run: the others wait for a worker that knows them.
+        self._limits = dataclasses.replace(service.limits(), kinds=service.registry.names())
         self._runner = JobRunner(service, self.id, self.run_db, self.rng)
 
     async def run_db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

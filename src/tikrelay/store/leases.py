@@ -98,23 +98,27 @@ def recover(
             extra_events=lambda row: [(JobEvent.JOB_RECOVERED_STALE, {})],
         )
     if give_up:
-        move(
-            conn,
-            where=jobs.c.id.in_(give_up),
-            expected=JobStatus.RUNNING,
-            target=JobStatus.FAILED,
-            now=now,
-            values={
-                "finished_at": now,
-                "lease_until": None,
-                "error_kind": ErrorKind.STALE.value,
-                "error_message": "its worker stopped while running it, on every attempt",
-            },
-            extra_events=lambda row: [
-                (JobEvent.STALE_JOB_MARKED_FAILED, {}),
-                (JobEvent.MAX_RETRIES_REACHED, {"attempts": row.attempts}),
-            ],
-        )
+        _fail_stale(conn, give_up, now)
     if gone:
         conn.execute(delete(workers).where(workers.c.id.in_(gone)))
     return Recovered(requeued=retry, failed=give_up)
+
+
+def _fail_stale(conn: Connection, job_ids: list[int], now: datetime) -> None:
+    move(
+        conn,
+        where=jobs.c.id.in_(job_ids),
+        expected=JobStatus.RUNNING,
+        target=JobStatus.FAILED,
+        now=now,
+        values={
+            "finished_at": now,
+            "lease_until": None,
+            "error_kind": ErrorKind.STALE.value,
+            "error_message": "its worker stopped while running it, on every attempt",
+        },
+        extra_events=lambda row: [
+            (JobEvent.STALE_JOB_MARKED_FAILED, {}),
+            (JobEvent.MAX_RETRIES_REACHED, {"attempts": row.attempts}),
+        ],
+    )

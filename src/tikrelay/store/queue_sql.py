@@ -226,6 +226,18 @@ def claim_limited(
     by_key = _running_counts(
         conn, jobs.c.concurrency_key, [x.concurrency_key for x in rows if x.concurrency_key]
     )
+    chosen = _pick(rows, room, limits, by_kind, by_key)
+    return _claim_ids(conn, chosen, worker_id, now, lease)
+
+
+def _pick(
+    rows: Sequence[Row[Any]],
+    room: int,
+    limits: ClaimLimits,
+    by_kind: dict[str, int],
+    by_key: dict[str, int],
+) -> list[int]:
+    """Candidates in claim order, skipping any whose kind or key is (or would be) full."""
     chosen: list[int] = []
     for row in rows:
         if len(chosen) >= room:
@@ -240,7 +252,7 @@ def claim_limited(
         by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
         if key is not None:
             by_key[key] = by_key.get(key, 0) + 1
-    return _claim_ids(conn, chosen, worker_id, now, lease)
+    return chosen
 
 
 def promote_due(conn: Connection, now: datetime, limit: int = 500) -> int:
