@@ -60,6 +60,7 @@ class TikTokEmulator:
         self._control = ControlAPI(world, ca_pem=self.ca_pem)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class TikTokEmulator:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> TikTokEmulator:
+        self._stopping = False
         self._server = await asyncio.start_server(
             self._accept, self.host, self._port, limit=MAX_HEAD
         )
@@ -99,6 +101,7 @@ class TikTokEmulator:
     async def stop(self) -> None:
         if self._server is None:
             return
+        self._stopping = True
         self._server.close()
         for task in list(self._connections):
             task.cancel()
@@ -143,10 +146,19 @@ class TikTokEmulator:
                 await self._serve(reader, writer, first, tls_host=None)
         except (BadRequestError, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             pass  # the client went away or spoke nonsense: nothing to answer
+        except asyncio.CancelledError:
+            # Only stop() cancels these tasks, and it waits for them; ending normally keeps
+            # asyncio's stream callback (3.11) from reporting the cancellation as an error.
+            pass
         finally:
             if task is not None:
                 self._connections.discard(task)
-            writer.close()
+            if self._stopping:
+                # A polite TLS close waits for the client's close_notify, which an idle pooled
+                # client never sends; the loop may stop first and leak the socket.
+                writer.transport.abort()
+            else:
+                writer.close()
 
     async def _tunnel(
         self, connect: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

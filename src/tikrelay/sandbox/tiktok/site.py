@@ -126,6 +126,10 @@ class TikTokSite:
         creator = self.world.creator_by_sec_uid(query.get("secUid", ""))
         if creator is None:
             return Response.json(200, pages.feed([], False, cursor))
+        if creator.private:
+            # TikTok does not say "private" here: it sends nothing yet claims there is more.
+            # That is what makes yt-dlp, given tiktokuser:<secUid>, ask for a login.
+            return Response.json(200, pages.feed([], True, cursor))
         posts, has_more = self.world.feed_page(creator.username, cursor, count)
         items = [pages.item_struct(p, creator, create_time_as_text=False) for p in posts]
         return Response.json(200, pages.feed(items, has_more, cursor))
