@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tikrelay.sandbox.tiktok import (
     PRIVATE_ACCOUNT,
     PRIVATE_POST,
     Post,
+    TikTokEmulator,
     TikTokWorld,
 )
 
@@ -174,14 +176,33 @@ def test_waf_challenge_is_solved_and_the_page_follows(
     assert "_wafchallengeid" not in world.requests(host="v16-webapp-prime.tiktok.com")[0].cookies
 
 
-def test_waf_challenge_that_persists_fails_extraction(
+def test_waf_challenge_served_again_after_solving_fails_extraction(
     world: TikTokWorld, post: Post, ydl_opts: dict[str, Any]
 ) -> None:
-    world.challenge(post.id, count=1)
-    world.fail_next(post.id, 403, count=1)
-    world.challenge("/@alice/video/*", count=1)
-    # First page: challenge; second (solved): 403 from the second fault.
-    assert "HTTP Error 403" in failure(ydl_opts, post.url)
+    world.challenge(post.id, count=2)
+    assert "Unable to extract universal data for rehydration" in failure(ydl_opts, post.url)
+    cookies = [sorted(r.cookies) for r in world.requests()]
+    assert cookies == [[], ["_wafchallengeid", "waforiginalreid"]]
+
+
+def _cookie(name: str, value: str) -> Cookie:
+    return Cookie(
+        0, name, value, None, False, ".tiktok.com", True, True, "/", True, False,
+        None, False, None, None, {},
+    )  # fmt: skip
+
+
+def test_wrong_challenge_answer_gets_another_challenge(
+    world: TikTokWorld, post: Post, emulator: TikTokEmulator
+) -> None:
+    world.challenge(post.id)
+    with yt_dlp.YoutubeDL({**emulator.ydl_options, "quiet": True}) as ydl:
+        first = ydl.urlopen(post.url).read().decode()
+        assert 'id="cs"' in first
+        ydl.cookiejar.set_cookie(_cookie("_wafchallengeid", "bm90IGFuIGFuc3dlcg"))
+        again = ydl.urlopen(post.url).read().decode()
+    assert 'id="cs"' in again
+    assert "__UNIVERSAL_DATA_FOR_REHYDRATION__" not in again
 
 
 def test_challenge_on_the_profile_breaks_name_lookup_but_not_sec_uid(

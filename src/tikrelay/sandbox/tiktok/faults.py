@@ -10,7 +10,7 @@ from enum import StrEnum
 
 class FaultKind(StrEnum):
     STATUS = "status"  # an HTTP error status (403, 429, 5xx) instead of the answer
-    CHALLENGE = "challenge"  # the WAF JavaScript challenge page until a client solves it
+    CHALLENGE = "challenge"  # the WAF JavaScript challenge page instead of the real one
     EMPTY = "empty"  # 200 with an empty body
     GARBAGE = "garbage"  # 200 with bytes that are neither HTML, JSON nor media
     DELAY = "delay"  # the real answer, after ``seconds``
@@ -67,21 +67,13 @@ class FaultPlan:
         with self._lock:
             self._armed.clear()
 
-    def take(
-        self, host: str, path: str, post_id: str | None, *, challenge_solved: bool
-    ) -> list[Fault]:
-        """Faults for one request: at most one delay plus at most one other, each used once.
-
-        A challenge is not used up by a request that already carries a solved challenge, so
-        ``count`` challenges mean ``count`` challenge pages served.
-        """
+    def take(self, host: str, path: str, post_id: str | None) -> list[Fault]:
+        """Faults for one request: at most one delay plus at most one other, each used once."""
         taken: list[Fault] = []
         with self._lock:
             for armed in list(self._armed):
-                kind = armed.fault.kind
-                if any((f.kind is FaultKind.DELAY) == (kind is FaultKind.DELAY) for f in taken):
-                    continue
-                if kind is FaultKind.CHALLENGE and challenge_solved:
+                is_delay = armed.fault.kind is FaultKind.DELAY
+                if any((f.kind is FaultKind.DELAY) == is_delay for f in taken):
                     continue
                 if not target_matches(armed.target, host, path, post_id):
                     continue

@@ -43,16 +43,16 @@ class TikTokSite:
     async def handle(self, request: Request) -> Response:
         match = _POST_PAGE.fullmatch(request.path) if request.host == WEB_HOST else None
         post_id = match["id"] if match else None
-        solved = self.world.challenge_solved(request.cookies.get(challenge.COOKIE_NAME))
-        faults = self.world.faults.take(
-            request.host, request.path, post_id, challenge_solved=solved
-        )
         response = None
-        for fault in faults:
+        for fault in self.world.faults.take(request.host, request.path, post_id):
             if fault.kind is FaultKind.DELAY:
                 await asyncio.sleep(fault.seconds)
             else:
                 response = self._faulty(request, fault)
+        answer = request.cookies.get(challenge.COOKIE_NAME)
+        if response is None and answer is not None and not self.world.challenge_solved(answer):
+            # A wrong answer earns another challenge, as from TikTok's WAF.
+            response = self._faulty(request, Fault(FaultKind.CHALLENGE))
         if response is None:
             response = self._route(request)
         self._log(request, response)
