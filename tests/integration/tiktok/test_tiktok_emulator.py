@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -215,3 +217,32 @@ def test_cdn_refuses_media_without_the_cookie_and_honours_range(
         assert tail.read() == clean[-10:]
         whole = ydl.urlopen(post.media.play_url)
         assert (whole.status, whole.read()) == (200, clean)
+
+
+def test_many_clients_at_once_each_get_their_own_post(
+    world: TikTokWorld, ydl_opts: dict[str, Any], tmp_path: Path
+) -> None:
+    world.add_creator("alice")
+    posts = [world.add_video("alice", desc=f"post {n}") for n in range(12)]
+
+    def download(n: int) -> str:
+        opts = {**ydl_opts, "format": NO_WATERMARK, "outtmpl": str(tmp_path / f"{n}.%(ext)s")}
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            info = ydl.extract_info(posts[n].url)
+        return sha256(info["requested_downloads"][0]["filepath"])
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        digests = list(pool.map(download, range(len(posts))))
+    assert digests == [p.sha256 for p in posts]
+    assert len(set(digests)) == len(posts)
+
+
+def test_plain_http_proxy_requests_and_head(world: TikTokWorld, emulator: TikTokEmulator) -> None:
+    world.add_creator("alice", videos=1)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": emulator.proxy_url}))
+    with opener.open("http://www.tiktok.com/@alice") as page:
+        assert b"webapp.user-detail" in page.read()
+        assert "tt_chain_token=" in page.headers["Set-Cookie"]
+    with opener.open(urllib.request.Request("http://www.tiktok.com/@alice", method="HEAD")) as head:
+        assert int(head.headers["Content-Length"]) > 0
+        assert head.read() == b""
