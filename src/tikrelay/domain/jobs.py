@@ -22,8 +22,8 @@ class JobStatus(StrEnum):
 
 #: Every legal move. RUNNING -> PENDING is a retry (or a release) with ``run_at`` set again.
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.QUEUED, JobStatus.FAILED, JobStatus.CANCELLED}),
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.PENDING: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
     JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PENDING}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
