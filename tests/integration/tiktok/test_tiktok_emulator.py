@@ -14,6 +14,7 @@ import yt_dlp
 from yt_dlp.networking import Request
 
 from tikrelay.media.ffmpeg import ffmpeg_path
+from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 
 from .conftest import NO_WATERMARK
@@ -129,12 +130,27 @@ def test_creator_feed_pages_newest_first_by_name_and_by_sec_uid(
 def test_post_added_while_running_heads_the_feed(
     world: TikTokWorld, ydl_opts: dict[str, Any]
 ) -> None:
+    # One post at a time: several within a second are stamped ahead of the clock (see the unit
+    # tests for how the feed still shows them).
     creator = world.add_creator("alice", videos=3)
     _, before = _feed_ids(ydl_opts, f"tiktokuser:{creator.sec_uid}")
-    added = [world.add_video("alice", desc=f"new {n}") for n in range(3)]
+    added = world.add_video("alice", desc="new")
     _, after = _feed_ids(ydl_opts, f"tiktokuser:{creator.sec_uid}")
-    assert after == [p.id for p in reversed(added)] + before
-    assert added[0].create_time < added[1].create_time < added[2].create_time
+    assert after == [added.id, *before]
+
+
+def test_posts_added_within_one_second_get_increasing_times_and_all_head_the_feed(
+    media: MediaFixtures,
+) -> None:
+    now = 1_800_000_000.5
+    world = TikTokWorld(media, clock=lambda: now)
+    world.add_creator("alice", videos=15)
+    added = [world.add_video("alice") for _ in range(3)]
+    assert [p.create_time for p in added] == [1_800_000_000, 1_800_000_001, 1_800_000_002]
+    # yt-dlp's first cursor is its clock, a moment behind these stamps.
+    page, more = world.feed_page("alice", int(now * 1000), 15)
+    assert [p.id for p in page[:3]] == [p.id for p in reversed(added)]
+    assert more
 
 
 def test_slideshow_images_and_sound_via_the_private_extractor_api(

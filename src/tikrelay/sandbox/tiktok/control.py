@@ -9,6 +9,7 @@ import re
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
 from tikrelay.sandbox.tiktok.model import Creator, Post
@@ -196,7 +197,7 @@ class EmulatorControl:
         self.call("POST", "/faults", {"target": target, "kind": kind, "count": count, **fields})
 
     def requests(self, **filters: str) -> list[dict[str, Any]]:
-        query = "&".join(f"{key}={value}" for key, value in filters.items())
+        query = urlencode(filters)
         result: list[dict[str, Any]] = self.call(
             "GET", "/requests" + (f"?{query}" if query else "")
         )
