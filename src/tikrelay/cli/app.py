@@ -22,11 +22,6 @@ app.add_typer(db_app, name="db")
 app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 
-# Exit codes shared by every command.
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_PARTIAL = 3
-
 
 def _version(value: bool) -> None:
     if value:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tikrelay.config import ConfigError, Settings, load_settings
+from tikrelay.cli.common import EXIT_REFUSED, ConfigOption, fail, settings_from
 from tikrelay.config.logging import configure_logging
 from tikrelay.domain.jobs import IllegalTransitionError, Job, JobStatus
 
@@ -20,25 +20,8 @@ if TYPE_CHECKING:
 
 # The database layer is imported inside the commands: `tikrelay --help` should not pay for it.
 
-EXIT_CONFIG = 2
-EXIT_REFUSED = 1
-
 jobs_app = typer.Typer(help="List, inspect, retry and cancel jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-
-ConfigOption = typer.Option(None, "--config", "-c", help="Config file (default: $TIKRELAY_CONFIG).")
-
-
-def fail(message: str, code: int = EXIT_CONFIG) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def settings_from(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
 
 
 def queue_from(config: Path | None) -> JobQueue:

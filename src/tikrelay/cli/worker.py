@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tikrelay.cli.jobs import ConfigOption, fail, settings_from
+from tikrelay.cli.common import ConfigOption, fail, settings_from
 from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
