@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -65,3 +66,39 @@ class BackgroundLoop:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class Served:
+    """Lifecycle shared by the emulators: ``async with`` in a loop, ``running()`` for sync code.
+
+    Subclasses implement ``start`` (returning ``self``) and ``stop``.
+    """
+
+    thread_name = "tikrelay-sandbox"
+
+    async def start(self) -> Self:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        """Serve from a background event loop while the block runs (for synchronous callers)."""
+        with BackgroundLoop(name=self.thread_name) as loop:
+            loop.run(self.start())
+            try:
+                yield self
+            finally:
+                loop.run(self.stop())

@@ -7,15 +7,13 @@ import copy
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from tikrelay.sandbox.background import BackgroundLoop
+from tikrelay.sandbox.background import Served
 from tikrelay.sandbox.telegram.context import CLOUD_UPLOAD_LIMIT, LOCAL_UPLOAD_LIMIT, Env
 from tikrelay.sandbox.telegram.control import control_routes
 from tikrelay.sandbox.telegram.faults import Faults
@@ -36,13 +34,15 @@ from tikrelay.sandbox.telegram.world import (
 )
 
 
-class TelegramEmulator:
+class TelegramEmulator(Served):
     """A Telegram Bot API server on 127.0.0.1 with a world that tests set up and inspect.
 
     ``upload_limit`` defaults to Telegram's 50 MB (2000 MB in ``local_mode``, where ``file://``
     inputs are accepted and getFile answers absolute paths). ``flood_limits`` is off by default;
     pass True for Telegram's numbers or a ``FloodLimits``. ``clock`` feeds the flood limiter.
     """
+
+    thread_name = "telegram-emulator"
 
     def __init__(
         self,
@@ -109,27 +109,6 @@ class TelegramEmulator:
         self._url = None
         if self._own_dir:
             shutil.rmtree(self._root, ignore_errors=True)
-
-    async def __aenter__(self) -> TelegramEmulator:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @contextmanager
-    def running(self) -> Iterator[TelegramEmulator]:
-        """Serve from a background thread, for synchronous callers."""
-        with BackgroundLoop(name="telegram-emulator") as loop:
-            loop.run(self.start())
-            try:
-                yield self
-            finally:
-                loop.run(self.stop())
 
     # -- the world -------------------------------------------------------------------------
 

@@ -9,19 +9,16 @@ emulator while asking for the real URLs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import socket
 import ssl
 import struct
-from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import trustme
 
-from tikrelay.sandbox.background import BackgroundLoop
+from tikrelay.sandbox.background import Served
 from tikrelay.sandbox.tiktok.control import CONTROL_PREFIX, ControlAPI
 from tikrelay.sandbox.tiktok.model import EMULATED_HOSTS
 from tikrelay.sandbox.tiktok.site import TikTokSite
@@ -40,12 +37,14 @@ def is_emulated(host: str) -> bool:
     return any(fnmatch.fnmatchcase(host, pattern) for pattern in EMULATED_HOSTS)
 
 
-class TikTokEmulator:
+class TikTokEmulator(Served):
     """Serves a :class:`TikTokWorld` on ``host:port`` (0: any free port).
 
     Use ``async with TikTokEmulator(world) as emu:`` in async code, or
     ``with TikTokEmulator(world).running() as emu:`` from synchronous code.
     """
+
+    thread_name = "tiktok-emulator"
 
     def __init__(self, world: TikTokWorld, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.world = world
@@ -108,27 +107,6 @@ class TikTokEmulator:
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
-
-    async def __aenter__(self) -> TikTokEmulator:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[TikTokEmulator]:
-        """Serve from a background event loop while the block runs (for synchronous callers)."""
-        with BackgroundLoop(name="tikrelay-tiktok") as loop:
-            loop.run(self.start())
-            try:
-                yield self
-            finally:
-                loop.run(self.stop())
 
     # -- connections ---------------------------------------------------------------------------
 
