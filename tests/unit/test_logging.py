@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -8,6 +9,15 @@ import structlog
 from tikrelay.config.logging import configure_logging, redact_text
 
 TOKEN = "123456789:AAEhBP0av28sKs7-abcdefghijklmnopqrs"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # configure_logging binds the captured stderr of this test; later tests must not write to
+    # it once pytest has closed it.
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def test_redact_text_scrubs_tokens_and_url_passwords() -> None:
