@@ -10,7 +10,6 @@ import functools
 import os
 import random
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -96,22 +95,19 @@ class Worker:
             loop.call_soon_threadsafe(self._wake.set)
 
         self.queue.on_enqueue.append(wake)
-        stop_listening = threading.Event()
         await self.run_db(self.queue.register_worker, self.id, self.host, self.pid)
         log.info("worker_started", worker_id=self.id, concurrency=self.concurrency)
         background = [asyncio.create_task(self._keep_leases())]
-        if self.queue.is_postgres:
-            background.append(
-                asyncio.create_task(
-                    asyncio.to_thread(notify.listen, self.queue.engine, wake, stop_listening)
-                )
-            )
+        listener = notify.Listener(self.queue.engine, wake) if self.queue.is_postgres else None
+        if listener is not None:
+            background.append(asyncio.create_task(asyncio.to_thread(listener.run)))
         try:
             await self._recover()
             await self._loop()
         finally:
             await self._shutdown()
-            stop_listening.set()
+            if listener is not None:
+                listener.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
