@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from tikrelay.domain.jobs import IllegalTransitionError, Job, JobEvent, JobStatus, is_allowed
-from tikrelay.store.queue_sql import Enqueued, NewJob, insert_job
+from tikrelay.store.queue_sql import Enqueued, NewJob, ids_in, insert_job
 from tikrelay.store.tables import jobs
 from tikrelay.store.transition import (
     EventData,
@@ -34,19 +35,28 @@ def complete(conn: Connection, job_id: int, worker_id: str, now: datetime) -> bo
         target=JobStatus.COMPLETED,
         now=now,
         values={"finished_at": now, "lease_until": None},
+        returning=[jobs.c.id],
     )
     return bool(rows)
+
+
+@functools.lru_cache(maxsize=2)
+def _held_batch(dialect: str) -> Any:
+    return ids_in(dialect, "job_ids") & (jobs.c.worker_id == bindparam("holder"))
 
 
 def complete_all(conn: Connection, job_ids: list[int], worker_id: str, now: datetime) -> list[int]:
     """Complete every listed job this worker still holds, in one statement; return those."""
     rows = move(
         conn,
-        where=jobs.c.id.in_(job_ids) & (jobs.c.worker_id == worker_id),
+        where=_held_batch(conn.dialect.name),
         expected=JobStatus.RUNNING,
         target=JobStatus.COMPLETED,
         now=now,
-        values={"finished_at": now, "lease_until": None},
+        values={"finished_at": bindparam("finished_at"), "lease_until": None},
+        returning=[jobs.c.id],
+        params={"job_ids": job_ids, "holder": worker_id, "finished_at": now},
+        reuse="complete_all",
     )
     return [row.id for row in rows]
 

@@ -5,13 +5,26 @@ Functions here take an open connection inside a transaction; ``JobQueue`` owns t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Row,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 
 from tikrelay.domain.errors import InvalidJobError, QueueFullError
 from tikrelay.domain.jobs import ACTIVE_STATUSES, WAITING_STATUSES, Job, JobEvent, JobStatus
@@ -54,6 +67,14 @@ class ClaimLimits:
     per_kind: Mapping[str, int] = field(default_factory=dict)
     #: Only these kinds (the ones this worker can run); None: any kind.
     kinds: Sequence[str] | None = None
+
+
+def ids_in(dialect: str, name: str) -> ColumnElement[bool]:
+    """``jobs.id`` in the list bound as ``name``: one array parameter on PostgreSQL (the SQL
+    text stays the same whatever the list's length), an expanded IN on SQLite."""
+    if dialect == "postgresql":
+        return jobs.c.id == any_(bindparam(name, type_=ARRAY(jobs.c.id.type)))
+    return jobs.c.id.in_(bindparam(name, expanding=True))
 
 
 def only_kinds(query: Any, kinds: Sequence[str] | None) -> Any:
@@ -119,17 +140,21 @@ def insert_job(conn: Connection, new: NewJob, now: datetime) -> Enqueued:
     return Enqueued(row_to_job(row), created=True)
 
 
-def _claim_values(worker_id: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+def _claim_values(worker_id: Any, started: Any, lease_until: Any) -> dict[str, Any]:
     return {
         "worker_id": worker_id,
-        "lease_until": now + lease,
+        "lease_until": lease_until,
         "attempts": jobs.c.attempts + 1,
-        "started_at": now,
+        "started_at": started,
     }
 
 
 def _order() -> tuple[Any, ...]:
     return (jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+
+
+def _as_jobs(rows: Sequence[Row[Any]]) -> list[Job]:
+    return sorted((row_to_job(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
 
 
 def _claim_ids(
@@ -143,10 +168,30 @@ def _claim_ids(
         expected=JobStatus.QUEUED,
         target=JobStatus.RUNNING,
         now=now,
-        values=_claim_values(worker_id, now, lease),
+        values=_claim_values(worker_id, now, now + lease),
         data={"worker_id": worker_id},
     )
-    return sorted((row_to_job(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
+    return _as_jobs(rows)
+
+
+@functools.lru_cache(maxsize=32)
+def _unlimited_pick(kinds: tuple[str, ...] | None, limited: tuple[str, ...]) -> Any:
+    """Which rows an unlimited claim takes, built once per worker configuration; the
+    CTE is evaluated once (PostgreSQL never inlines one that locks rows), so the rows locked
+    are exactly the rows moved."""
+    query = select(jobs.c.id).where(
+        jobs.c.status == JobStatus.QUEUED.value, jobs.c.concurrency_key.is_(None)
+    )
+    if limited:
+        query = query.where(jobs.c.kind.not_in(list(limited)))
+    picked = (
+        only_kinds(query, kinds)
+        .order_by(*_order())
+        .limit(bindparam("claim_limit"))
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+    )
+    return jobs.c.id.in_(select(picked.c.id))
 
 
 def claim_unlimited(
@@ -158,20 +203,29 @@ def claim_unlimited(
     limits: ClaimLimits,
 ) -> list[Job]:
     """Claim up to ``limit`` QUEUED jobs that no limit applies to, skipping rows other
-    workers hold (SKIP LOCKED; SQLite has one writer, so nothing to skip there)."""
-    query = select(jobs.c.id).where(
-        jobs.c.status == JobStatus.QUEUED.value, jobs.c.concurrency_key.is_(None)
+    workers hold (SKIP LOCKED; SQLite has one writer, so nothing to skip there). Picking,
+    moving and the timeline rows are one statement: one round trip for the whole batch."""
+    kinds = None if limits.kinds is None else tuple(limits.kinds)
+    limited = tuple(sorted(limits.per_kind))
+    rows = move(
+        conn,
+        where=_unlimited_pick(kinds, limited),
+        expected=JobStatus.QUEUED,
+        target=JobStatus.RUNNING,
+        now=now,
+        values=_claim_values(
+            bindparam("claim_worker"), bindparam("claim_started"), bindparam("claim_lease")
+        ),
+        data={"worker_id": worker_id},
+        params={
+            "claim_limit": limit,
+            "claim_worker": worker_id,
+            "claim_started": now,
+            "claim_lease": now + lease,
+        },
+        reuse=("claim_unlimited", kinds, limited),
     )
-    if limits.per_kind:
-        query = query.where(jobs.c.kind.not_in(list(limits.per_kind)))
-    query = (
-        only_kinds(query, limits.kinds)
-        .order_by(*_order())
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(conn.execute(query).scalars())
-    return _claim_ids(conn, ids, worker_id, now, lease)
+    return _as_jobs(rows)
 
 
 def _running_counts(conn: Connection, column: Any, values: Sequence[str]) -> dict[str, int]:

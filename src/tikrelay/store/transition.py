@@ -6,12 +6,24 @@ event inserted in the same transaction. Nothing else in the code base writes ``j
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Connection, Row, insert, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    bindparam,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from tikrelay.domain.jobs import (
     IllegalTransitionError,
@@ -20,7 +32,7 @@ from tikrelay.domain.jobs import (
     JobStatus,
     is_allowed,
 )
-from tikrelay.store.tables import job_events, jobs
+from tikrelay.store.tables import UtcDateTime, job_events, jobs
 
 log = structlog.get_logger("tikrelay.jobs")
 
@@ -69,8 +81,53 @@ def add_events(
             for job_id, type_, data in events
         ],
     )
+    _log_events(events)
+
+
+def _log_events(events: Iterable[tuple[int, str, EventData]]) -> None:
+    # One bound logger for the batch: the lazy module logger binds anew on every call.
+    logger = log.bind()
     for job_id, type_, data in events:
-        log.info(type_, job_id=job_id, **data)
+        logger.info(type_, job_id=job_id, **data)
+
+
+# Every move binds its time and its STATUS_CHANGED data under these names, so that a built
+# statement can run again with other values.
+_NOW = bindparam("moved_at", type_=UtcDateTime)
+_EVENT_DATA = bindparam("moved_event", type_=JSON)
+#: Built statements by the ``reuse`` key their callers give (see ``move``).
+_built: dict[Hashable, Executable] = {}
+
+
+def _statement(
+    dialect: str,
+    where: ColumnElement[bool],
+    expected: JobStatus,
+    target: JobStatus,
+    values: Mapping[str, Any],
+    returning: Sequence[Column[Any]] | None,
+) -> Executable:
+    """The guarded UPDATE; on PostgreSQL it also inserts a STATUS_CHANGED row per moved job in
+    the same statement (data-modifying CTEs: one round trip for a whole batch)."""
+    columns = list(jobs.c) if returning is None else [jobs.c.id, *returning]
+    stmt = (
+        update(jobs)
+        .where(jobs.c.status == expected.value, where)
+        .values(status=target.value, updated_at=_NOW, **values)
+        .returning(*dict.fromkeys(columns))
+    )
+    if dialect != "postgresql":
+        return stmt
+    moved = stmt.cte("moved")
+    timeline = (
+        insert(job_events)
+        .from_select(
+            ["job_id", "type", "data", "at"],
+            select(moved.c.id, literal(JobEvent.STATUS_CHANGED.value), _EVENT_DATA, _NOW),
+        )
+        .cte("timeline")
+    )
+    return select(moved).add_cte(timeline)
 
 
 def move(
@@ -83,26 +140,36 @@ def move(
     values: Mapping[str, Any] | None = None,
     data: EventData | None = None,
     extra_events: ExtraEvents | None = None,
+    returning: Sequence[Column[Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    reuse: Hashable | None = None,
 ) -> list[Row[Any]]:
     """Move every job matching ``where`` that is in ``expected`` to ``target``; return the rows
-    moved (after the update). Rows in another status are left alone: the guard is the point."""
+    moved (after the update; ``returning`` columns, or all). Rows in another status are left
+    alone: the guard is the point.
+
+    Hot paths write ``where`` and ``values`` with ``bindparam``s, pass their values in
+    ``params`` and name the statement with ``reuse``: it is then built once per process."""
     if not is_allowed(expected, target):
         log.error("illegal_transition", expected=str(expected), target=str(target))
         raise IllegalTransitionError(expected, target)
-    stmt = (
-        update(jobs)
-        .where(jobs.c.status == expected.value, where)
-        .values(status=target.value, updated_at=now, **(values or {}))
-        .returning(*jobs.c)
-    )
-    rows = list(conn.execute(stmt).all())
+    dialect = conn.dialect.name
+    key = None if reuse is None else (reuse, dialect, expected, target)
+    stmt = _built.get(key) if key is not None else None
+    if stmt is None:
+        stmt = _statement(dialect, where, expected, target, values or {}, returning)
+        if key is not None:
+            _built[key] = stmt
     base = {"from": expected.value, "to": target.value, **(data or {})}
-    events: list[tuple[int, str, EventData]] = []
-    for row in rows:
-        events.append((row.id, JobEvent.STATUS_CHANGED, base))
-        if extra_events is not None:
-            events.extend((row.id, type_, ev) for type_, ev in extra_events(row))
-    add_events(conn, events, now)
+    rows = list(conn.execute(stmt, {**(params or {}), "moved_at": now, "moved_event": base}).all())
+    status_changed = [(row.id, JobEvent.STATUS_CHANGED, base) for row in rows]
+    if dialect == "postgresql":
+        _log_events(status_changed)  # the statement inserted them
+    else:
+        add_events(conn, status_changed, now)
+    if extra_events is not None:
+        extra = [(row.id, type_, ev) for row in rows for type_, ev in extra_events(row)]
+        add_events(conn, extra, now)
     return rows
 
 
