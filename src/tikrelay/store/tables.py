@@ -88,29 +88,40 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
-    Index("ix_jobs_status", "status", "id"),
-    Index("ix_jobs_concurrency", "concurrency_key", "status"),
-    # One waiting-or-running job per dedupe key: double clicks and overlapping polls enqueue once.
-    Index(
-        "uq_jobs_dedupe_active",
-        "dedupe_key",
-        unique=True,
-        postgresql_where=text(ACTIVE),
-        sqlite_where=text(ACTIVE),
-    ),
 )
 
 
+def _where(condition: str) -> dict[str, Any]:
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
 def _only(status: str) -> dict[str, Any]:
-    where = text(f"status = '{status}'")
-    return {"postgresql_where": where, "sqlite_where": where}
+    return _where(f"status = '{status}'")
 
 
+# Every status move writes a new row version with an entry in each index whose predicate it
+# matches, so every index but the primary key is partial: a job enters only the ones its
+# status (and keys) call for, and completing a plain job touches no index but the key.
 # The claim reads QUEUED jobs in exactly this order, so it never sorts; promotion reads PENDING
-# jobs by run_at; lease renewal and recovery read RUNNING jobs by worker.
+# jobs by run_at; lease renewal and recovery read RUNNING jobs by worker; limits count running
+# jobs per concurrency key; listings of failed or cancelled jobs go newest first.
 Index("ix_jobs_queued", jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id, **_only("QUEUED"))
 Index("ix_jobs_pending", jobs.c.run_at, **_only("PENDING"))
 Index("ix_jobs_running", jobs.c.worker_id, **_only("RUNNING"))
+Index(
+    "ix_jobs_running_key",
+    jobs.c.concurrency_key,
+    **_where("status = 'RUNNING' AND concurrency_key IS NOT NULL"),
+)
+Index("ix_jobs_failed", jobs.c.id, **_only("FAILED"))
+Index("ix_jobs_cancelled", jobs.c.id, **_only("CANCELLED"))
+# One waiting-or-running job per dedupe key: double clicks and overlapping polls enqueue once.
+Index(
+    "uq_jobs_dedupe_active",
+    jobs.c.dedupe_key,
+    unique=True,
+    **_where(f"{ACTIVE} AND dedupe_key IS NOT NULL"),
+)
 
 job_events = Table(
     "job_events",
