@@ -21,6 +21,12 @@ Clock = Callable[[], datetime]
 CommitHook = Callable[[Connection], None]
 NOTIFY_CHANNEL = "tikrelay_jobs"
 NO_LIMITS = ClaimLimits()
+# A claim walks the queued-jobs index in claim order and stops after a batch. With statistics
+# that say few jobs are queued (a fresh table, a burst after a quiet spell) the planner would
+# rather fetch every queued job and sort them, on every claim; this transaction forbids that.
+_CLAIM_PLAN = text(
+    "SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+)
 
 
 def utc_now() -> datetime:
@@ -86,6 +92,8 @@ class JobQueue:
         """Claim up to ``limit`` due jobs for ``worker_id``, holding each for ``lease``."""
         now = self.clock()
         with self.transaction() as conn:
+            if self.is_postgres:
+                conn.execute(_CLAIM_PLAN)
             claimed: list[Job] = []
             if limits.max_running is None:
                 claimed = queue_sql.claim_unlimited(conn, worker_id, limit, now, lease, limits)
