@@ -21,14 +21,14 @@ class Completer:
         self._pending: list[tuple[int, Sequence[CommitHook], asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def complete(self, job_id: int, hooks: Sequence[CommitHook]) -> Outcome:
-        """True: completed (hooks written with it). False: the lease was lost, nothing written.
-        An exception: a hook failed and its job's savepoint rolled back."""
+    def submit(self, job_id: int, hooks: Sequence[CommitHook]) -> asyncio.Future[Outcome]:
+        """Resolves to True: completed (hooks written with it). False: the lease was lost,
+        nothing written. An exception: a hook failed and its job's savepoint rolled back."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending.append((job_id, hooks, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         while self._pending:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -12,7 +13,7 @@ import structlog
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
 from tikrelay.domain.jobs import Job, JobEvent
 from tikrelay.domain.retry import decide_retry
-from tikrelay.pipeline.completer import Completer
+from tikrelay.pipeline.completer import Completer, Outcome
 from tikrelay.pipeline.context import JobContext, RunDb
 from tikrelay.pipeline.service import JobService
 from tikrelay.store.transition import EventData
@@ -41,33 +42,44 @@ class JobRunner:
         self.run_db = run_db
         self.rng = rng
         self.completer = Completer(self.queue, worker_id, run_db)
+        self._kind_limits: dict[str, tuple[float, Mapping[str, float]]] = {}
 
     async def run(self, attempt: Attempt) -> None:
+        """Run in the attempt's own task: the log context bound here is that task's alone."""
         job = attempt.job
-        with structlog.contextvars.bound_contextvars(job_id=job.id, kind=job.kind):
-            try:
-                ctx = await self._execute(job)
-            except asyncio.CancelledError:
-                if attempt.releasing or not attempt.cancel_requested:
-                    raise  # shutting down: the worker releases the job
-                error = TikrelayError(ErrorKind.CANCELLED, "cancelled while running")
-                await self._finish(self._fail(job, error, retry=False))
-                return
-            except Exception as exc:
-                await self._finish(self._failed(job, exc))
-                return
-            await self._finish(self._complete(job, ctx))
+        structlog.contextvars.bind_contextvars(job_id=job.id, kind=job.kind)
+        try:
+            ctx = await self._execute(job)
+        except asyncio.CancelledError:
+            if attempt.releasing or not attempt.cancel_requested:
+                raise  # shutting down: the worker releases the job
+            error = TikrelayError(ErrorKind.CANCELLED, "cancelled while running")
+            await self._finish(self._fail(job, error, retry=False))
+            return
+        except Exception as exc:
+            await self._finish(self._failed(job, exc))
+            return
+        await self._complete(job, ctx)
+
+    def _limits(self, kind: str) -> tuple[float, Mapping[str, float]]:
+        """A kind's time limit and stage limits, worked out once per worker."""
+        found = self._kind_limits.get(kind)
+        if found is None:
+            found = (self.service.timeout(kind, None), self.service.stage_timeouts(kind))
+            self._kind_limits[kind] = found
+        return found
 
     async def _execute(self, job: Job) -> JobContext:
         kind = self.service.registry.get(job.kind)
         payload = kind.parse(job.payload)
+        kind_limit, stage_timeouts = self._limits(job.kind)
         ctx = JobContext(
             job,
             run_db=self.run_db,
             add_event=self.queue.add_event,
-            stage_timeouts=self.service.stage_timeouts(job.kind),
+            stage_timeouts=stage_timeouts,
         )
-        limit = self.service.timeout(job.kind, job.timeout_seconds)
+        limit = kind_limit if job.timeout_seconds is None else job.timeout_seconds
         try:
             async with asyncio.timeout(limit):
                 await kind.handler(ctx, payload)
@@ -84,16 +96,21 @@ class JobRunner:
             await outcome
             raise
 
-    def _complete(self, job: Job, ctx: JobContext) -> asyncio.Future[None]:
-        async def write() -> None:
-            done = await self.completer.complete(job.id, ctx.commit_hooks)
-            if isinstance(done, Exception):  # a hook failed: the completion rolled back with it
-                await self._failed(job, done)
-                return
-            if not done:
-                log.warning("lease_lost", job_id=job.id, worker_id=self.worker_id)
+    async def _complete(self, job: Job, ctx: JobContext) -> None:
+        # Shielded like _finish; what the outcome asks for is done even when cancelled.
+        outcome = self.completer.submit(job.id, ctx.commit_hooks)
+        try:
+            done = await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            await self._completed(job, await outcome)
+            raise
+        await self._completed(job, done)
 
-        return asyncio.ensure_future(write())
+    async def _completed(self, job: Job, done: Outcome) -> None:
+        if isinstance(done, Exception):  # a hook failed: the completion rolled back with it
+            await self._finish(self._failed(job, done))
+        elif not done:
+            log.warning("lease_lost", job_id=job.id, worker_id=self.worker_id)
 
     def _failed(self, job: Job, exc: BaseException) -> asyncio.Future[None]:
         if isinstance(exc, InvalidJobError):  # unknown kind or payload no longer valid
