@@ -5,7 +5,9 @@
 Each worker is a separate process running the real ``Worker`` (as ``tikrelay worker --drain``
 does) with ``--concurrency`` jobs at a time over the built-in ``noop`` kind; claim latency is
 timed around every claim that returned jobs. The baseline is the same database with one
-worker. The last line is machine-readable:
+worker. The ceiling is the same claim and completion SQL run by bare psycopg loops in eight
+processes (bench/bare_sql.py); the engine's eight-worker rate is printed as a share of it. The
+last line is machine-readable:
 ``jobs/s sqlite=<best> postgres=<best> double_claims=<n>``.
 """
 
@@ -28,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from tests.jobs_db import temporary_database
 
+import bare_sql
 from tikrelay.config.logging import configure_logging
 from tikrelay.config.settings import JobSettings
 from tikrelay.domain.jobs import JobEvent
@@ -62,16 +65,19 @@ def work(url: str, concurrency: int, go: Any, out: Any) -> None:
     queue.engine.dispose()
 
 
-def run(url: str, workers: int, jobs: int, concurrency: int) -> tuple[float, list[float], int]:
+def _race(url: str, workers: int, jobs: int, target: Any, arg: int) -> tuple[float, list[Any]]:
+    """Enqueue ``jobs`` no-op jobs, start ``workers`` processes running ``target`` and time
+    them from the moment all are connected until the last one reports."""
     engine = create_db_engine(make_url(url))
     upgrade(engine)
     queue = JobQueue(engine)
     configure_logging(json=True, level=logging.WARNING)
     for start in range(0, jobs, 1000):
         queue.enqueue_many([NewJob("noop", {}, max_attempts=1)] * min(1000, jobs - start))
+    engine.dispose()
     ctx = mp.get_context("fork")
     go, out = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=work, args=(url, concurrency, go, out)) for _ in range(workers)]
+    procs = [ctx.Process(target=target, args=(url, arg, go, out)) for _ in range(workers)]
     for proc in procs:
         proc.start()
     go.wait()  # every process has connected: the clock starts now
@@ -80,7 +86,13 @@ def run(url: str, workers: int, jobs: int, concurrency: int) -> tuple[float, lis
     elapsed = time.perf_counter() - started
     for proc in procs:
         proc.join()
+    return elapsed, results
+
+
+def run(url: str, workers: int, jobs: int, concurrency: int) -> tuple[float, list[float], int]:
+    elapsed, results = _race(url, workers, jobs, work, concurrency)
     latencies = [lat for lats in results for lat in lats]
+    engine = create_db_engine(make_url(url))
     with engine.connect() as conn:
         claims = conn.execute(
             select(job_events.c.job_id, func.count())
@@ -97,6 +109,15 @@ def run(url: str, workers: int, jobs: int, concurrency: int) -> tuple[float, lis
     return jobs / elapsed, latencies, double
 
 
+def ceiling(folder: Path, workers: int, jobs: int, batch: int) -> float:
+    """Jobs/s of the same claim and completion SQL in bare psycopg loops (bench/bare_sql.py)."""
+    with temporary_database("postgres", folder) as url:
+        elapsed, results = _race(url, workers, jobs, bare_sql.work, batch)
+    if sum(done for done, _ in results) != jobs:
+        raise SystemExit("bare loops lost jobs")
+    return jobs / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -104,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     best = {"sqlite": 0.0, "postgres": 0.0}
     baseline: dict[str, float] = {}
+    rates: dict[tuple[str, int], float] = {}
     doubles = 0
     plan = [("sqlite", 1), ("sqlite", 4), ("postgres", 1), ("postgres", 4), ("postgres", 8)]
     print(f"{'database':<9} {'workers':>7} {'jobs/s':>9} {'x base':>7} {'p50 ms':>8} {'p99 ms':>8}")
@@ -112,6 +134,7 @@ def main() -> None:
             with temporary_database(backend, Path(folder)) as url:
                 rate, latencies, double = run(url, workers, args.jobs, args.concurrency)
             baseline.setdefault(backend, rate)
+            rates[(backend, workers)] = rate
             best[backend] = max(best[backend], rate)
             doubles += double
             q = statistics.quantiles(latencies, n=100)
@@ -120,6 +143,12 @@ def main() -> None:
                 f"{q[49] * 1000:>8.2f} {q[98] * 1000:>8.2f}",
                 flush=True,
             )
+        bare = ceiling(Path(folder), 8, args.jobs, args.concurrency)
+    engine8 = rates[("postgres", 8)]
+    print(
+        f"postgres 8 processes, same SQL in bare psycopg loops: {bare:.0f} jobs/s; "
+        f"the engine reaches {engine8 / bare:.2f} of it"
+    )
     sqlite, postgres = best["sqlite"], best["postgres"]
     print(f"jobs/s sqlite={sqlite:.0f} postgres={postgres:.0f} double_claims={doubles}")
 
