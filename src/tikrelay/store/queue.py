@@ -77,7 +77,7 @@ class JobQueue:
         return result
 
     def _enqueue_in(self, conn: Connection, batch: Sequence[NewJob]) -> list[Enqueued]:
-        queue_sql.check_queue_length(conn, self.max_queue_length)
+        queue_sql.check_queue_length(conn, self.max_queue_length, len(batch))
         now = self.clock()
         result = [queue_sql.insert_job(conn, new, now) for new in batch]
         if any(e.created for e in result):

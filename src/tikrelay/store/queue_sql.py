@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 
 from tikrelay.domain.errors import InvalidJobError, QueueFullError
 from tikrelay.domain.jobs import ACTIVE_STATUSES, WAITING_STATUSES, Job, JobEvent, JobStatus
@@ -34,6 +35,7 @@ from tikrelay.store.transition import add_events, move, row_to_job
 # Serialises the claims that must count running jobs (limits, concurrency keys) on PostgreSQL;
 # SQLite's single writer serialises every claim already.
 _LIMITED_CLAIM_LOCK = 0x7469_6B6C  # "tikl"
+_QUEUE_LENGTH_LOCK = 0x7469_6B71  # "tikq"
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _WAITING = [s.value for s in WAITING_STATUSES]
 
@@ -94,13 +96,18 @@ def _active_by_key(conn: Connection, key: str) -> Row[Any] | None:
     return conn.execute(stmt).first()
 
 
-def check_queue_length(conn: Connection, limit: int | None) -> None:
+def check_queue_length(conn: Connection, limit: int | None, incoming: int = 1) -> None:
+    """Refuse a batch that would take the waiting jobs past ``limit``. On PostgreSQL enqueuers
+    take turns for the count and insert (the lock lasts until their commit), so concurrent
+    enqueuers cannot overshoot together; SQLite's single writer serialises them already."""
     if limit is None:
         return
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _QUEUE_LENGTH_LOCK})
     waiting = conn.execute(
         select(func.count()).select_from(jobs).where(jobs.c.status.in_(_WAITING))
     ).scalar_one()
-    if waiting >= limit:
+    if waiting + incoming > limit:
         raise QueueFullError(limit)
 
 
@@ -113,6 +120,28 @@ def insert_job(conn: Connection, new: NewJob, now: datetime) -> Enqueued:
             return Enqueued(row_to_job(existing), created=False)
     run_at = new.run_at or now
     status = JobStatus.QUEUED if run_at <= now else JobStatus.PENDING
+    if new.dedupe_key is not None and conn.dialect.name == "postgresql":
+        # Another transaction may have inserted the same key since the look-up above: the
+        # partial unique index refuses the second insert, and its job is the one to return.
+        try:
+            with conn.begin_nested():
+                return _insert(conn, new, payload, status, run_at, now)
+        except IntegrityError:
+            existing = _active_by_key(conn, new.dedupe_key)
+            if existing is None:
+                raise
+            return Enqueued(row_to_job(existing), created=False)
+    return _insert(conn, new, payload, status, run_at, now)
+
+
+def _insert(
+    conn: Connection,
+    new: NewJob,
+    payload: dict[str, Any],
+    status: JobStatus,
+    run_at: datetime,
+    now: datetime,
+) -> Enqueued:
     row = conn.execute(
         insert(jobs)
         .values(
