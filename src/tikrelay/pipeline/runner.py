@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from tikrelay.config.logging import redact_text
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
 from tikrelay.domain.jobs import Job, JobEvent
 from tikrelay.domain.retry import decide_retry
@@ -132,7 +133,9 @@ class JobRunner:
             retryable=error.retryable if retry else False,
             policy=self.service.backoff(),
         )
-        facts: EventData = {"error_kind": error.kind.value, "message": error.message[:500]}
+        # Error texts reach the database and the dashboard: never with a token or password in them.
+        message = redact_text(error.message)
+        facts: EventData = {"error_kind": error.kind.value, "message": message[:500]}
         if decision.run_at is not None:
             scheduled: EventData = {
                 **facts,
@@ -147,7 +150,7 @@ class JobRunner:
                     self.worker_id,
                     run_at=decision.run_at,
                     error_kind=error.kind.value,
-                    message=error.message,
+                    message=message,
                     events=[(JobEvent.RETRY_SCHEDULED, scheduled)],
                 )
             )
@@ -163,7 +166,7 @@ class JobRunner:
                 job.id,
                 self.worker_id,
                 error_kind=error.kind.value,
-                message=error.message,
+                message=message,
                 events=events,
             )
         )

@@ -52,6 +52,15 @@ async def forbidden(ctx: JobContext, payload: dict[str, object]) -> None:
     raise TikrelayError(ErrorKind.AUTH, "cookies expired")
 
 
+LEAKY_TOKEN = "123456789:AAEhBP0av28sKs7-abcdefghijklmnopqrs"
+
+
+@registry.handler("leaky", max_attempts=1)
+async def leaky(ctx: JobContext, payload: dict[str, object]) -> None:
+    # A peer's error text that quotes the URL it called, token and all.
+    raise TikrelayError(ErrorKind.HTTP, f"POST https://api.telegram.org/bot{LEAKY_TOKEN}/x: 502")
+
+
 @registry.handler("slow", timeout_seconds=0.05, max_attempts=1)
 async def slow(ctx: JobContext, payload: dict[str, object]) -> None:
     await asyncio.sleep(30)
@@ -119,6 +128,19 @@ async def test_outcomes_retries_and_timeouts(service: JobService) -> None:
         assert (timed_out.status, timed_out.error_kind) == (JobStatus.FAILED, "timeout")
         assert marker in timeline(queue, job_id)
         assert JobEvent.MAX_RETRIES_REACHED in timeline(queue, job_id)
+
+
+async def test_error_texts_are_stored_without_secrets(service: JobService) -> None:
+    job = service.enqueue("leaky", {}).job
+    await drain(service)
+    failed = service.queue.get(job.id)
+    assert failed is not None
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_message is not None
+    assert "/bot[redacted]/x: 502" in failed.error_message
+    stored = [str(e.data) for e in service.queue.events(job.id)]
+    assert any("502" in text for text in stored)
+    assert not any(LEAKY_TOKEN in text for text in stored)
 
 
 async def test_cancelling_a_running_job(service: JobService) -> None:
