@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import secrets
@@ -12,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tikrelay.media.digest import file_sha256
 from tikrelay.media.probe import MediaProbeError, probe
-from tikrelay.sandbox.telegram.params import CHUNK, Upload
+from tikrelay.sandbox.telegram.params import Upload
 
 # Folder names Telegram uses in getFile paths (e.g. "videos/file_3.mp4").
 _FOLDERS = {
@@ -38,14 +38,6 @@ class StoredFile:
     sha256: str
     file_path: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe(path: Path, kind: str) -> dict[str, Any]:
@@ -93,7 +85,7 @@ class FileStore:
         meta["file_name"] = path.name
         meta["mime_type"] = mimetypes.guess_type(path.name)[0]
         size = path.stat().st_size
-        return self._register(path, kind, size, _sha256_of(path), meta, move=False)
+        return self._register(path, kind, size, file_sha256(path), meta, move=False)
 
     def _register(
         self, path: Path, kind: str, size: int, sha256: str, meta: dict[str, Any], *, move: bool

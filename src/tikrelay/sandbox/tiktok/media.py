@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tikrelay.media.digest import file_sha256
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.tiktok import ids
 from tikrelay.sandbox.tiktok.model import (
@@ -36,14 +37,6 @@ _SIGNED_FOR = 86_400 * 365  # x-expires is informative only: the emulator checks
 class MediaPlan:
     media: PostMedia
     files: dict[str, MediaFile] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class MediaPlanner:
