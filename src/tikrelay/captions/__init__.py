@@ -1,0 +1,1 @@
+"""Captions: templates, Telegram HTML escaping, safe length limits."""

@@ -1,0 +1,1 @@
+"""Where posts go: the Telegram sender and its flood control."""

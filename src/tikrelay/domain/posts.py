@@ -1,0 +1,47 @@
+"""Posts: one piece of published content, keyed by (site, native id), and what it carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class PostKind(StrEnum):
+    VIDEO = "video"
+    SLIDESHOW = "slideshow"
+    AUDIO = "audio"
+
+
+@dataclass(frozen=True)
+class Sound:
+    """The post's sound (TikTok's ``music``): title, artist and where its audio file is."""
+
+    title: str | None = None
+    author: str | None = None
+    url: str | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """What a source knows about a post. ``images`` are the slideshow's image URLs in order."""
+
+    site: str
+    id: str
+    kind: PostKind
+    url: str
+    author: str
+    author_name: str | None = None
+    text: str = ""
+    created_at: datetime | None = None
+    hashtags: tuple[str, ...] = ()
+    views: int | None = None
+    likes: int | None = None
+    sound: Sound | None = None
+    images: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def key(self) -> str:
+        """The post's identity across runs and machines: ``site:id``."""
+        return f"{self.site}:{self.id}"

@@ -1,0 +1,1 @@
+"""Where posts come from: TikTok through yt-dlp."""
