@@ -36,6 +36,10 @@ class NetworkSettings(_Section):
     ca_bundle: Path | None = Field(
         default=None, description="Extra CA certificates for source traffic."
     )
+    cookies_file: Path | None = Field(
+        default=None,
+        description="TikTok cookies (Netscape format) for source traffic; mode 0600.",
+    )
 
 
 class JobKindSettings(_Section):
