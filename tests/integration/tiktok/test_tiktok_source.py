@@ -93,7 +93,8 @@ def test_slideshow_gives_every_image_in_order_and_the_sound(
     assert len(found.images) == 3
     assert [p.suffix for p in slides] == [".jpg", ".webp", ".heic"]
     assert [sha256(p) for p in slides] == [sha256(s.path) for s in post.media.slides]
-    assert sound is not None and post.media.music_path is not None
+    assert sound is not None
+    assert post.media.music_path is not None
     assert sha256(sound) == sha256(post.media.music_path)
 
 
@@ -106,9 +107,9 @@ def test_unavailable_posts_are_classified_and_final(
     world.add_creator("alice")
     post = world.add_video("alice")
     world.set_status(post.id, status)
-    with client.open_post(f"https://www.tiktok.com/@alice/video/{post.id}", post.id) as session:
-        with pytest.raises(TikrelayError) as caught:
-            session.post()
+    url = f"https://www.tiktok.com/@alice/video/{post.id}"
+    with client.open_post(url, post.id) as session, pytest.raises(TikrelayError) as caught:
+        session.post()
     assert caught.value.kind is kind
     assert caught.value.retryable is False
 
