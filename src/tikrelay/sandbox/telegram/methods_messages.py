@@ -154,6 +154,29 @@ async def edit_message_caption(call: Call) -> Any:
     return _apply_edit(call, message, "caption", formatted(call, "caption", CAPTION_LIMIT))
 
 
+@method("editMessageReplyMarkup")
+async def edit_message_reply_markup(call: Call) -> Any:
+    """Set or (without ``reply_markup``, or with an empty keyboard) remove the inline keyboard."""
+    if call.params.has("inline_message_id"):
+        return True
+    chat, message = _editable(call)
+    own = message.get("from", {}).get("id") == call.env.world.bot.id
+    # Channel posts carry the channel, not their author; an admin bot may edit any of them.
+    if not own and not (chat.kind == "channel" and _is_admin_with(chat, "can_edit_messages")):
+        raise bad_request("message can't be edited")
+    markup = call.params.get_json("reply_markup")
+    keyboard = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    wanted = {"inline_keyboard": keyboard} if keyboard else None
+    with call.env.world.lock:
+        if message.get("reply_markup") == wanted:
+            raise bad_request(NOT_MODIFIED)
+        message.pop("reply_markup", None)
+        if wanted is not None:
+            message["reply_markup"] = wanted
+        message["edit_date"] = int(time.time())
+        return copy.deepcopy(message)
+
+
 @method("deleteMessage")
 async def delete_message(call: Call) -> bool:
     chat = call.chat()
