@@ -160,3 +160,77 @@ schedules = Table(
     Column("last_run_at", UtcDateTime),
     Column("enabled", Boolean, nullable=False, server_default=true()),
 )
+
+# -- the reposter: sources, what they have shown, posts and where each went ----------------
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),  # e.g. tiktok:@alice
+    Column("site", String(40), nullable=False),
+    Column("handle", String(200), nullable=False),
+    Column("native_id", String(200)),  # TikTok's secUid, resolved once
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("first_polled_at", UtcDateTime),  # None: never read successfully (first sight)
+    Column("last_polled_at", UtcDateTime),
+    Column("last_error", Text),
+)
+
+# Every post a source has listed: "new" means not here yet for that source.
+source_posts = Table(
+    "source_posts",
+    metadata,
+    Column("source_id", Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("post_key", String(300), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("key", String(300), primary_key=True),  # site:native id
+    Column("site", String(40), nullable=False),
+    Column("native_id", String(200), nullable=False),
+    Column("kind", String(20)),
+    Column("url", Text, nullable=False),
+    Column("author", String(200)),
+    Column("created_at", UtcDateTime),
+    Column("data", JSON),  # what the post page said (text, hashtags, stats, sound)
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+# One row per post and destination, written only once Telegram confirmed every message.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("post_key", String(300), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("chat_id", String(100), nullable=False),
+    Column("topic_id", Integer),
+    Column("message_ids", JSON, nullable=False),
+    Column("job_id", Id),
+    Column("reconciled", Boolean, nullable=False, server_default=false()),
+    Column("delivered_at", UtcDateTime, nullable=False),
+    Index("uq_deliveries_post_destination", "post_key", "destination", unique=True),
+    Index("ix_deliveries_chat", "chat_id"),
+)
+
+# Written before each message (or album) is sent and completed when Telegram confirms it, so a
+# crash in between is recognised and reconciled on the next attempt instead of re-sent.
+send_intents = Table(
+    "send_intents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("post_key", String(300), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("chat_id", String(100), nullable=False),
+    Column("expected", Integer, nullable=False),  # messages this part makes
+    Column("after_message_id", BigInteger),  # the chat's newest message id we knew of
+    Column("message_ids", JSON),  # None until confirmed
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("confirmed_at", UtcDateTime),
+    Index("uq_send_intents_part", "post_key", "destination", "part", unique=True),
+)
