@@ -32,17 +32,20 @@ class _Window:
 
     Times may be reserved out of order (one chat waits for its group minute while another sends
     now), so a new time must fit both the stretch that ends at it and every later stretch it joins.
+    A time ``p`` counts in the stretch ending at ``q`` when ``p <= q < p + span``; ``p + span`` is
+    computed once and kept, so that the moments tried are exactly the moments times leave.
     """
 
     def __init__(self, span: float, limit: int) -> None:
         self.span = span
         self.limit = limit
         self._times: list[float] = []
+        self._ends: list[float] = []  # time + span, in the same (sorted) order
         self._counts: list[int] = []
 
     def earliest(self, start: float, count: int) -> float:
         """The first moment at or after ``start`` where ``count`` more messages fit."""
-        candidates = [start] + [t + self.span for t in self._times if t + self.span > start]
+        candidates = [start] + [end for end in self._ends if end > start]
         for moment in sorted(candidates):
             if self._fits(moment, count):
                 return moment
@@ -55,28 +58,29 @@ class _Window:
         last = bisect.bisect_left(self._times, moment + self.span)
         return all(self._load(later) + count <= self.limit for later in self._times[first:last])
 
-    def _load(self, end: float) -> int:
-        first = bisect.bisect_right(self._times, end - self.span)
-        last = bisect.bisect_right(self._times, end)
+    def _load(self, moment: float) -> int:
+        first = bisect.bisect_right(self._ends, moment)
+        last = bisect.bisect_right(self._times, moment)
         return sum(self._counts[first:last])
 
     def add(self, moment: float, count: int) -> None:
         index = bisect.bisect_right(self._times, moment)
         self._times.insert(index, moment)
+        self._ends.insert(index, moment + self.span)
         self._counts.insert(index, count)
 
     def remove(self, moment: float, count: int) -> None:
         index = bisect.bisect_left(self._times, moment)
         while index < len(self._times) and self._times[index] == moment:
             if self._counts[index] == count:
-                del self._times[index], self._counts[index]
+                del self._times[index], self._ends[index], self._counts[index]
                 return
             index += 1
 
     def forget(self, now: float) -> None:
-        """Drop times that can no longer share a window with ``now`` or anything later."""
-        cut = bisect.bisect_right(self._times, now - self.span)
-        del self._times[:cut], self._counts[:cut]
+        """Drop times that can no longer share a stretch with ``now`` or anything later."""
+        cut = bisect.bisect_right(self._ends, now)
+        del self._times[:cut], self._ends[:cut], self._counts[:cut]
 
 
 @dataclass(frozen=True)
