@@ -1,0 +1,321 @@
+"""Videos Telegram plays inline: MP4 with H.264 (+ AAC or no audio), moov first, a thumbnail.
+
+Between "downloaded" and "sent": :func:`prepare_video` copies streams that are already right and
+re-encodes only what is not, :func:`validate_video` checks the result before it is uploaded.
+
+Every file is written under a hidden temporary name (``.<final name>.<random>.part``) in the output
+folder and renamed into place, so a crash never leaves a half file under the final name; leftovers
+of a killed process keep that pattern and can be swept by whoever cleans the media cache.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import structlog
+
+from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.media.probe import MediaInfo, MediaProbeError, probe
+
+log = structlog.get_logger("tikrelay.media")
+
+#: Telegram's limits for a video thumbnail: JPEG, at most 320 px a side, under 200 kB.
+THUMBNAIL_MAX_SIDE = 320
+THUMBNAIL_MAX_BYTES = 200 * 1000
+#: The thumbnail frame is taken this far in (or a quarter of a shorter clip): the very first frame
+#: of a clip is often a fade from black.
+THUMBNAIL_OFFSET_SECONDS = 1.0
+_THUMBNAIL_QUALITIES = (4, 10, 20, 31)  # ffmpeg's -q:v for MJPEG: 2 is best, 31 smallest
+#: Long enough for a 10-minute 1080p clip on a small machine; an ffmpeg that hangs still ends.
+DEFAULT_TIMEOUT_SECONDS = 1200.0
+
+_PLAYABLE_AUDIO = frozenset({"aac"})
+_STDERR_LINES = 8
+#: Telegram states its limits in decimal megabytes (50 MB is 50,000,000 bytes).
+_MB = 1000 * 1000
+
+
+@dataclass(frozen=True)
+class TelegramVideo:
+    """A prepared video. ``remuxed``: every stream was copied, none re-encoded; ``reencoded``: at
+    least one stream (the video, the audio or both) went through an encoder. Dimensions and
+    duration are those of ``path``, the file that is sent."""
+
+    path: Path
+    width: int
+    height: int
+    duration: float
+    thumbnail: Path | None
+    size: int
+    remuxed: bool
+    reencoded: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    copy_video: bool
+    audio: str  # "copy", "encode" or "none"
+
+    @classmethod
+    def for_source(cls, info: MediaInfo) -> _Plan:
+        if not info.has_audio:
+            audio = "none"
+        elif info.audio_codec in _PLAYABLE_AUDIO:
+            audio = "copy"
+        else:
+            audio = "encode"
+        return cls(copy_video=info.video_codec == "h264", audio=audio)
+
+    @property
+    def remuxed(self) -> bool:
+        return self.copy_video and self.audio != "encode"
+
+    def codec_args(self) -> list[str]:
+        args = ["-map", "0:v:0"]
+        if self.copy_video:
+            args += ["-c:v", "copy"]
+        else:
+            # libx264 with yuv420p needs even dimensions; odd ones would make it refuse the frame.
+            args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
+            args += ["-pix_fmt", "yuv420p", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"]
+        if self.audio == "none":
+            args += ["-an"]
+        else:
+            args += ["-map", "0:a:0", "-c:a", "copy" if self.audio == "copy" else "aac"]
+            if self.audio == "encode":
+                args += ["-b:a", "128k"]
+        return args
+
+
+def prepare_video(
+    source: Path, out_dir: Path, *, ffmpeg: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> TelegramVideo:
+    """Make ``out_dir/<source stem>.telegram.mp4`` (and ``<stem>.thumb.jpg``) from ``source``.
+
+    An H.264 source with AAC or no audio is only remuxed (``-c copy``) into MP4 with
+    ``+faststart``; any other video codec is re-encoded with libx264, any other audio codec with
+    AAC, each stream independently. An existing output that is valid and not older than the
+    source is reused, so a retried job does not redo the work.
+
+    Raises TikrelayError: FORMAT_NOT_FOUND when the source is unreadable or has no video stream,
+    UNKNOWN (with the end of ffmpeg's error output) when ffmpeg fails, TIMEOUT when it runs longer
+    than ``timeout`` seconds.
+    """
+    info = _probe_source(source)
+    plan = _Plan.for_source(info)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{source.stem}.telegram.mp4"
+    made = _reusable(target, source, want_audio=info.has_audio)
+    if made is None:
+        args = ["-i", _file_arg(source), *plan.codec_args(), "-movflags", "+faststart", "-f", "mp4"]
+        what = f"converting {source.name}"
+
+        def convert(tmp: Path) -> None:
+            _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
+            _check_output(tmp, source)  # before the rename: the final name only holds good files
+
+        _write_atomically(target, convert)
+        made = _output_info(target)
+    thumbnail = _thumbnail(target, made, out_dir / f"{source.stem}.thumb.jpg", ffmpeg, timeout)
+    return TelegramVideo(
+        path=target,
+        width=made.width or 0,
+        height=made.height or 0,
+        duration=made.duration or 0.0,
+        thumbnail=thumbnail,
+        size=made.size,
+        remuxed=plan.remuxed,
+        reencoded=not plan.remuxed,
+    )
+
+
+def validate_video(video: TelegramVideo, *, max_bytes: int) -> None:
+    """Probe the prepared file again: H.264 video, AAC or no audio, a duration, within
+    ``max_bytes``. Raises TikrelayError (SIZE_LIMIT, FORMAT_NOT_FOUND, or UNKNOWN when the file is
+    gone or unreadable, which a new attempt can fix by preparing it again)."""
+    try:
+        info = probe(video.path)
+    except (MediaProbeError, OSError) as exc:
+        raise TikrelayError(
+            ErrorKind.UNKNOWN, f"prepared video {video.path.name} cannot be read: {exc}"
+        ) from exc
+    problem = _playability_problem(info)
+    if problem is not None:
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND,
+            f"prepared video {video.path.name} is not playable in Telegram: {problem}",
+        )
+    if info.size > max_bytes:
+        raise TikrelayError(
+            ErrorKind.SIZE_LIMIT,
+            f"video {video.path.name} is {_megabytes(info.size)}, the limit is "
+            f"{_megabytes(max_bytes)} ({info.size} > {max_bytes} bytes); a local Bot API server "
+            "raises the limit to 2000 MB",
+        )
+
+
+def _probe_source(source: Path) -> MediaInfo:
+    try:
+        info = probe(source)
+    except (MediaProbeError, OSError) as exc:
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND, f"{source.name} is not a readable video: {exc}"
+        ) from exc
+    if not info.has_video:
+        found = f"only {info.audio_codec} audio" if info.has_audio else "no streams"
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND, f"{source.name} has no video stream ({found})"
+        )
+    return info
+
+
+def _playability_problem(info: MediaInfo) -> str | None:
+    if info.video_codec != "h264":
+        return f"video codec is {info.video_codec or 'missing'}, not h264"
+    if info.has_audio and info.audio_codec not in _PLAYABLE_AUDIO:
+        return f"audio codec is {info.audio_codec}, not aac"
+    if not info.duration or info.duration <= 0:
+        return "it has no duration"
+    if not info.width or not info.height:
+        return "it has no picture size"
+    return None
+
+
+def _reusable(target: Path, source: Path, *, want_audio: bool) -> MediaInfo | None:
+    """The existing output, if a previous attempt finished it from this very source."""
+    if not _is_fresh(target, than=source):
+        return None
+    try:
+        info = probe(target)
+    except (MediaProbeError, OSError):
+        return None
+    if _playability_problem(info) is not None or info.has_audio != want_audio:
+        return None
+    return info
+
+
+def _check_output(made: Path, source: Path) -> None:
+    try:
+        info = probe(made)
+    except (MediaProbeError, OSError) as exc:
+        raise TikrelayError(
+            ErrorKind.UNKNOWN, f"ffmpeg converted {source.name} into unreadable output: {exc}"
+        ) from exc
+    if not info.has_video:
+        # ffmpeg drops what it cannot use (e.g. frames before the first keyframe): nothing left.
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND, f"the video stream of {source.name} has no usable frames"
+        )
+    problem = _playability_problem(info)
+    if problem is not None:
+        raise TikrelayError(ErrorKind.UNKNOWN, f"ffmpeg converted {source.name} but {problem}")
+
+
+def _output_info(target: Path) -> MediaInfo:
+    try:
+        return probe(target)
+    except (MediaProbeError, OSError) as exc:  # removed or replaced since the rename
+        raise TikrelayError(ErrorKind.UNKNOWN, f"{target.name} cannot be read: {exc}") from exc
+
+
+def _thumbnail(
+    video: Path, info: MediaInfo, target: Path, ffmpeg: Path, timeout: float
+) -> Path | None:
+    """A JPEG within 320x320 (never upscaled) from a frame near the start; None without frames."""
+    if _is_fresh(target, than=video) and 0 < target.stat().st_size < THUMBNAIL_MAX_BYTES:
+        return target
+    offset = min(THUMBNAIL_OFFSET_SECONDS, (info.duration or 0.0) / 4)
+    what = f"taking a thumbnail of {video.name}"
+    # Fall back to the first frame: a seek past the last decodable frame yields nothing.
+    for start in dict.fromkeys((offset, 0.0)):
+        # Lower quality only if a very detailed frame comes out too big for Telegram.
+        for quality in _THUMBNAIL_QUALITIES:
+            args = _thumbnail_args(video, start, quality)
+            try:
+                _write_atomically(
+                    target, partial(_run_ffmpeg, ffmpeg, args, timeout=timeout, what=what)
+                )
+            except TikrelayError as exc:
+                if exc.kind is ErrorKind.TIMEOUT:
+                    raise
+                log.info("no thumbnail frame here", video=video.name, start=start, error=str(exc))
+                break
+            if target.stat().st_size < THUMBNAIL_MAX_BYTES:
+                return target
+    target.unlink(missing_ok=True)
+    log.warning("video has no frame to take a thumbnail from", video=video.name)
+    return None
+
+
+def _thumbnail_args(video: Path, start: float, quality: int) -> list[str]:
+    # Full-range 4:2:0 whatever the video's pixel format: what the MJPEG encoder accepts.
+    fit = (
+        f"scale='min({THUMBNAIL_MAX_SIDE},iw)':'min({THUMBNAIL_MAX_SIDE},ih)'"
+        ":force_original_aspect_ratio=decrease:out_range=full,format=yuv420p"
+    )
+    return [
+        *("-ss", f"{start:.3f}", "-i", _file_arg(video), "-frames:v", "1", "-an", "-vf", fit),
+        *("-c:v", "mjpeg", "-q:v", str(quality), "-f", "image2", "-update", "1"),
+    ]
+
+
+def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float, what: str) -> None:
+    cmd = [
+        str(ffmpeg),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        *args,
+        _file_arg(out),
+    ]
+    try:
+        done = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TikrelayError(
+            ErrorKind.TIMEOUT, f"ffmpeg {what} did not finish within {timeout:g} s"
+        ) from exc
+    except OSError as exc:
+        raise TikrelayError(ErrorKind.UNKNOWN, f"cannot run ffmpeg {ffmpeg}: {exc}") from exc
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        tail = "\n".join(lines[-_STDERR_LINES:]) or "no error output"
+        raise TikrelayError(
+            ErrorKind.UNKNOWN, f"ffmpeg failed {what} (exit code {done.returncode}):\n{tail}"
+        )
+
+
+def _file_arg(path: Path) -> str:
+    # Absolute, so that a name such as "clip:1.mp4" is never taken for an ffmpeg protocol.
+    return str(path.absolute())
+
+
+def _write_atomically(target: Path, make: Callable[[Path], None]) -> None:
+    # Created by the writer with the usual permissions (mkstemp's 0600 would hide the file from,
+    # e.g., a local Bot API server running as another user); the random part keeps writers apart.
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    try:
+        make(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _is_fresh(path: Path, *, than: Path) -> bool:
+    try:
+        return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / _MB:.1f}".removesuffix(".0") + " MB"
