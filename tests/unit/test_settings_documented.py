@@ -8,7 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from tikrelay.config import Settings
+from tikrelay.config import Settings, load_settings
+from tikrelay.config.example import EXAMPLE
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -30,3 +31,16 @@ def test_every_key_is_in_the_configuration_reference() -> None:
 
 def test_every_key_has_a_description() -> None:
     assert [key for key, field in leaves(Settings) if not field.description] == []
+
+
+def test_the_init_example_loads_and_names_every_key(tmp_path: Path) -> None:
+    path = tmp_path / "tikrelay.yaml"
+    path.write_text(EXAMPLE, encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.sources[0].to == ["channel"]
+    missing = []
+    for key, _ in leaves(Settings):
+        last = key.rsplit(".", 1)[-1]
+        if f"{last}:" not in EXAMPLE:
+            missing.append(key)
+    assert missing == []

@@ -51,6 +51,9 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}: unknown key; remove it or check its spelling against `tikrelay init`"
     if kind == "missing":
         return f"{key}: required; add it to the config file"
+    if kind == "value_error":  # our own validators: the message names the key and the fix
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return message if not error["loc"] else f"{key}: {message}"
     return f"{key}: {error['msg']} (got {error.get('input')!r})"
 
 

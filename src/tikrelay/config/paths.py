@@ -20,6 +20,11 @@ class StatePaths:
     def media_cache(self) -> Path:
         return self.root / "media"
 
+    def post_media(self, site: str, post_id: str) -> Path:
+        """A post's downloads and their Telegram-ready forms, shared by every destination."""
+        safe = "".join(c for c in post_id if c.isalnum() or c in "-_") or "_"
+        return self.media_cache / site / safe
+
     @property
     def sandbox(self) -> Path:
         return self.root / "sandbox"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -95,6 +95,65 @@ class JobSettings(_Section):
     )
 
 
+class TelegramDestination(_Section):
+    chat_id: int | str = Field(
+        description="The chat: a numeric id (channels and supergroups start with -100) or @channel."
+    )
+    topic_id: int | None = Field(
+        default=None, ge=1, description="A forum topic (message_thread_id); omit for General."
+    )
+
+    @field_validator("chat_id")
+    @classmethod
+    def _chat_reference(cls, value: int | str) -> int | str:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lstrip("-").isdigit():
+                return int(text)
+            if not text.startswith("@") or len(text) < 2:
+                raise ValueError("write a numeric chat id such as -1001234567890, or @channelname")
+            return text
+        return value
+
+
+class DestinationSettings(_Section):
+    telegram: TelegramDestination = Field(description="Where in Telegram posts go.")
+    caption: str | None = Field(
+        default=None,
+        description="Caption template (Jinja2); default: the post text, a blank line, — @author.",
+    )
+    link: bool = Field(default=False, description="Add a link to the original post.")
+    slideshow_audio: bool = Field(
+        default=True, description="After a slideshow's images, send its sound as audio."
+    )
+
+
+class SourceSettings(_Section):
+    tiktok: str = Field(description="A TikTok creator: @username or the profile URL.")
+    to: list[str] = Field(min_length=1, description="Names of destinations that get its posts.")
+    depth: int = Field(
+        default=10, ge=1, le=100, description="How many of the newest posts each poll reads."
+    )
+    backfill: int | None = Field(
+        default=None,
+        ge=0,
+        description="Existing posts delivered the first time the source is seen (default depth; "
+        "0 only remembers them).",
+    )
+    every_minutes: float = Field(
+        default=15.0, gt=0, description="How often `tikrelay serve` polls it (with jitter)."
+    )
+
+
+class DeliverySettings(_Section):
+    downloads: int = Field(default=3, ge=1, description="Downloads that run at the same time.")
+    max_upload_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest file sent to Telegram; default 50 (2000 with telegram.local_mode).",
+    )
+
+
 class Settings(BaseSettings):
     """Top-level settings: YAML file first, then ``TIKRELAY_*`` environment overrides."""
 
@@ -118,3 +177,22 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    destinations: dict[str, DestinationSettings] = Field(
+        default_factory=dict, description="Named places posts go to."
+    )
+    sources: list[SourceSettings] = Field(
+        default_factory=list, description="What is watched, and where its posts go."
+    )
+
+    @model_validator(mode="after")
+    def _routes_name_destinations(self) -> Settings:
+        for index, source in enumerate(self.sources):
+            for name in source.to:
+                if name not in self.destinations:
+                    known = ", ".join(sorted(self.destinations)) or "none defined"
+                    raise ValueError(
+                        f"sources.{index}.to names destination {name!r}, which is not defined "
+                        f"under destinations (defined: {known})"
+                    )
+        return self

@@ -1,0 +1,58 @@
+"""The commented config ``tikrelay init`` writes. A test keeps it in step with the settings."""
+
+from __future__ import annotations
+
+EXAMPLE = """\
+# tikrelay configuration. Every key is optional unless marked required; the values shown
+# commented out are the defaults. Reference: docs/configuration.md
+#
+# The bot token is never written here: export TELEGRAM_BOT_TOKEN=... (from @BotFather).
+
+# state_dir: ./tikrelay-data          # SQLite database and media cache
+# database_url: postgresql+psycopg://tikrelay@localhost/tikrelay   # default: SQLite in state_dir
+# ffmpeg: /usr/bin/ffmpeg             # default: the bundled ffmpeg
+
+telegram:
+  api_url: https://api.telegram.org   # or a local Bot API server
+  local_mode: false                   # true for a local Bot API server (uploads up to 2000 MB)
+  # bot_token: prefer the TELEGRAM_BOT_TOKEN environment variable
+
+network:
+  proxies: []                         # e.g. [http://user:pass@proxy:8080]; all TikTok traffic
+  verify_tls: true                    # false disables certificate checks for TikTok traffic only
+  # ca_bundle: /etc/ssl/extra-ca.pem  # extra CA certificates for TikTok traffic
+  # cookies_file: ~/.config/tikrelay/cookies.txt   # Netscape format, chmod 600
+
+delivery:
+  downloads: 3                        # downloads at the same time
+  # max_upload_mb: 50                 # default 50, or 2000 with telegram.local_mode
+
+destinations:
+  channel:                            # a name of your choice
+    telegram:
+      chat_id: "@your_channel"        # required: @channelname or a numeric id like -1001234567890
+      # topic_id: 7                   # a forum topic
+    # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
+    # link: false                     # add a link to the original post
+    # slideshow_audio: true           # send a slideshow's sound after its images
+
+sources:
+  - tiktok: "@tiktok"                 # required: @username or the profile URL
+    to: [channel]                     # required: destination names
+    # depth: 10                       # newest posts read per poll
+    # backfill: 10                    # existing posts delivered on first sight (0: none)
+    # every_minutes: 15               # poll interval of `tikrelay serve`
+
+jobs:
+  worker_concurrency: 4               # jobs one process runs at a time
+  # poll_interval_seconds: 1.0
+  # lease_seconds: 30
+  # max_attempts: 5
+  # timeout_seconds: 1800
+  # retry_base_seconds: 30
+  # retry_max_seconds: 3600
+  # shutdown_grace_seconds: 30
+  # max_running: 10                   # across all workers
+  # max_queue_length: 10000
+  # kinds: {deliver: {max_attempts: 5, timeout_seconds: 900, stage_timeouts: {DOWNLOAD: 300}}}
+"""
