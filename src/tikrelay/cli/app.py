@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from tikrelay import __version__
+from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
+from tikrelay.cli.run import run
 from tikrelay.cli.sandbox import sandbox
 from tikrelay.cli.worker import worker
 
@@ -19,6 +21,8 @@ app = typer.Typer(
 
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
+app.command("init")(init)
+app.command("run")(run)
 app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 

@@ -34,6 +34,10 @@ class JobContext:
         self._stage_timeouts = dict(stage_timeouts)
         self.commit_hooks: list[CommitHook] = []
 
+    async def db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking store call on the worker's database thread."""
+        return await self._run_db(func, *args, **kwargs)
+
     @property
     def attempt(self) -> int:
         return self.job.attempts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,11 @@ def trust_ca_bundle(bundle: Path, folder: Path) -> Path:
     combined = b"\n".join([*dict.fromkeys(parts), extra])
     digest = hashlib.sha256(combined).hexdigest()[:16]
     target = folder / f"ca-bundle-{digest}.pem"
-    if not target.exists():
+    if not target.exists():  # threads of one run may get here together: each its own temp file
         folder.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
-        partial.write_bytes(combined)
-        partial.replace(target)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as partial:
+            partial.write(combined)
+        Path(partial.name).replace(target)
     for name in _CA_VARIABLES:
         os.environ[name] = str(target)
     return target

@@ -1,0 +1,94 @@
+"""``tikrelay run --once``: poll every source, deliver what is new, drain the queue, summarise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tikrelay.cli.common import EXIT_CONFIG, ConfigOption, fail, settings_from
+from tikrelay.config.logging import configure_logging
+
+if TYPE_CHECKING:
+    from tikrelay.pipeline.app import RunSummary
+    from tikrelay.pipeline.relay import Relay
+    from tikrelay.pipeline.worker import Worker
+
+#: The run finished, but a post or a source failed, or waits for a retry.
+EXIT_INCOMPLETE = 3
+
+
+def run(
+    config: Path | None = ConfigOption,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every source once, deliver, and exit (cron).")
+    ] = False,
+) -> None:
+    """Poll the sources and deliver new posts. Exit 0: all done; 2: config error; 3: something
+    failed or waits for a retry."""
+    if not once:
+        raise fail("use `tikrelay run --once` for a single run (cron); `tikrelay serve` runs on")
+    settings = settings_from(config)
+    configure_logging(level=logging.WARNING)
+
+    from tikrelay.pipeline.app import (
+        SetupError,
+        build_relay,
+        enqueue_polls,
+        relay_service,
+        summarize,
+    )
+    from tikrelay.pipeline.worker import Worker
+    from tikrelay.store import DatabaseError, open_queue
+
+    try:
+        relay = build_relay(settings)
+    except SetupError as exc:
+        raise fail(str(exc), EXIT_CONFIG) from None
+    size = settings.jobs.worker_concurrency
+    try:
+        queue = open_queue(settings, pool_size=size + 2)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    started = queue.clock()
+    service = relay_service(queue, settings, relay)
+    enqueue_polls(service, relay)
+    asyncio.run(_drain(relay, Worker(service, concurrency=size, drain=True)))
+    summary = summarize(queue, started)
+    queue.engine.dispose()
+    _report(summary)
+    if not summary.ok:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+async def _drain(relay: Relay, worker: Worker) -> None:
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        worker.stop(now=signals > 1)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    async with relay.sender:
+        await worker.run()
+
+
+def _report(summary: RunSummary) -> None:
+    typer.echo(
+        f"polled {summary.polled} of {summary.polled + len(summary.failed_sources)} sources: "
+        f"{summary.new_posts} new deliveries, {summary.delivered} delivered, "
+        f"{len(summary.failed)} failed or waiting"
+    )
+    for source, reason, waiting in summary.failed_sources:
+        when = "will retry" if waiting else "failed"
+        typer.echo(f"source {source} {when}: {reason}")
+    for post in summary.failed:
+        when = "will retry" if post.waiting else "failed"
+        typer.echo(f"post {post.post} ({post.url}) → {post.destination} {when}: {post.reason}")

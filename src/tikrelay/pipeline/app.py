@@ -1,0 +1,133 @@
+"""Wiring, once per entry point: the reposter's parts from the settings, the registry a worker
+runs, and what a run did (for its summary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from tikrelay.captions import CaptionTemplateError, check_template
+from tikrelay.config.paths import StatePaths
+from tikrelay.config.settings import Settings
+from tikrelay.destinations.pacer import FloodPacer
+from tikrelay.destinations.telegram import TelegramSender
+from tikrelay.domain.jobs import JobStatus
+from tikrelay.pipeline.kinds import worker_registry
+from tikrelay.pipeline.registry import Registry
+from tikrelay.pipeline.relay import DELIVER, POLL, PollPayload, Relay, watched_sources
+from tikrelay.pipeline.service import JobService
+from tikrelay.sources.tiktok import TikTokClient
+from tikrelay.store import JobQueue
+from tikrelay.store.tables import deliveries, jobs
+
+
+class SetupError(ValueError):
+    """The settings cannot run the reposter; the message names the key and the fix."""
+
+
+def check_relay_settings(settings: Settings) -> None:
+    """What pydantic cannot check alone: creator references and caption templates."""
+    try:
+        watched_sources(settings)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
+    for name, destination in settings.destinations.items():
+        if destination.caption is not None:
+            try:
+                check_template(destination.caption)
+            except CaptionTemplateError as exc:
+                raise SetupError(f"destinations.{name}.caption: {exc}") from None
+
+
+def build_relay(settings: Settings) -> Relay:
+    check_relay_settings(settings)
+    token = settings.telegram.bot_token
+    if token is None or not token.get_secret_value().strip():
+        raise SetupError(
+            "no bot token: set TELEGRAM_BOT_TOKEN in the environment (from @BotFather), "
+            "or telegram.bot_token in a file only you can read"
+        )
+    sender = TelegramSender(
+        token.get_secret_value(),
+        api_url=settings.telegram.api_url,
+        local_mode=settings.telegram.local_mode,
+        pacer=FloodPacer(),
+    )
+    client = TikTokClient(settings.network, StatePaths(settings.state_dir).ensure())
+    return Relay(settings, sender, client)
+
+
+def relay_service(queue: JobQueue, settings: Settings, relay: Relay | None) -> JobService:
+    """The job service with the built-in kinds, plugins, and the reposter's kinds."""
+    registry = Registry()
+    registry.include(worker_registry())
+    if relay is not None:
+        registry.include(relay.registry())
+    service = JobService(queue, registry, settings.jobs)
+    if relay is not None:
+        relay.bind(service)
+    return service
+
+
+def enqueue_polls(service: JobService, relay: Relay) -> int:
+    """One poll job per configured source (a source whose poll waits for a retry keeps it)."""
+    for key in relay.sources:
+        service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"poll:{key}")
+    return len(relay.sources)
+
+
+@dataclass(frozen=True)
+class FailedPost:
+    post: str
+    url: str
+    destination: str
+    reason: str
+    waiting: bool  # a retry is scheduled
+
+
+@dataclass
+class RunSummary:
+    polled: int = 0
+    new_posts: int = 0
+    delivered: int = 0
+    failed: list[FailedPost] = field(default_factory=list)
+    failed_sources: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.failed_sources
+
+
+def summarize(queue: JobQueue, started: datetime) -> RunSummary:
+    """What the jobs of this run did: created or finished since ``started``."""
+    summary = RunSummary()
+    with queue.engine.connect() as conn:
+        rows = conn.execute(
+            select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
+            .where(jobs.c.kind.in_([POLL, DELIVER]), jobs.c.updated_at >= started)
+            .order_by(jobs.c.id)
+        ).all()
+        summary.delivered = len(
+            conn.execute(select(deliveries.c.id).where(deliveries.c.delivered_at >= started)).all()
+        )
+        summary.new_posts = len(
+            conn.execute(
+                select(jobs.c.id).where(jobs.c.kind == DELIVER, jobs.c.created_at >= started)
+            ).all()
+        )
+    for kind, status, payload, error in rows:
+        waiting = status == JobStatus.PENDING
+        if status not in (JobStatus.FAILED, JobStatus.PENDING):
+            if kind == POLL and status == JobStatus.COMPLETED:
+                summary.polled += 1
+            continue
+        reason = error or "waiting"
+        if kind == POLL:
+            summary.failed_sources.append((payload["source"], reason, waiting))
+        else:
+            summary.failed.append(
+                FailedPost(payload["post"], payload["url"], payload["destination"], reason, waiting)
+            )
+    return summary

@@ -1,0 +1,206 @@
+"""One post to one destination: METADATA_FETCH, CAPABILITY_CHECK, DOWNLOAD, POSTPROCESS,
+OUTPUT_VALIDATE, TELEGRAM_SEND, then the Delivery row in the transaction that completes the job.
+
+The media of a post are downloaded once into the shared media cache (a file lock makes parallel
+jobs for other destinations wait and reuse them). Sending goes part by part (a video; albums of
+at most ten images; the sound) and each part follows the send-intent protocol of
+``pipeline.sending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from tikrelay.captions import render_caption
+from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.domain.posts import Post, PostKind
+from tikrelay.media.ffmpeg import ffmpeg_path
+from tikrelay.media.images import to_jpeg
+from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
+from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.sending import Part, send_parts
+from tikrelay.sources.tiktok import SITE, PostSession
+from tikrelay.store import relay as sql
+
+if TYPE_CHECKING:
+    from tikrelay.pipeline.relay import DeliverPayload, Relay
+
+ALBUM_SIZE = 10
+_MB = 1000 * 1000
+
+
+def upload_limit(relay: Relay) -> int:
+    configured = relay.settings.delivery.max_upload_mb
+    if configured is not None:
+        return int(configured * _MB)
+    return (2000 if relay.settings.telegram.local_mode else 50) * _MB
+
+
+async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> None:
+    route = relay.route(payload.destination)
+    # First thing, before any await: younger jobs for this chat now wait for this one.
+    await relay.turns.join(route.chat, ctx.job.id)
+    try:
+        done = await relay.tx(ctx, sql.delivered_ids, payload.post, route.name)
+        if done is not None:
+            await ctx.event("ALREADY_DELIVERED", message_ids=done)
+            return
+        with ExitStack() as stack:
+            session = await asyncio.to_thread(
+                stack.enter_context,
+                relay.client.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
+            )
+            try:
+                parts = await _prepare(relay, ctx, payload, session, route.settings)
+            finally:
+                await asyncio.to_thread(stack.close)
+        async with ctx.stage("TELEGRAM_SEND"), relay.turns.turn(route.chat, ctx.job.id):
+            sent = await send_parts(relay, ctx, payload.post, route, parts)
+        await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
+
+        def record(conn: Connection) -> None:
+            sql.record_delivery(
+                conn,
+                post_key=payload.post,
+                destination=route.name,
+                chat_id=route.chat,
+                topic_id=route.settings.telegram.topic_id,
+                message_ids=sent.message_ids,
+                job_id=ctx.job.id,
+                reconciled=sent.reconciled,
+                now=relay.now(),
+            )
+
+        ctx.on_complete(record)
+    finally:
+        await relay.turns.leave(route.chat, ctx.job.id)
+
+
+async def _prepare(
+    relay: Relay, ctx: JobContext, payload: DeliverPayload, session: PostSession, dest: Any
+) -> list[Part]:
+    async with ctx.stage("METADATA_FETCH"):
+        post = await asyncio.to_thread(session.post)
+        await relay.tx(ctx, sql.save_post, _post_row(post, relay))
+    async with ctx.stage("CAPABILITY_CHECK"):
+        if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
+            raise TikrelayError(
+                ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
+            )
+        await ctx.event("POST", kind=post.kind.value, images=len(post.images))
+    folder = relay.paths.post_media(SITE, post.id)
+    async with ctx.stage("DOWNLOAD"), relay.downloads:
+        files = await asyncio.to_thread(_download_once, session, post, folder)
+    caption = render_caption(post, dest.caption, link=dest.link)
+    async with ctx.stage("POSTPROCESS"):
+        ready = await asyncio.to_thread(_postprocess, relay, post, files, folder)
+    async with ctx.stage("OUTPUT_VALIDATE"):
+        if isinstance(ready, TelegramVideo):
+            await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay))
+    return _plan(post, ready, files, caption, audio=dest.slideshow_audio)
+
+
+def _post_row(post: Post, relay: Relay) -> dict[str, Any]:
+    data = asdict(post)
+    data["kind"] = post.kind.value
+    data["created_at"] = post.created_at.isoformat() if post.created_at else None
+    return {
+        "key": post.key,
+        "site": post.site,
+        "native_id": post.id,
+        "kind": post.kind.value,
+        "url": post.url,
+        "author": post.author,
+        "created_at": post.created_at,
+        "data": json.loads(json.dumps(data, default=str)),
+        "first_seen_at": relay.now(),
+    }
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One download per post at a time, across jobs and processes on this machine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _download_once(session: PostSession, post: Post, folder: Path) -> dict[str, list[str]]:
+    """The post's files, downloaded by the first job that needs them and reused after."""
+    manifest = folder / "downloaded.json"
+    with _locked(folder):
+        if manifest.exists():
+            found: dict[str, list[str]] = json.loads(manifest.read_text())
+            if all((folder / name).is_file() for names in found.values() for name in names):
+                return found
+        source = folder / "source"
+        files: dict[str, list[str]] = {}
+        if post.kind is PostKind.VIDEO:
+            files["video"] = [_relative(session.download_video(source), folder)]
+        else:
+            files["images"] = [_relative(p, folder) for p in session.download_images(source)]
+            sound = session.download_sound(source)
+            files["sound"] = [_relative(sound, folder)] if sound else []
+        partial = manifest.with_suffix(".part")
+        partial.write_text(json.dumps(files))
+        partial.replace(manifest)
+        return files
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return str(path.relative_to(folder))
+
+
+def _postprocess(
+    relay: Relay, post: Post, files: dict[str, list[str]], folder: Path
+) -> TelegramVideo | list[Path]:
+    out = folder / "telegram"
+    with _locked(folder):
+        if post.kind is PostKind.VIDEO:
+            ffmpeg = ffmpeg_path(relay.settings.ffmpeg)
+            return prepare_video(folder / files["video"][0], out, ffmpeg=ffmpeg)
+        out.mkdir(parents=True, exist_ok=True)
+        return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files["images"]]
+
+
+def _plan(
+    post: Post,
+    ready: TelegramVideo | list[Path],
+    files: dict[str, list[str]],
+    caption: str,
+    *,
+    audio: bool,
+) -> list[Part]:
+    if isinstance(ready, TelegramVideo):
+        return [Part(0, "video", [ready.path], caption, video=ready)]
+    parts = [
+        Part(index, "photos", ready[start : start + ALBUM_SIZE], caption if index == 0 else None)
+        for index, start in enumerate(range(0, len(ready), ALBUM_SIZE))
+    ]
+    sound = files.get("sound") or []
+    if audio and sound and post.sound is not None:
+        folder = ready[0].parent.parent
+        parts.append(
+            Part(
+                len(parts),
+                "audio",
+                [folder / sound[0]],
+                None,
+                title=post.sound.title,
+                performer=post.sound.author,
+            )
+        )
+    return parts

@@ -1,0 +1,202 @@
+"""The reposter's job kinds: ``poll`` reads a source's newest posts and enqueues one ``deliver``
+job per new post and destination, in the transaction that completes the poll; ``deliver`` takes
+one post to one destination through its stages.
+
+``Relay`` holds what the handlers share in one process: the settings, the TikTok client, the
+Telegram sender with its flood pacer, the download limit and the chats' turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from tikrelay.config.paths import StatePaths
+from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.destinations.telegram import ChatTarget, TelegramSender
+from tikrelay.domain.errors import InvalidJobError
+from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.registry import Registry
+from tikrelay.pipeline.service import JobService
+from tikrelay.pipeline.turns import ChatTurns
+from tikrelay.sources.tiktok import SITE, TikTokClient, parse_creator
+from tikrelay.store import relay as sql
+
+log = structlog.get_logger("tikrelay.relay")
+T = TypeVar("T")
+
+POLL = "poll"
+DELIVER = "deliver"
+
+
+class PollPayload(BaseModel):
+    source: str  # the source's key, e.g. tiktok:@alice
+
+
+class DeliverPayload(BaseModel):
+    post: str  # tiktok:<id>
+    id: str
+    url: str
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """A destination by name, as the config defines it now."""
+
+    name: str
+    settings: DestinationSettings
+
+    @property
+    def target(self) -> ChatTarget:
+        telegram = self.settings.telegram
+        return ChatTarget(telegram.chat_id, telegram.topic_id)
+
+    @property
+    def chat(self) -> str:
+        return str(self.settings.telegram.chat_id)
+
+
+@dataclass(frozen=True)
+class WatchedSource:
+    key: str
+    username: str
+    settings: SourceSettings
+
+
+def watched_sources(settings: Settings) -> list[WatchedSource]:
+    """The configured sources, keyed; a bad creator reference names its key."""
+    found: dict[str, WatchedSource] = {}
+    for index, source in enumerate(settings.sources):
+        try:
+            username = parse_creator(source.tiktok)
+        except ValueError as exc:
+            raise ValueError(f"sources.{index}.tiktok: {exc}") from None
+        key = f"{SITE}:@{username.lower()}"
+        if key in found:  # the same creator twice: one source routing to every destination
+            merged = sorted({*found[key].settings.to, *source.to})
+            source = source.model_copy(update={"to": merged})
+        found[key] = WatchedSource(key, username, source)
+    return list(found.values())
+
+
+class Relay:
+    def __init__(self, settings: Settings, sender: TelegramSender, client: TikTokClient) -> None:
+        self.settings = settings
+        self.paths = StatePaths(settings.state_dir)
+        self.sender = sender
+        self.client = client
+        self.sources = {s.key: s for s in watched_sources(settings)}
+        self.turns = ChatTurns()
+        self.downloads = asyncio.Semaphore(settings.delivery.downloads)
+        self._service: JobService | None = None
+
+    @property
+    def service(self) -> JobService:
+        if self._service is None:
+            raise RuntimeError("Relay.bind(service) first")
+        return self._service
+
+    def bind(self, service: JobService) -> None:
+        self._service = service
+
+    def route(self, name: str) -> Route:
+        found = self.settings.destinations.get(name)
+        if found is None:
+            raise InvalidJobError(f"destination {name!r} is no longer in the config")
+        return Route(name, found)
+
+    def source(self, key: str) -> WatchedSource:
+        found = self.sources.get(key)
+        if found is None:
+            raise InvalidJobError(f"source {key!r} is no longer in the config")
+        return found
+
+    async def tx(self, ctx: JobContext, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``func(conn, *args, **kwargs)`` in its own transaction on the database thread."""
+
+        def run() -> T:
+            with self.service.queue.transaction() as conn:
+                return func(conn, *args, **kwargs)
+
+        result: T = await ctx.db(run)
+        return result
+
+    def now(self) -> datetime:
+        return self.service.queue.clock()
+
+    def registry(self) -> Registry:
+        from tikrelay.pipeline import deliver
+
+        registry = Registry()
+
+        @registry.handler(POLL, payload=PollPayload, max_attempts=3)
+        async def poll(ctx: JobContext, payload: PollPayload) -> None:
+            await self.poll(ctx, payload)
+
+        @registry.handler(DELIVER, payload=DeliverPayload)
+        async def deliver_post(ctx: JobContext, payload: DeliverPayload) -> None:
+            await deliver.deliver(self, ctx, payload)
+
+        return registry
+
+    # -- poll ----------------------------------------------------------------------------------
+
+    async def poll(self, ctx: JobContext, payload: PollPayload) -> None:
+        watched = self.source(payload.source)
+        now = self.now()
+        row = await self.tx(ctx, sql.ensure_source, watched.key, SITE, watched.username, now)
+        attempt = ctx.attempt - 1
+        try:
+            async with ctx.stage("FEED_FETCH"):
+                native_id = row.native_id
+                if native_id is None:
+                    native_id = await asyncio.to_thread(
+                        self.client.resolve, watched.username, attempt=attempt
+                    )
+                    await self.tx(ctx, sql.set_native_id, row.id, native_id)
+                entries = await asyncio.to_thread(
+                    self.client.latest,
+                    native_id,
+                    watched.username,
+                    watched.settings.depth,
+                    attempt=attempt,
+                )
+        except Exception as exc:
+            await self.tx(ctx, sql.record_poll_error, row.id, str(exc)[:500])
+            raise
+        await ctx.event("FEED_LISTED", source=watched.key, posts=len(entries))
+        first_sight = row.first_polled_at is None
+        backfill = watched.settings.backfill
+        keep = watched.settings.depth if backfill is None else backfill
+
+        def record(conn: Connection) -> None:
+            keys = [f"{SITE}:{e.id}" for e in entries]
+            new = set(sql.record_listing(conn, row.id, keys, self.now()))
+            fresh = [e for e in entries if f"{SITE}:{e.id}" in new]
+            if first_sight:  # only the newest ``backfill`` of what was already there
+                fresh = fresh[len(fresh) - keep :] if keep else []
+            for entry in fresh:  # oldest first: deliver jobs are claimed in this order
+                key = f"{SITE}:{entry.id}"
+                for name in watched.settings.to:
+                    if sql.delivered_ids(conn, key, name) is not None:
+                        continue
+                    job = DeliverPayload(
+                        post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
+                    )
+                    self.service.enqueue(
+                        DELIVER, job, dedupe_key=f"deliver:{key}:{name}", conn=conn
+                    )
+            log.info(
+                "polled", source=watched.key, listed=len(entries), new=len(new), queued=len(fresh)
+            )
+
+        ctx.on_complete(record)

@@ -1,0 +1,133 @@
+"""Sending a post's parts exactly once, across crashes.
+
+Before a part (a video, an album, the sound) is sent, a send intent is committed with the newest
+message id we know in that chat (the mark). When Telegram confirms, the intent gets the message
+ids. A later attempt that finds an intent without ids does not know whether the part arrived, so
+it asks Telegram: sends to one chat are serial and message ids in a chat only grow, so the part's
+messages, if they arrived, are the first of ours after the mark. ``probe_message`` (an edit that
+changes nothing) tells for each id whether a message exists there; ids that other confirmed sends
+own are skipped. All found: the part is recorded as delivered (reconciled). Some of an album
+found: only the missing images are sent. None found: the part is sent again.
+
+What this cannot prove: that a message found after the mark is ours and not one somebody else
+posted in the same seconds, and, for the very first send to a chat (no mark yet), anything at
+all: that part is sent again, which may duplicate it once. docs/reposting.md says more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tikrelay.media.video import TelegramVideo
+from tikrelay.pipeline.context import JobContext
+from tikrelay.store import relay as sql
+
+if TYPE_CHECKING:
+    from tikrelay.pipeline.relay import Relay, Route
+
+# Probing stops after this many ids in a row without a message.
+PROBE_GAP = 3
+
+
+@dataclass(frozen=True)
+class Part:
+    index: int
+    kind: str  # video, photos or audio
+    files: list[Path]
+    caption: str | None
+    video: TelegramVideo | None = None
+    title: str | None = None
+    performer: str | None = None
+
+    @property
+    def expected(self) -> int:
+        return len(self.files)
+
+
+@dataclass
+class Sent:
+    message_ids: list[int] = field(default_factory=list)
+    reconciled: bool = False
+
+
+async def send_parts(
+    relay: Relay, ctx: JobContext, post_key: str, route: Route, parts: list[Part]
+) -> Sent:
+    sent = Sent()
+    known = await relay.tx(ctx, sql.intents, post_key, route.name)
+    for part in parts:
+        intent = known.get(part.index)
+        if intent is not None and intent.message_ids is not None:
+            sent.message_ids += intent.message_ids
+            continue
+        arrived: list[int] = []
+        if intent is None:
+            mark = await relay.tx(ctx, sql.newest_message_id, route.chat)
+            await relay.tx(
+                ctx,
+                sql.start_intent,
+                post_key=post_key,
+                destination=route.name,
+                part=part.index,
+                chat_id=route.chat,
+                expected=part.expected,
+                after_message_id=mark,
+                now=relay.now(),
+            )
+        else:
+            arrived = await _reconcile(relay, ctx, route, intent)
+            await ctx.event("RECONCILED", part=part.index, found=arrived, expected=part.expected)
+            sent.reconciled = sent.reconciled or bool(arrived)
+        missing = part.files[len(arrived) :]
+        ids = list(arrived)
+        if missing:
+            ids += await _send(relay, route, part, missing, caption=not arrived)
+        await relay.tx(ctx, sql.confirm_intent, post_key, route.name, part.index, ids, relay.now())
+        sent.message_ids += ids
+    return sent
+
+
+async def _send(
+    relay: Relay, route: Route, part: Part, files: list[Path], *, caption: bool
+) -> list[int]:
+    text = part.caption if caption else None
+    sender, target = relay.sender, route.target
+    if part.kind == "video" and part.video is not None:
+        video = part.video
+        return await sender.send_video(
+            target,
+            video.path,
+            width=video.width,
+            height=video.height,
+            duration=video.duration,
+            thumbnail=video.thumbnail,
+            caption=text,
+        )
+    if part.kind == "audio":
+        return await sender.send_audio(
+            target, files[0], title=part.title, performer=part.performer, caption=text
+        )
+    # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the next
+    # attempt probes which images arrived and sends only the others.
+    return await sender.send_photos(target, files, text)
+
+
+async def _reconcile(relay: Relay, ctx: JobContext, route: Route, intent: sql.Intent) -> list[int]:
+    """The ids of this part's messages that arrived before the crash, oldest first."""
+    if intent.after_message_id is None:
+        return []
+    mark = intent.after_message_id
+    others = await relay.tx(ctx, sql.known_message_ids, route.chat, mark)
+    found: list[int] = []
+    candidate, gap = mark + 1, 0
+    while len(found) < intent.expected and gap < PROBE_GAP:
+        if candidate not in others:
+            if await relay.sender.probe_message(route.target, candidate):
+                found.append(candidate)
+                gap = 0
+            else:
+                gap += 1
+        candidate += 1
+    return found

@@ -1,0 +1,40 @@
+"""Posts reach a chat in the order they were published, one send at a time.
+
+Deliver jobs download in parallel, so a newer post can be ready before an older one. A job takes
+its turn at a chat before sending: it waits while an older job (a lower id: jobs are enqueued
+oldest post first) for the same chat is still running in this process, and holds the chat while
+it sends. A job waiting for a retry is not running, so it never holds the others up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class ChatTurns:
+    def __init__(self) -> None:
+        self._active: dict[str, set[int]] = defaultdict(set)
+        self._changed = asyncio.Condition()
+
+    async def join(self, chat: str, job_id: int) -> None:
+        """The job runs and will send to ``chat``: younger jobs wait for it."""
+        async with self._changed:
+            self._active[chat].add(job_id)
+
+    async def leave(self, chat: str, job_id: int) -> None:
+        async with self._changed:
+            self._active[chat].discard(job_id)
+            if not self._active[chat]:
+                del self._active[chat]
+            self._changed.notify_all()
+
+    @asynccontextmanager
+    async def turn(self, chat: str, job_id: int) -> AsyncIterator[None]:
+        """Wait until no older job for ``chat`` is running here; then send."""
+        async with self._changed:
+            self._active[chat].add(job_id)
+            await self._changed.wait_for(lambda: min(self._active[chat]) == job_id)
+        yield

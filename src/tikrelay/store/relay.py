@@ -1,0 +1,208 @@
+"""The reposter's SQL: sources and what they listed, posts, send intents and deliveries.
+
+Every function takes an open connection, so callers choose the transaction: a poll records what
+it saw in the transaction that completes its job, a delivery row is written in the transaction
+that completes the deliver job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from tikrelay.store.tables import deliveries, posts, send_intents, source_posts, sources
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    id: int
+    key: str
+    handle: str
+    native_id: str | None
+    first_polled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Intent:
+    part: int
+    expected: int
+    after_message_id: int | None
+    message_ids: list[int] | None
+
+
+def ensure_source(conn: Connection, key: str, site: str, handle: str, now: datetime) -> SourceRow:
+    row = conn.execute(select(sources).where(sources.c.key == key)).mappings().first()
+    if row is None:
+        conn.execute(insert(sources).values(key=key, site=site, handle=handle, created_at=now))
+        row = conn.execute(select(sources).where(sources.c.key == key)).mappings().one()
+    return SourceRow(row["id"], row["key"], row["handle"], row["native_id"], row["first_polled_at"])
+
+
+def set_native_id(conn: Connection, source_id: int, native_id: str) -> None:
+    conn.execute(update(sources).where(sources.c.id == source_id).values(native_id=native_id))
+
+
+def record_listing(
+    conn: Connection, source_id: int, post_keys: Sequence[str], now: datetime
+) -> list[str]:
+    """Remember what a poll listed; return the keys this source never listed before, in the
+    order given."""
+    seen = set(
+        conn.execute(
+            select(source_posts.c.post_key).where(
+                source_posts.c.source_id == source_id, source_posts.c.post_key.in_(post_keys)
+            )
+        ).scalars()
+    )
+    new = [key for key in dict.fromkeys(post_keys) if key not in seen]
+    if new:
+        conn.execute(
+            insert(source_posts),
+            [{"source_id": source_id, "post_key": key, "seen_at": now} for key in new],
+        )
+    values: dict[str, Any] = {"last_polled_at": now, "last_error": None}
+    conn.execute(
+        update(sources)
+        .where(sources.c.id == source_id)
+        .values(first_polled_at=func.coalesce(sources.c.first_polled_at, now), **values)
+    )
+    return new
+
+
+def record_poll_error(conn: Connection, source_id: int, message: str) -> None:
+    conn.execute(update(sources).where(sources.c.id == source_id).values(last_error=message))
+
+
+def save_post(conn: Connection, row: dict[str, Any]) -> None:
+    """Insert or refresh a post's row (``key`` identifies it)."""
+    exists = conn.execute(select(posts.c.key).where(posts.c.key == row["key"])).first()
+    if exists is None:
+        conn.execute(insert(posts).values(**row))
+    else:
+        changes = {k: v for k, v in row.items() if k not in ("key", "first_seen_at")}
+        conn.execute(update(posts).where(posts.c.key == row["key"]).values(**changes))
+
+
+def delivered_ids(conn: Connection, post_key: str, destination: str) -> list[int] | None:
+    found = conn.execute(
+        select(deliveries.c.message_ids).where(
+            deliveries.c.post_key == post_key, deliveries.c.destination == destination
+        )
+    ).scalar()
+    return list(found) if found is not None else None
+
+
+def record_delivery(
+    conn: Connection,
+    *,
+    post_key: str,
+    destination: str,
+    chat_id: str,
+    topic_id: int | None,
+    message_ids: list[int],
+    job_id: int,
+    reconciled: bool,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(deliveries).values(
+            post_key=post_key,
+            destination=destination,
+            chat_id=chat_id,
+            topic_id=topic_id,
+            message_ids=message_ids,
+            job_id=job_id,
+            reconciled=reconciled,
+            delivered_at=now,
+        )
+    )
+
+
+def intents(conn: Connection, post_key: str, destination: str) -> dict[int, Intent]:
+    rows = conn.execute(
+        select(send_intents).where(
+            send_intents.c.post_key == post_key, send_intents.c.destination == destination
+        )
+    ).mappings()
+    return {
+        r["part"]: Intent(r["part"], r["expected"], r["after_message_id"], r["message_ids"])
+        for r in rows
+    }
+
+
+def newest_message_id(conn: Connection, chat_id: str) -> int | None:
+    """The highest message id Telegram confirmed to us in this chat."""
+    rows = conn.execute(
+        select(send_intents.c.message_ids).where(
+            send_intents.c.chat_id == chat_id, send_intents.c.message_ids.is_not(None)
+        )
+    ).scalars()
+    newest = [max(ids) for ids in rows if ids]
+    return max(newest) if newest else None
+
+
+def known_message_ids(conn: Connection, chat_id: str, above: int) -> set[int]:
+    """Message ids above ``above`` in this chat that belong to other confirmed sends."""
+    rows = conn.execute(
+        select(send_intents.c.message_ids).where(
+            send_intents.c.chat_id == chat_id, send_intents.c.message_ids.is_not(None)
+        )
+    ).scalars()
+    return {i for ids in rows for i in ids or () if i > above}
+
+
+def start_intent(
+    conn: Connection,
+    *,
+    post_key: str,
+    destination: str,
+    part: int,
+    chat_id: str,
+    expected: int,
+    after_message_id: int | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(send_intents).values(
+            post_key=post_key,
+            destination=destination,
+            part=part,
+            chat_id=chat_id,
+            expected=expected,
+            after_message_id=after_message_id,
+            started_at=now,
+        )
+    )
+
+
+def confirm_intent(
+    conn: Connection,
+    post_key: str,
+    destination: str,
+    part: int,
+    message_ids: list[int],
+    now: datetime,
+) -> None:
+    conn.execute(
+        update(send_intents)
+        .where(
+            send_intents.c.post_key == post_key,
+            send_intents.c.destination == destination,
+            send_intents.c.part == part,
+        )
+        .values(message_ids=message_ids, confirmed_at=now)
+    )
+
+
+def delivery_counts(conn: Connection, since: datetime) -> list[tuple[str, str, list[int]]]:
+    """(post, destination, message ids) delivered since ``since``, in delivery order."""
+    rows = conn.execute(
+        select(deliveries.c.post_key, deliveries.c.destination, deliveries.c.message_ids)
+        .where(deliveries.c.delivered_at >= since)
+        .order_by(deliveries.c.id)
+    ).all()
+    return [(r[0], r[1], list(r[2])) for r in rows]

@@ -1,0 +1,71 @@
+"""Both emulators serving a world, a config pointing tikrelay at them, and the real command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tikrelay.sandbox.fixtures import MediaFixtures
+from tikrelay.sandbox.telegram import TelegramEmulator
+from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
+
+TOKEN = "123456:RELAY-TEST-TOKEN"
+
+
+@dataclass
+class Relayed:
+    """The running emulators and a config file for ``tikrelay run --once``."""
+
+    world: TikTokWorld
+    tiktok: TikTokEmulator
+    telegram: TelegramEmulator
+    folder: Path
+    destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        ca = self.folder / "tiktok-ca.pem"
+        ca.write_bytes(self.tiktok.ca_pem)
+        data = {
+            "state_dir": str(self.folder / "state"),
+            "telegram": {"api_url": self.telegram.url},
+            "network": {"proxies": [self.tiktok.proxy_url], "ca_bundle": str(ca)},
+            "destinations": self.destinations,
+            "sources": self.sources,
+            **self.extra,
+        }
+        path = self.folder / "tikrelay.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return path
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``tikrelay run --once`` (or ``args``) in a subprocess, the token in the environment."""
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
+        command = list(args) or ["run", "--once", "--config", str(self.config)]
+        return subprocess.run(
+            [sys.executable, "-m", "tikrelay", *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+
+
+@pytest.fixture
+def relayed(media: MediaFixtures, tmp_path: Path) -> Iterator[Relayed]:
+    world = TikTokWorld(media)
+    with (
+        TikTokEmulator(world).running() as tiktok,
+        TelegramEmulator(TOKEN, files_dir=tmp_path / "telegram").running() as telegram,
+    ):
+        yield Relayed(world, tiktok, telegram, tmp_path)
