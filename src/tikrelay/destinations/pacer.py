@@ -158,15 +158,16 @@ class FloodPacer:
                 self._release(chat_id, book, reservation)
             raise
 
-    def pause(self, chat_id: ChatId, seconds: float) -> None:
+    def pause(self, chat_id: ChatId, seconds: float, *, refund: bool = True) -> None:
         """After a 429: this chat sends nothing for ``seconds``; other chats are not held back.
 
-        A 429 means the last message was not delivered, so its reservation is given back.
+        A 429 means the last send was not delivered, so its reservation is given back, unless
+        ``refund`` is False (an album cut short: the items delivered still count).
         """
         now = self._clock()
         book = self._book(chat_id, now)
         book.paused_until = max(book.paused_until, now + seconds + self.margin)
-        if book.last is not None and book.last.at <= now:
+        if refund and book.last is not None and book.last.at <= now:
             self._release(chat_id, book, book.last)
 
     def _book(self, chat_id: ChatId, now: float) -> _ChatBook:

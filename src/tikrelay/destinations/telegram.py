@@ -1,0 +1,326 @@
+"""``TelegramSender``: videos, photos and sounds to a chat or forum topic, within flood limits.
+
+A thin port over python-telegram-bot's ``Bot`` (no ``Application``): files are streamed from disk,
+or named by ``file://`` path to a local Bot API server; every call waits for its slot in the
+``FloodPacer``; a 429 pauses only its chat and is retried (nothing was delivered); every other
+refusal leaves as a classified ``TikrelayError`` that never carries the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TypeVar
+
+import structlog
+from telegram import Bot, ChatFullInfo, InputFile, InputMediaPhoto
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from tikrelay.destinations.pacer import FloodPacer
+from tikrelay.destinations.target import ChatTarget
+from tikrelay.destinations.telegram_checks import DestinationCheck, assess_destination
+from tikrelay.destinations.telegram_errors import (
+    AlbumPartiallySentError,
+    retry_after_seconds,
+    telegram_error,
+)
+from tikrelay.destinations.telegram_redaction import REDACTOR
+from tikrelay.domain.errors import TikrelayError
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+ALBUM_LIMIT = 10
+# Telegram answers a send only once it has stored (and, for videos, inspected) the file, which
+# takes longer than PTB's 5 s default; an answer that never comes leaves delivery unknown.
+_READ_TIMEOUT = 60.0
+# A 50 MB video over a slow uplink needs minutes, not PTB's default 20 s.
+_MEDIA_WRITE_TIMEOUT = 600.0
+
+
+class TelegramSender:
+    """Posts to Telegram through one bot; use as ``async with TelegramSender(...) as sender``.
+
+    ``sleep`` waits out a 429 when there is no pacer (with one, the pacer's sleep does).
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str,
+        local_mode: bool = False,
+        pacer: FloodPacer | None = None,
+        max_429_retries: int = 3,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        # Before the Bot exists: PTB logs its base URL, token included, as it is built.
+        REDACTOR.add(token)
+        self._api_url = api_url.rstrip("/")
+        self._local_mode = local_mode
+        self._pacer = pacer
+        self._max_429_retries = max_429_retries
+        self._sleep = sleep
+        request = HTTPXRequest(read_timeout=_READ_TIMEOUT, media_write_timeout=_MEDIA_WRITE_TIMEOUT)
+        try:
+            self._bot = Bot(
+                token,
+                base_url=f"{self._api_url}/bot",
+                base_file_url=f"{self._api_url}/file/bot",
+                local_mode=local_mode,
+                request=request,
+            )
+        except TelegramError as exc:
+            failure = exc
+        else:
+            return
+        raise telegram_error(failure) from REDACTOR.scrubbed(failure)
+
+    def __repr__(self) -> str:
+        return f"TelegramSender(api_url={self._api_url!r}, local_mode={self._local_mode})"
+
+    async def __aenter__(self) -> TelegramSender:
+        try:
+            await self._call(None, 0, self._bot.initialize)
+        except BaseException:
+            await self._bot.shutdown()  # closes the connections initialize opened
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._bot.shutdown()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send_video(
+        self,
+        target: ChatTarget,
+        path: Path,
+        *,
+        width: int,
+        height: int,
+        duration: float,
+        thumbnail: Path | None,
+        caption: str | None,
+    ) -> list[int]:
+        """One streamable video with its real dimensions and duration, and its thumbnail."""
+
+        async def send() -> list[int]:
+            with contextlib.ExitStack() as files:
+                message = await self._bot.send_video(
+                    target.chat_id,
+                    self._file(path, files),
+                    duration=round(duration),
+                    width=width,
+                    height=height,
+                    supports_streaming=True,
+                    thumbnail=self._file(thumbnail, files) if thumbnail else None,
+                    message_thread_id=target.topic_id,
+                    caption=caption,
+                    parse_mode=_parse_mode(caption),
+                )
+            return [message.message_id]
+
+        return await self._call(target, 1, send)
+
+    async def send_photos(
+        self, target: ChatTarget, paths: Sequence[Path], caption: str | None
+    ) -> list[int]:
+        """One photo, or an album of 2 to 10 with the caption under the first."""
+        if not 1 <= len(paths) <= ALBUM_LIMIT:
+            raise ValueError(f"send 1 to {ALBUM_LIMIT} photos at a time, not {len(paths)}")
+
+        async def send() -> list[int]:
+            with contextlib.ExitStack() as files:
+                if len(paths) == 1:
+                    message = await self._bot.send_photo(
+                        target.chat_id,
+                        self._file(paths[0], files),
+                        message_thread_id=target.topic_id,
+                        caption=caption,
+                        parse_mode=_parse_mode(caption),
+                    )
+                    return [message.message_id]
+                captions = [caption] + [None] * (len(paths) - 1)
+                media = [
+                    InputMediaPhoto(
+                        self._media(path, files), caption=text, parse_mode=_parse_mode(text)
+                    )
+                    for path, text in zip(paths, captions, strict=True)
+                ]
+                album = await self._bot.send_media_group(
+                    target.chat_id, media, message_thread_id=target.topic_id
+                )
+            return [message.message_id for message in album]
+
+        return await self._call(target, len(paths), send)
+
+    async def send_audio(
+        self,
+        target: ChatTarget,
+        path: Path,
+        *,
+        title: str | None,
+        performer: str | None,
+        caption: str | None,
+    ) -> list[int]:
+        async def send() -> list[int]:
+            with contextlib.ExitStack() as files:
+                message = await self._bot.send_audio(
+                    target.chat_id,
+                    self._file(path, files),
+                    title=title,
+                    performer=performer,
+                    message_thread_id=target.topic_id,
+                    caption=caption,
+                    parse_mode=_parse_mode(caption),
+                )
+            return [message.message_id]
+
+        return await self._call(target, 1, send)
+
+    # -- looking ---------------------------------------------------------------------------
+
+    async def probe_message(self, target: ChatTarget, message_id: int) -> bool:
+        """Whether a message with this id exists in the chat (see docs/telegram.md: it does not
+        tell who sent it). Asks to remove an inline keyboard the message does not have."""
+
+        async def probe() -> bool:
+            try:
+                await self._bot.edit_message_reply_markup(target.chat_id, message_id)
+            except BadRequest as exc:
+                text = exc.message.lower()
+                if "message is not modified" in text:
+                    return True
+                if "message to edit not found" in text:
+                    return False
+                raise
+            return True  # it had a keyboard, which is gone now: it exists all the same
+
+        return await self._call(target, 0, probe)
+
+    async def whoami(self) -> str:
+        """The bot's username, as getMe reports it."""
+        me = await self._call(None, 0, self._bot.get_me)
+        return me.username or ""
+
+    async def check_destination(self, target: ChatTarget) -> DestinationCheck:
+        """Can the bot post to ``target``? Sends no message; each problem says what to fix."""
+        try:
+            chat: ChatFullInfo = await self._call(
+                target, 0, lambda: self._bot.get_chat(target.chat_id)
+            )
+        except TikrelayError as error:
+            return DestinationCheck(target, None, None, None, (error.message,), ())
+        member = None
+        problems: list[str] = []
+        if chat.type != "private":
+            try:
+                member = await self._call(
+                    target, 0, lambda: self._bot.get_chat_member(chat.id, self._bot.id)
+                )
+            except TikrelayError as error:
+                problems.append(error.message)
+        topic_problem = await self._check_topic(target, chat)
+        check = assess_destination(target, chat, member, problems)
+        if topic_problem is not None:
+            check = check.with_problem(topic_problem)
+        return check
+
+    async def _check_topic(self, target: ChatTarget, chat: ChatFullInfo) -> str | None:
+        if target.topic_id is None or not chat.is_forum or target.topic_id == 1:
+            return None  # assess_destination explains the last two cases
+        try:
+            # The Bot API cannot look a topic up; a chat action checks it and posts nothing.
+            await self._call(
+                target,
+                0,
+                lambda: self._bot.send_chat_action(
+                    target.chat_id, ChatAction.TYPING, message_thread_id=target.topic_id
+                ),
+            )
+        except TikrelayError as error:
+            return error.message
+        return None
+
+    # -- the one way a call is made -----------------------------------------------------------
+
+    async def _call(
+        self, target: ChatTarget | None, count: int, request: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Wait for the slot, call, retry after a 429; raise every other refusal classified."""
+        refused = 0
+        while True:
+            if self._pacer is not None and target is not None:
+                await self._pacer.wait(target.chat_id, count)
+            try:
+                return await request()
+            except TelegramError as exc:
+                failure = exc
+            if isinstance(failure, RetryAfter) and refused < self._max_429_retries:
+                refused += 1
+                await self._hold(target, retry_after_seconds(failure), refused)
+                continue
+            # Raised outside the except block, so that nothing chains the original (and the
+            # request URL with the token in it) to what the caller sees.
+            raise self._classified(failure, target) from REDACTOR.scrubbed(failure)
+
+    async def _hold(self, target: ChatTarget | None, seconds: float, refused: int) -> None:
+        log.warning(
+            "telegram_flood_wait",
+            destination=str(target) if target else None,
+            retry_after=seconds,
+            attempt=refused,
+        )
+        if self._pacer is not None and target is not None:
+            self._pacer.pause(target.chat_id, seconds)
+        else:
+            await self._sleep(seconds)
+
+    def _classified(self, failure: TelegramError, target: ChatTarget | None) -> TikrelayError:
+        chat_id, topic_id = (target.chat_id, target.topic_id) if target else (None, None)
+        error = telegram_error(failure, chat_id, topic_id)
+        if isinstance(error, AlbumPartiallySentError) and target is not None:
+            log.warning(
+                "telegram_album_cut", destination=str(target), failed_item=error.failed_item
+            )
+            if self._pacer is not None and error.retry_after:
+                # Part of the album went out and counts against the chat: keep its reservation.
+                self._pacer.pause(target.chat_id, error.retry_after, refund=False)
+        return error
+
+    def _file(self, path: Path, files: contextlib.ExitStack) -> InputFile | Path:
+        """A streamed upload, or (local Bot API server) the path, which PTB sends as file://."""
+        if self._local_mode:
+            return path
+        handle: IO[bytes] = files.enter_context(path.open("rb"))
+        return InputFile(handle, read_file_handle=False)
+
+    def _media(self, path: Path, files: contextlib.ExitStack) -> InputFile | str:
+        # InputMedia turns every path into a file:// URI, which only a local server accepts.
+        if self._local_mode:
+            return path.absolute().as_uri()
+        handle: IO[bytes] = files.enter_context(path.open("rb"))
+        return InputFile(handle, read_file_handle=False, attach=True)
+
+
+def _parse_mode(caption: str | None) -> str | None:
+    return None if caption is None else ParseMode.HTML
+
+
+__all__ = [
+    "AlbumPartiallySentError",
+    "ChatTarget",
+    "DestinationCheck",
+    "TelegramSender",
+]
