@@ -35,6 +35,7 @@ def run(
     settings = settings_from(config)
     configure_logging(level=logging.WARNING)
 
+    from tikrelay.domain.errors import ErrorKind, TikrelayError
     from tikrelay.pipeline.app import (
         SetupError,
         build_relay,
@@ -57,7 +58,14 @@ def run(
     started = queue.clock()
     service = relay_service(queue, settings, relay)
     enqueue_polls(service, relay)
-    asyncio.run(_drain(relay, Worker(service, concurrency=size, drain=True)))
+    if queue.has_due_work(service.registry.names()):
+        try:
+            asyncio.run(_drain(relay, Worker(service, concurrency=size, drain=True)))
+        except TikrelayError as exc:  # Telegram unreachable or the token refused, at start
+            queue.engine.dispose()
+            code = EXIT_CONFIG if exc.kind is ErrorKind.AUTH else EXIT_INCOMPLETE
+            message = f"{exc.message} (telegram.api_url: {settings.telegram.api_url})"
+            raise fail(message, code) from None
     summary = summarize(queue, started)
     queue.engine.dispose()
     _report(summary)

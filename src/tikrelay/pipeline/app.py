@@ -8,17 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from tikrelay.captions import CaptionTemplateError, check_template
-from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
-from tikrelay.destinations.pacer import FloodPacer
-from tikrelay.destinations.telegram import TelegramSender
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.pipeline.kinds import worker_registry
 from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.relay import DELIVER, POLL, PollPayload, Relay, watched_sources
 from tikrelay.pipeline.service import JobService
-from tikrelay.sources.tiktok import TikTokClient
 from tikrelay.store import JobQueue
 from tikrelay.store.tables import deliveries, jobs
 
@@ -33,15 +28,21 @@ def check_relay_settings(settings: Settings) -> None:
         watched_sources(settings)
     except ValueError as exc:
         raise SetupError(str(exc)) from None
-    for name, destination in settings.destinations.items():
-        if destination.caption is not None:
+    templates = {n: d.caption for n, d in settings.destinations.items() if d.caption is not None}
+    if not templates:
+        return
+    from tikrelay.captions import CaptionTemplateError, check_template  # Jinja2 loads here
+
+    for name, caption in templates.items():
+        if caption:
             try:
-                check_template(destination.caption)
+                check_template(caption)
             except CaptionTemplateError as exc:
                 raise SetupError(f"destinations.{name}.caption: {exc}") from None
 
 
 def build_relay(settings: Settings) -> Relay:
+    """The reposter for these settings; its Telegram and TikTok clients start on first use."""
     check_relay_settings(settings)
     token = settings.telegram.bot_token
     if token is None or not token.get_secret_value().strip():
@@ -49,14 +50,7 @@ def build_relay(settings: Settings) -> Relay:
             "no bot token: set TELEGRAM_BOT_TOKEN in the environment (from @BotFather), "
             "or telegram.bot_token in a file only you can read"
         )
-    sender = TelegramSender(
-        token.get_secret_value(),
-        api_url=settings.telegram.api_url,
-        local_mode=settings.telegram.local_mode,
-        pacer=FloodPacer(),
-    )
-    client = TikTokClient(settings.network, StatePaths(settings.state_dir).ensure())
-    return Relay(settings, sender, client)
+    return Relay(settings)
 
 
 def relay_service(queue: JobQueue, settings: Settings, relay: Relay | None) -> JobService:

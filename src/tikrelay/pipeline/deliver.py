@@ -28,11 +28,12 @@ from tikrelay.media.images import to_jpeg
 from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
 from tikrelay.pipeline.context import JobContext
 from tikrelay.pipeline.sending import Part, send_parts
-from tikrelay.sources.tiktok import SITE, PostSession
+from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
     from tikrelay.pipeline.relay import DeliverPayload, Relay
+    from tikrelay.sources.tiktok import PostSession
 
 ALBUM_SIZE = 10
 _MB = 1000 * 1000

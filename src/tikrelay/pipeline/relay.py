@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
@@ -20,14 +20,18 @@ from sqlalchemy import Connection
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
-from tikrelay.destinations.telegram import ChatTarget, TelegramSender
+from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError
 from tikrelay.pipeline.context import JobContext
 from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.service import JobService
 from tikrelay.pipeline.turns import ChatTurns
-from tikrelay.sources.tiktok import SITE, TikTokClient, parse_creator
+from tikrelay.sources.refs import SITE, parse_creator
 from tikrelay.store import relay as sql
+
+if TYPE_CHECKING:
+    from tikrelay.destinations.telegram import TelegramSender
+    from tikrelay.sources.tiktok import TikTokClient
 
 log = structlog.get_logger("tikrelay.relay")
 T = TypeVar("T")
@@ -89,15 +93,45 @@ def watched_sources(settings: Settings) -> list[WatchedSource]:
 
 
 class Relay:
-    def __init__(self, settings: Settings, sender: TelegramSender, client: TikTokClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sender: TelegramSender | None = None,
+        client: TikTokClient | None = None,
+    ) -> None:
         self.settings = settings
         self.paths = StatePaths(settings.state_dir)
-        self.sender = sender
-        self.client = client
         self.sources = {s.key: s for s in watched_sources(settings)}
         self.turns = ChatTurns()
         self.downloads = asyncio.Semaphore(settings.delivery.downloads)
+        self._sender = sender
+        self._client = client
         self._service: JobService | None = None
+
+    @property
+    def sender(self) -> TelegramSender:
+        """The Telegram sender, made on first use (python-telegram-bot loads only then)."""
+        if self._sender is None:
+            from tikrelay.destinations.pacer import FloodPacer
+            from tikrelay.destinations.telegram import TelegramSender
+
+            token = self.settings.telegram.bot_token
+            self._sender = TelegramSender(
+                token.get_secret_value() if token else "",
+                api_url=self.settings.telegram.api_url,
+                local_mode=self.settings.telegram.local_mode,
+                pacer=FloodPacer(),
+            )
+        return self._sender
+
+    @property
+    def client(self) -> TikTokClient:
+        """The TikTok client, made on first use (yt-dlp loads only then)."""
+        if self._client is None:
+            from tikrelay.sources.tiktok import TikTokClient
+
+            self._client = TikTokClient(self.settings.network, self.paths.ensure())
+        return self._client
 
     @property
     def service(self) -> JobService:

@@ -25,15 +25,12 @@ from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.posts import Post, PostKind, Sound
 from tikrelay.sources import tiktok_page
+from tikrelay.sources.refs import SITE, WEB, post_url
 from tikrelay.sources.ytdlp import base_options, pick_proxy
 
-SITE = "tiktok"
-WEB = "https://www.tiktok.com"
 # Muxed video with its own sound, never the watermarked ``download`` format, never a video-only
 # stream (yt-dlp would merge an HEVC video-only stream with the music track otherwise).
 VIDEO_FORMAT = "b[format_id!=download][vcodec!=none][acodec!=none]"
-_USERNAME = re.compile(r"[A-Za-z0-9_.]{1,24}")
-_PROFILE = re.compile(r"https?://(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9_.]{1,24})/?(?:[?#].*)?")
 _HASHTAG = re.compile(r"#(\w+)")
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
@@ -45,23 +42,6 @@ _EXTENSIONS = {
     "audio/mp4": ".m4a",
     "audio/aac": ".m4a",
 }
-
-
-def parse_creator(ref: str) -> str:
-    """``@alice``, ``alice`` or a profile URL → ``alice``; anything else is a ValueError."""
-    text = ref.strip()
-    if match := _PROFILE.fullmatch(text):
-        return match.group(1)
-    name = text.removeprefix("@")
-    if _USERNAME.fullmatch(name):
-        return name
-    raise ValueError(
-        f"{ref!r} is not a TikTok creator: write it as @username or https://www.tiktok.com/@username"
-    )
-
-
-def post_url(username: str, post_id: str) -> str:
-    return f"{WEB}/@{username}/video/{post_id}"
 
 
 @dataclass(frozen=True)

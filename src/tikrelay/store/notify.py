@@ -7,7 +7,6 @@ import select
 import threading
 from collections.abc import Callable
 
-import psycopg
 import structlog
 from sqlalchemy import Engine
 
@@ -38,6 +37,8 @@ class Listener:
         os.close(self._wake_write)
 
     def run(self) -> None:
+        import psycopg  # only PostgreSQL workers listen: SQLite runs never load the driver
+
         try:
             while not self._stopped.is_set():
                 try:
@@ -49,6 +50,8 @@ class Listener:
             os.close(self._wake_read)
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             while not self._stopped.is_set():

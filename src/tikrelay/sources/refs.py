@@ -1,0 +1,27 @@
+"""Source references as users write them, parsed without loading yt-dlp."""
+
+from __future__ import annotations
+
+import re
+
+SITE = "tiktok"
+WEB = "https://www.tiktok.com"
+_USERNAME = re.compile(r"[A-Za-z0-9_.]{1,24}")
+_PROFILE = re.compile(r"https?://(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9_.]{1,24})/?(?:[?#].*)?")
+
+
+def parse_creator(ref: str) -> str:
+    """``@alice``, ``alice`` or a profile URL → ``alice``; anything else is a ValueError."""
+    text = ref.strip()
+    if match := _PROFILE.fullmatch(text):
+        return match.group(1)
+    name = text.removeprefix("@")
+    if _USERNAME.fullmatch(name):
+        return name
+    raise ValueError(
+        f"{ref!r} is not a TikTok creator: write it as @username or https://www.tiktok.com/@username"
+    )
+
+
+def post_url(username: str, post_id: str) -> str:
+    return f"{WEB}/@{username}/video/{post_id}"
