@@ -16,7 +16,8 @@ from tikrelay.domain.posts import PostKind
 from tikrelay.media.probe import probe
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 from tikrelay.sandbox.tiktok.model import PRIVATE_POST, REMOVED
-from tikrelay.sources.tiktok import TikTokClient, parse_creator
+from tikrelay.sources.refs import parse_creator
+from tikrelay.sources.tiktok import TikTokClient
 from tikrelay.sources.ytdlp import check_cookie_file
 
 
