@@ -78,6 +78,8 @@ class ControlAPI:
             ("DELETE", re.compile(r"/posts/(?P<id>\d+)"), self._remove_post),
             ("POST", re.compile(r"/faults"), self._add_fault),
             ("DELETE", re.compile(r"/faults"), self._clear_faults),
+            ("GET", re.compile(r"/throttle"), self._throttle),
+            ("PUT", re.compile(r"/throttle"), self._set_throttle),
             ("GET", re.compile(r"/requests"), self._list_requests),
             ("DELETE", re.compile(r"/requests"), self._clear_requests),
             ("GET", re.compile(r"/ca\.pem"), self._ca),
@@ -154,6 +156,16 @@ class ControlAPI:
         self.world.clear_faults()
         return Response.json(200, {"ok": True})
 
+    async def _throttle(self, request: Request, match: re.Match[str]) -> Response:
+        return Response.json(200, {"bytes_per_second": self.world.cdn_throttle})
+
+    async def _set_throttle(self, request: Request, match: re.Match[str]) -> Response:
+        rate = request.json()["bytes_per_second"]
+        if isinstance(rate, bool) or not isinstance(rate, int | None):
+            raise TypeError(f"bytes_per_second is a whole number or null, not {rate!r}")
+        self.world.throttle_cdn(rate)
+        return await self._throttle(request, match)
+
     async def _list_requests(self, request: Request, match: re.Match[str]) -> Response:
         query = request.query
         entries = self.world.requests(host=query.get("host"), path=query.get("path"))
@@ -195,6 +207,9 @@ class EmulatorControl:
 
     def inject(self, target: str, kind: str, count: int | None = 1, **fields: Any) -> None:
         self.call("POST", "/faults", {"target": target, "kind": kind, "count": count, **fields})
+
+    def throttle_cdn(self, bytes_per_second: int | None) -> None:
+        self.call("PUT", "/throttle", {"bytes_per_second": bytes_per_second})
 
     def requests(self, **filters: str) -> list[dict[str, Any]]:
         query = urlencode(filters)

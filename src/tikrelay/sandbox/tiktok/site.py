@@ -169,14 +169,17 @@ class TikTokSite:
             ("Accept-Ranges", "bytes"),
             ("Cache-Control", "max-age=3600"),
         ]
+        rate = self.world.cdn_throttle
         span = byte_range(request.headers.get("range"), size)
         if span is None:
-            return Response(200, headers, file=file.path, length=size)
+            return Response(200, headers, file=file.path, length=size, rate=rate)
         start, end = span
         if start > end:
             return Response(416, [*headers, ("Content-Range", f"bytes */{size}")])
         headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-        return Response(206, headers, file=file.path, offset=start, length=end - start + 1)
+        return Response(
+            206, headers, file=file.path, offset=start, length=end - start + 1, rate=rate
+        )
 
     def _log(self, request: Request, response: Response) -> None:
         self.world.record(

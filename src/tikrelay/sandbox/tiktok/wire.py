@@ -1,5 +1,6 @@
 """Just enough HTTP/1.1 for the emulator: request heads, bodies with Content-Length, keep-alive,
-and responses whose bodies are bytes or a slice of a file streamed in chunks."""
+and responses whose bodies are bytes or a slice of a file streamed in chunks, optionally paced to
+a bandwidth."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class Response:
     offset: int = 0
     length: int = 0
     reset: bool = False  # reset the connection instead of answering
+    rate: int | None = None  # bytes a second for the body; None: as fast as the client reads
 
     @classmethod
     def json(cls, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -119,11 +121,47 @@ async def write_response(
     lines += [f"Content-Length: {length}", f"Connection: {'keep-alive' if keep_alive else 'close'}"]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     if not head_only:
+        pace = Pace(writer, response.rate) if response.rate else None
         if response.file is not None:
-            await _stream_file(writer, response.file, response.offset, response.length)
+            await _stream_file(writer, response.file, response.offset, response.length, pace)
+        elif pace is not None:
+            await pace.write(response.body)
         else:
             writer.write(response.body)
     await writer.drain()
+
+
+class Pace:
+    """Writes one body at ``rate`` bytes a second, like a link of that bandwidth.
+
+    Each slice leaves only once the link would have carried every byte up to its end, so the
+    last byte goes out no sooner than size / rate after the head: a client can never finish
+    early, however it buffers. The clock starts with the body, not before the head, because a
+    slow link still answers at once and then trickles.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, rate: int) -> None:
+        if rate < 1:
+            raise ValueError(f"a rate is at least 1 byte a second, not {rate}")
+        self._writer = writer
+        self._rate = rate
+        # About twenty writes a second: smooth enough for any client, cheap for the loop.
+        self._slice = max(1, min(CHUNK, rate // 20))
+        self._started: float | None = None
+        self._sent = 0
+
+    async def write(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time()
+        for start in range(0, len(data), self._slice):
+            piece = data[start : start + self._slice]
+            self._sent += len(piece)
+            due = self._started + self._sent / self._rate
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            self._writer.write(piece)
+            await self._writer.drain()
 
 
 def _reason(status: int) -> str:
@@ -133,7 +171,9 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-async def _stream_file(writer: asyncio.StreamWriter, path: Path, offset: int, length: int) -> None:
+async def _stream_file(
+    writer: asyncio.StreamWriter, path: Path, offset: int, length: int, pace: Pace | None
+) -> None:
     """Copy a file slice in chunks: large media never sits in memory whole."""
     with path.open("rb") as fh:
         fh.seek(offset)
@@ -142,6 +182,9 @@ async def _stream_file(writer: asyncio.StreamWriter, path: Path, offset: int, le
             chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
             if not chunk:
                 raise BadRequestError(f"{path} shrank while being sent")
-            writer.write(chunk)
-            await writer.drain()
+            if pace is not None:
+                await pace.write(chunk)
+            else:
+                writer.write(chunk)
+                await writer.drain()
             left -= len(chunk)

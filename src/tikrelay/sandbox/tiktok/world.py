@@ -69,6 +69,7 @@ class TikTokWorld:
         self._log: list[LoggedRequest] = []
         self._newest: dict[str, int] = {}
         self._variants = 0
+        self._cdn_rate: int | None = None
 
     # -- content ---------------------------------------------------------------------------
 
@@ -194,6 +195,24 @@ class TikTokWorld:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    # -- bandwidth -------------------------------------------------------------------------
+
+    def throttle_cdn(self, bytes_per_second: int | None) -> None:
+        """Send media from the CDN hosts at most this fast, per connection (None: full speed).
+
+        Pages and the feed API stay fast. A media response keeps the rate it started with.
+        """
+        if bytes_per_second is not None and bytes_per_second < 1:
+            raise ValueError(f"bytes_per_second must be at least 1, not {bytes_per_second}")
+        with self._lock:
+            self._cdn_rate = bytes_per_second
+
+    @property
+    def cdn_throttle(self) -> int | None:
+        """Bytes a second per CDN media response, or None when media go at full speed."""
+        with self._lock:
+            return self._cdn_rate
 
     # -- reading ---------------------------------------------------------------------------
 
