@@ -16,6 +16,11 @@ telegram:
   api_url: https://api.telegram.org   # or a local Bot API server
   local_mode: false                   # true for a local Bot API server (uploads up to 2000 MB)
   # bot_token: prefer the TELEGRAM_BOT_TOKEN environment variable
+  # flood:                            # the pace kept; Telegram's guidance by default
+  #   chat_per_second: 1.0
+  #   chat_burst: 3
+  #   group_per_minute: 20
+  #   bot_per_second: 30
 
 network:
   proxies: []                         # e.g. [http://user:pass@proxy:8080]; all TikTok traffic

@@ -12,6 +12,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FloodSettings(_Section):
+    chat_per_second: float = Field(
+        default=1.0, gt=0, description="Messages per second to one chat (after the burst)."
+    )
+    chat_burst: int = Field(default=3, ge=1, description="Messages one chat may get at once.")
+    group_per_minute: int = Field(
+        default=20, ge=1, description="Messages per rolling minute to one group or channel."
+    )
+    bot_per_second: int = Field(default=30, ge=1, description="Messages per second overall.")
+
+
 class TelegramSettings(_Section):
     api_url: str = Field(
         default="https://api.telegram.org",
@@ -23,6 +34,10 @@ class TelegramSettings(_Section):
     bot_token: SecretStr | None = Field(
         default=None,
         description="Bot token; prefer TELEGRAM_BOT_TOKEN in the environment to writing it here.",
+    )
+    flood: FloodSettings = Field(
+        default_factory=FloodSettings,
+        description="The pace tikrelay keeps; Telegram's published guidance by default.",
     )
 
 

@@ -115,12 +115,13 @@ class Relay:
             from tikrelay.destinations.pacer import FloodPacer
             from tikrelay.destinations.telegram import TelegramSender
 
-            token = self.settings.telegram.bot_token
+            telegram = self.settings.telegram
+            token = telegram.bot_token
             self._sender = TelegramSender(
                 token.get_secret_value() if token else "",
-                api_url=self.settings.telegram.api_url,
-                local_mode=self.settings.telegram.local_mode,
-                pacer=FloodPacer(),
+                api_url=telegram.api_url,
+                local_mode=telegram.local_mode,
+                pacer=FloodPacer(**telegram.flood.model_dump()),
             )
         return self._sender
 

@@ -1,0 +1,139 @@
+"""Delivery cases a channel owner meets: big slideshows, forum topics, several destinations,
+flood control answers, posts that cannot be delivered, first sight."""
+
+from __future__ import annotations
+
+from tests.e2e.relay.conftest import Relayed
+from tikrelay.sandbox.tiktok.model import PRIVATE_POST
+
+
+def test_a_23_image_slideshow_goes_as_albums_of_10_10_and_3_with_one_caption(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    formats = ("jpeg", "webp", "heic") * 7 + ("jpeg", "jpeg")
+    post = world.add_slideshow("alice", images=formats, desc="twenty-three #photos")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    albums = telegram.calls("sendMediaGroup", ok=True)
+    assert [len(a.files) for a in albums] == [10, 10, 3]
+    captions = [m.get("caption") for m in telegram.messages(channel.id) if "photo" in m]
+    assert len(captions) == 23
+    assert captions[0] is not None
+    assert captions[0].startswith("twenty-three #photos")
+    assert captions[1:] == [None] * 22
+    # Every image arrived as a JPEG, in the post's order (sizes follow the slides).
+    uploaded = [f for a in albums for f in a.files]
+    assert all((f.file_name or "").endswith(".jpg") for f in uploaded)
+    assert [f.file_name for f in uploaded] == [f"slide-{i:02d}.jpg" for i in range(1, 24)]
+    audio = telegram.calls("sendAudio", ok=True)
+    assert len(audio) == 1
+    assert audio[0].message_ids[0] > albums[-1].message_ids[-1]
+    assert post.media.music_path is not None
+
+
+def test_forum_topics_and_several_destinations_each_get_each_post_once(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    forum = telegram.add_chat("supergroup", title="Fans", forum=True)
+    topic = telegram.add_topic(forum.id, "Alice")
+    world.add_creator("alice", videos=2)
+    relayed.destinations = {
+        "clips": {"telegram": {"chat_id": "@clips"}},
+        "fans": {"telegram": {"chat_id": forum.id, "topic_id": topic.message_thread_id}},
+    }
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips", "fans"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 new deliveries, 4 delivered" in result.stdout
+    in_topic = [m for m in telegram.messages(forum.id) if "video" in m]
+    assert len(in_topic) == 2
+    assert {m.get("message_thread_id") for m in in_topic} == {topic.message_thread_id}
+    assert len([m for m in telegram.messages(channel.id) if "video" in m]) == 2
+    # Downloaded once per post, whatever the number of destinations.
+    assert len(world.requests(host="v16-webapp-prime.tiktok.com")) == 2
+
+
+def test_a_429_on_the_first_send_is_waited_out_and_the_post_delivered_once(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)
+    telegram.fail_call("sendVideo", nth=1, status=429, parameters={"retry_after": 1})
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r.status for r in telegram.calls("sendVideo")] == [429, 200]
+    assert len(telegram.messages(channel.id)) == 1
+
+
+def test_a_private_post_is_reported_and_the_others_delivered(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=2)
+    hidden = world.add_video("alice", desc="friends only")
+    world.add_video("alice", desc="public again")
+    world.set_status(hidden.id, PRIVATE_POST)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "4 new deliveries, 3 delivered, 1 failed" in result.stdout
+    assert f"post tiktok:{hidden.id}" in result.stdout
+    assert f"https://www.tiktok.com/@alice/video/{hidden.id}" in result.stdout
+    assert "private" in result.stdout
+    captions = [m["caption"].split("\n")[0] for m in telegram.messages(channel.id)]
+    assert captions == ["seeded video 1", "seeded video 2", "public again"]
+
+    again = relayed.run()  # a post that failed for good is not retried by later runs
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(telegram.messages(channel.id)) == 3
+
+
+def test_first_sight_delivers_only_the_backfill_and_remembers_the_rest(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=5)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"], "backfill": 2}]
+
+    first = relayed.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    captions = [m["caption"].split("\n")[0] for m in telegram.messages(channel.id)]
+    assert captions == ["seeded video 4", "seeded video 5"]
+
+    world.add_video("alice", desc="sixth")
+    second = relayed.run()
+    assert second.returncode == 0, second.stdout + second.stderr
+    captions = [m["caption"].split("\n")[0] for m in telegram.messages(channel.id)]
+    assert captions == ["seeded video 4", "seeded video 5", "sixth"]
+
+
+def test_config_mistakes_exit_2_naming_the_key(relayed: Relayed) -> None:
+    relayed.destinations = {"clips": {"telegram": {"chat_id": "clips"}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    result = relayed.run()
+    assert result.returncode == 2
+    assert "destinations.clips.telegram.chat_id" in result.stderr
+    assert "@channelname" in result.stderr
+
+    relayed.destinations = {"clips": {"telegram": {"chat_id": -100123}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["elsewhere"]}]
+    result = relayed.run()
+    assert result.returncode == 2
+    assert "sources.0.to" in result.stderr
+    assert "'elsewhere'" in result.stderr
