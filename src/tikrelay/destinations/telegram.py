@@ -30,7 +30,7 @@ from tikrelay.destinations.telegram_errors import (
     telegram_error,
 )
 from tikrelay.destinations.telegram_redaction import REDACTOR
-from tikrelay.domain.errors import TikrelayError
+from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -66,20 +66,19 @@ class TelegramSender:
         self._pacer = pacer
         self._max_429_retries = max_429_retries
         self._sleep = sleep
-        request = HTTPXRequest(read_timeout=_READ_TIMEOUT, media_write_timeout=_MEDIA_WRITE_TIMEOUT)
-        try:
-            self._bot = Bot(
-                token,
-                base_url=f"{self._api_url}/bot",
-                base_file_url=f"{self._api_url}/file/bot",
-                local_mode=local_mode,
-                request=request,
+        if not token:
+            raise TikrelayError(
+                ErrorKind.AUTH, "no bot token: set TELEGRAM_BOT_TOKEN", retryable=False
             )
-        except TelegramError as exc:
-            failure = exc
-        else:
-            return
-        raise telegram_error(failure) from REDACTOR.scrubbed(failure)
+        self._bot = Bot(
+            token,
+            base_url=f"{self._api_url}/bot",
+            base_file_url=f"{self._api_url}/file/bot",
+            local_mode=local_mode,
+            request=HTTPXRequest(
+                read_timeout=_READ_TIMEOUT, media_write_timeout=_MEDIA_WRITE_TIMEOUT
+            ),
+        )
 
     def __repr__(self) -> str:
         return f"TelegramSender(api_url={self._api_url!r}, local_mode={self._local_mode})"
