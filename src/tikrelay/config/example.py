@@ -57,6 +57,7 @@ jobs:
   # retry_base_seconds: 30
   # retry_max_seconds: 3600
   # shutdown_grace_seconds: 30
+  # drain_wait_seconds: 15
   # max_running: 10                   # across all workers
   # max_queue_length: 10000
   # kinds: {deliver: {max_attempts: 5, timeout_seconds: 900, stage_timeouts: {DOWNLOAD: 300}}}

@@ -97,6 +97,11 @@ class JobSettings(_Section):
         ge=0,
         description="On SIGTERM/SIGINT running jobs get this long to finish, then are released.",
     )
+    drain_wait_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="A draining run (run --once, worker --drain) waits for retries due this soon.",
+    )
     max_running: int | None = Field(
         default=None, ge=1, description="At most this many jobs run at once across all workers."
     )

@@ -5,6 +5,7 @@ its leases, recovers what dead workers left behind, and stops gracefully."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import os
@@ -128,7 +129,13 @@ class Worker:
                 if await self._housekeeping():
                     continue
                 if self.drain:
-                    return
+                    wait = await self._soon_due()
+                    if wait is None:
+                        return
+                    # A retry comes due in a moment (a 429's retry_after): wait for it.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+                    continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_seconds)
             except TimeoutError:
@@ -157,6 +164,14 @@ class Worker:
         if self.drain:
             return bool(await self.run_db(self.queue.has_due_work, self.service.registry.names()))
         return False
+
+    async def _soon_due(self) -> float | None:
+        """Seconds until the next waiting job of ours comes due, if within the drain wait."""
+        due = await self.run_db(self.queue.next_run_at, self.service.registry.names())
+        if due is None:
+            return None
+        wait = max(0.0, (due - self.queue.clock()).total_seconds())
+        return wait if wait <= self.settings.drain_wait_seconds else None
 
     async def _recover(self) -> None:
         found = await self.run_db(

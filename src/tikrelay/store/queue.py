@@ -273,6 +273,15 @@ class JobQueue:
             found: dict[str, Any] = {row[0]: row[1] for row in conn.execute(query)}
         return {status: int(found.get(status.value, 0)) for status in JobStatus}
 
+    def next_run_at(self, kinds: Sequence[str]) -> datetime | None:
+        """When the earliest waiting (PENDING) job of ``kinds`` comes due."""
+        query = select(func.min(jobs.c.run_at)).where(
+            jobs.c.status == JobStatus.PENDING.value, jobs.c.kind.in_(list(kinds))
+        )
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar()
+            return found
+
     def has_due_work(self, kinds: Sequence[str] | None = None) -> bool:
         """Anything of ``kinds`` claimable or due now; drain mode exits when there is none."""
         now = self.clock()

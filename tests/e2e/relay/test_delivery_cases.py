@@ -137,3 +137,24 @@ def test_config_mistakes_exit_2_naming_the_key(relayed: Relayed) -> None:
     assert result.returncode == 2
     assert "sources.0.to" in result.stderr
     assert "'elsewhere'" in result.stderr
+
+
+def test_an_album_refused_part_way_sends_only_the_missing_images(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)  # a message before: the album has a mark to probe from
+    world.add_slideshow("alice", images=("jpeg",) * 6, desc="six")
+    telegram.fail_album(nth=1, delivered=4, retry_after=1)
+    relayed.destinations = {
+        "clips": {"telegram": {"chat_id": channel.id}, "slideshow_audio": False}
+    }
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    photos = [m for m in telegram.messages(channel.id) if "photo" in m]
+    assert len(photos) == 6  # four from the refused album, then only the missing two
+    albums = telegram.calls("sendMediaGroup")
+    assert [(a.status, len(a.files)) for a in albums] == [(400, 6), (200, 2)]
+    probes = telegram.calls("editMessageReplyMarkup")
+    assert probes  # the arrived items were found by probing, not guessed
