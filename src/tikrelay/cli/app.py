@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tikrelay import __version__
+from tikrelay.cli.doctor import doctor
 from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
 from tikrelay.cli.run import run
@@ -25,6 +26,7 @@ app.command("init")(init)
 app.command("run")(run)
 app.command("worker")(worker)
 app.command("sandbox")(sandbox)
+app.command("doctor")(doctor)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,497 @@
+"""``tikrelay doctor``: check everything a run needs, one line per check, each problem with its fix.
+
+The checks that wait on a network or a process run at the same time, each with a time limit, so
+the command finishes in seconds even when every peer is down. Blocking ones (database drivers,
+yt-dlp, DNS) run in daemon threads: a thread stuck past its limit must not keep the command from
+exiting, as a thread of asyncio's default pool would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import typer
+
+from tikrelay.cli.common import ConfigOption, settings_from
+from tikrelay.config.loader import CONFIG_ENV, TOKEN_ENV
+from tikrelay.config.logging import REDACTED, configure_logging, redact_text
+from tikrelay.config.settings import NetworkSettings, Settings
+from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
+
+if TYPE_CHECKING:
+    from tikrelay.destinations.telegram import TelegramSender
+    from tikrelay.pipeline.relay import Relay, Route
+
+T = TypeVar("T")
+
+#: Some check failed; each ✗ line says what to fix.
+EXIT_PROBLEMS = 1
+NETWORK_TIMEOUT = 5.0  # one Telegram call, one TikTok request, one database connection
+CONNECT_TIMEOUT = 3.0  # a TCP connect to a proxy
+FFMPEG_TIMEOUT = 5.0
+TIKTOK_HOME = "https://www.tiktok.com/"
+_PROXY_PORTS = {"http": 80, "https": 443} | dict.fromkeys(
+    ("socks4", "socks4a", "socks5", "socks5h"), 1080
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: what a passing check found, or the problems (each with its fix)."""
+
+    label: str
+    found: str = ""
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def passed(label: str, found: str, notes: tuple[str, ...] = ()) -> Check:
+    return Check(label, found=found, notes=notes)
+
+
+def failed(label: str, *problems: str) -> Check:
+    return Check(label, problems=problems)
+
+
+def doctor(config: Path | None = ConfigOption) -> None:
+    """Check the config, bot token, destinations, ffmpeg, database, state folder, cookies and
+    network, and say what to fix. Exit 0: all passed; 1: something to fix; 2: the config does
+    not load."""
+    settings = settings_from(config)
+    configure_logging(level=logging.ERROR)
+    source = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    checks = asyncio.run(examine(settings, source))
+    token = settings.telegram.bot_token
+    secret = token.get_secret_value() if token else ""
+    for check in checks:
+        show(check, secret)
+    problems = [c for c in checks if not c.ok]
+    done = [c for c in checks if not c.skipped]
+    if problems:
+        typer.echo(f"{len(problems)} of {len(done)} checks failed")
+        raise typer.Exit(EXIT_PROBLEMS)
+    typer.echo(f"all {len(done)} checks passed")
+
+
+def show(check: Check, secret: str) -> None:
+    def clean(text: str) -> str:
+        # Messages are redacted where they are made; this is the last guard before the screen.
+        return redact_text(text.replace(secret, REDACTED) if secret.strip() else text)
+
+    if check.skipped:
+        typer.secho(clean(f"· {check.label}: {check.found}"), dim=True)
+    elif check.ok:
+        typer.secho(clean(f"✓ {check.label}: {check.found}"), fg=typer.colors.GREEN)
+    for problem in check.problems:
+        typer.secho(clean(f"✗ {check.label}: {problem}"), fg=typer.colors.RED)
+    for note in check.notes:
+        typer.secho(clean(f"    note: {note}"), dim=True)
+
+
+async def examine(settings: Settings, source: Path | None) -> list[Check]:
+    """Every check, in the order they are shown."""
+    loaded = f"{source} loads" if source else "no file given: defaults and TIKRELAY_* variables"
+    checks = [passed("config", loaded), check_sources(settings)]
+    network = settings.network
+    with tempfile.TemporaryDirectory(prefix="tikrelay-doctor-") as ca_folder:
+        groups = await asyncio.gather(
+            check_telegram(relay_for(settings), settings),
+            gathered(check_ffmpeg(settings.ffmpeg)),
+            gathered(check_database(settings)),
+            check_network(network, Path(ca_folder)),
+        )
+    telegram, ffmpeg, database, reachability = groups
+    checks += [*telegram, *ffmpeg, *database, check_state_folder(settings.state_dir)]
+    if network.cookies_file is not None:
+        checks.append(check_cookies(network.cookies_file))
+    return [*checks, *reachability]
+
+
+async def gathered(check: Awaitable[Check]) -> list[Check]:
+    return [await check]
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+def check_sources(settings: Settings) -> Check:
+    from tikrelay.pipeline.app import SetupError, check_relay_settings
+    from tikrelay.pipeline.relay import watched_sources
+
+    try:
+        check_relay_settings(settings)
+    except SetupError as exc:
+        return failed("sources", str(exc))
+    watched = watched_sources(settings)
+    if not watched:
+        return failed(
+            "sources",
+            "nothing is watched: add a creator under sources (tiktok: '@name', to: [...])",
+        )
+    names = ", ".join(f"@{w.username}" for w in watched)
+    templates = sum(1 for d in settings.destinations.values() if d.caption)
+    captions = f"; {counted(templates, 'caption template')} compile" if templates else ""
+    return passed("sources", f"{counted(len(watched), 'creator')} ({names}){captions}")
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def relay_for(settings: Settings) -> Relay:
+    from tikrelay.pipeline.relay import Relay
+
+    try:
+        return Relay(settings)
+    except ValueError:  # a bad creator reference, reported by its own check; the bot needs none
+        return Relay(settings.model_copy(update={"sources": []}))
+
+
+# -- Telegram ------------------------------------------------------------------------------------
+
+
+async def check_telegram(relay: Relay, settings: Settings) -> list[Check]:
+    """The token (getMe), then every destination, within one session of the bot."""
+    from tikrelay.pipeline.relay import Route
+
+    api = settings.telegram.api_url
+    routes = [Route(name, found) for name, found in settings.destinations.items()]
+    unchecked = [
+        Check(
+            f"destination {r.name}",
+            found="not checked: the bot token must work first",
+            skipped=True,
+        )
+        for r in routes
+    ]
+    token = settings.telegram.bot_token
+    if token is None or not token.get_secret_value().strip():
+        problem = f"no bot token: set {TOKEN_ENV} in the environment (from @BotFather)"
+        return [failed("telegram", problem), *unchecked]
+    async with contextlib.AsyncExitStack() as session:
+        try:
+            async with asyncio.timeout(NETWORK_TIMEOUT):
+                sender = await session.enter_async_context(relay.sender)
+                username = await sender.whoami()
+        except TimeoutError:
+            problem = f"{api} did not answer within {NETWORK_TIMEOUT:g} s: check telegram.api_url"
+            return [failed("telegram", problem), *unchecked]
+        except TikrelayError as exc:
+            return [
+                failed("telegram", token_problem(exc, api, token.get_secret_value())),
+                *unchecked,
+            ]
+        bot = passed("telegram", f"the token is accepted: bot @{username} at {api}")
+        destinations = await asyncio.gather(*(check_destination(sender, r) for r in routes))
+    return [bot, *destinations]
+
+
+def token_problem(error: TikrelayError, api: str, token: str) -> str:
+    if error.kind is not ErrorKind.AUTH:
+        return f"{error.message}: check telegram.api_url ({api}) and this machine's connection"
+    if os.environ.get(TOKEN_ENV, "").strip() != token.strip():
+        return (
+            f"{error.message}; the token in use is telegram.bot_token (the config file or "
+            f"TIKRELAY_TELEGRAM__BOT_TOKEN), which wins over {TOKEN_ENV}: fix or remove it"
+        )
+    return error.message
+
+
+async def check_destination(sender: TelegramSender, route: Route) -> Check:
+    label = f"destination {route.name}"
+    target = route.target
+    try:
+        async with asyncio.timeout(NETWORK_TIMEOUT):
+            found = await sender.check_destination(target)
+    except TimeoutError:
+        return failed(label, f"Telegram did not answer about {target} in time: run doctor again")
+    if not found.ok:  # the fixes alone: notes would only bury them
+        return failed(label, *found.problems)
+    title = f" '{found.chat_title}'" if found.chat_title else ""
+    where = f"{found.chat_type}{title} ({target.chat_id})"
+    if target.topic_id is not None:
+        where += f", topic {target.topic_id}"
+    status = f": the bot is {found.bot_status}" if found.bot_status else ""
+    return passed(label, f"{where}{status}", found.notes)
+
+
+# -- ffmpeg, database, state folder, cookies -----------------------------------------------------
+
+
+async def check_ffmpeg(configured: str | None) -> Check:
+    from tikrelay.media.ffmpeg import FFmpegNotFoundError, ffmpeg_path
+
+    fix = "set ffmpeg: to a working binary, or remove the key to use the bundled one"
+    try:
+        path = ffmpeg_path(configured)
+    except FFmpegNotFoundError as exc:
+        return failed("ffmpeg", str(exc))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            str(path), "-version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+    except OSError as exc:
+        return failed("ffmpeg", f"{path} cannot be started ({exc.strerror}): {fix}")
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), FFMPEG_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return failed("ffmpeg", f"{path} -version did not finish in {FFMPEG_TIMEOUT:g} s: {fix}")
+    if process.returncode != 0:
+        return failed("ffmpeg", f"{path} -version exited with status {process.returncode}: {fix}")
+    first = output.decode(errors="replace").partition("\n")[0]
+    return passed("ffmpeg", f"{path} ({first.partition(' Copyright')[0].strip()})")
+
+
+async def check_database(settings: Settings) -> Check:
+    try:
+        return await asyncio.wait_for(
+            in_daemon_thread(lambda: inspect_database(settings)), NETWORK_TIMEOUT
+        )
+    except TimeoutError:
+        return failed(
+            "database",
+            f"no answer within {NETWORK_TIMEOUT:g} s: check that the server in database_url runs",
+        )
+
+
+def inspect_database(settings: Settings) -> Check:
+    """Reachable, and at which schema revision; an SQLite file that is not there yet is fine."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tikrelay.store import DatabaseError, open_engine
+    from tikrelay.store.engine import database_url
+    from tikrelay.store.migrate import HEAD, current_revision
+
+    sqlite = sqlite_file(settings)
+    if sqlite is not None and not sqlite.exists():
+        return passed("database", f"{sqlite} does not exist yet; it is created on the next run")
+    try:
+        engine = open_engine(settings, upgrade=False, pool_size=1)
+    except DatabaseError as exc:
+        return failed("database", str(exc))
+    except SQLAlchemyError as exc:  # e.g. a file that is not an SQLite database
+        return failed("database", f"database_url: cannot be opened: {exc}")
+    shown = database_url(settings).render_as_string(hide_password=True)
+    try:
+        revision = current_revision(engine)
+    except SQLAlchemyError as exc:
+        return failed("database", f"database_url: reading the schema revision failed: {exc}")
+    finally:
+        engine.dispose()
+    if revision is None:
+        return passed("database", f"{shown} is empty; its tables are created on the next run")
+    if revision == HEAD:
+        return passed("database", f"{shown}, schema at revision {HEAD} (current)")
+    if revision in known_revisions():
+        return passed(
+            "database",
+            f"{shown}, schema at revision {revision}: it will be upgraded to {HEAD} "
+            "on the next run",
+        )
+    return failed(
+        "database",
+        f"{shown} has schema revision {revision}, newer than this tikrelay knows ({HEAD}): "
+        "upgrade tikrelay, or point database_url at another database",
+    )
+
+
+def sqlite_file(settings: Settings) -> Path | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from tikrelay.config.paths import StatePaths
+
+    if settings.database_url is None:
+        return StatePaths(settings.state_dir).database_file
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        return None  # opening it reports the bad URL
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from tikrelay.store.migrate import alembic_config
+
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+
+
+def check_state_folder(root: Path) -> Check:
+    label = "state folder"
+    elsewhere = "or point state_dir at a folder you own"
+    if root.exists():
+        if not root.is_dir():
+            return failed(label, f"state_dir {root} is a file: move it away, {elsewhere}")
+        try:
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as exc:
+            return failed(
+                label,
+                f"state_dir {root} is not writable ({exc.strerror}): "
+                f"run `chmod u+rwx {root}`, {elsewhere}",
+            )
+        return passed(label, f"{root} is writable")
+    parent = root.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return passed(label, f"{root} does not exist yet; it is created on the next run")
+    return failed(
+        label, f"state_dir {root} cannot be created in {parent}: create it yourself, {elsewhere}"
+    )
+
+
+def check_cookies(path: Path) -> Check:
+    from tikrelay.sources.ytdlp import check_cookie_file
+
+    try:
+        check_cookie_file(path)
+    except TikrelayError as exc:
+        return failed("cookies", exc.message)
+    return passed("cookies", f"{path} exists and only its owner may read it")
+
+
+# -- network -------------------------------------------------------------------------------------
+
+
+async def check_network(network: NetworkSettings, ca_folder: Path) -> list[Check]:
+    """Each proxy, or without proxies a direct request to TikTok."""
+    if not network.proxies:
+        return [await check_tiktok("TikTok", network, None, ca_folder)]
+    found = await asyncio.gather(
+        *(check_proxy(i, proxy, network, ca_folder) for i, proxy in enumerate(network.proxies))
+    )
+    return list(found)
+
+
+async def check_proxy(index: int, proxy: str, network: NetworkSettings, ca_folder: Path) -> Check:
+    label = f"proxy {proxy}"
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")  # yt-dlp's reading
+    try:
+        port = parts.port or _PROXY_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        port = None
+    host = parts.hostname
+    if not host or port is None:
+        return failed(
+            label, f"network.proxies.{index} is not a proxy URL: write it as http://host:port"
+        )
+
+    def connect() -> None:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+
+    try:
+        await asyncio.wait_for(in_daemon_thread(connect), CONNECT_TIMEOUT + 1)
+    except OSError as exc:  # TimeoutError included
+        reason = exc.strerror or str(exc) or "timed out"
+        return failed(
+            label,
+            f"cannot connect to {host}:{port} ({reason}): start the proxy, or fix or remove "
+            f"network.proxies.{index}",
+        )
+    return await check_tiktok(label, network, proxy, ca_folder)
+
+
+async def check_tiktok(
+    label: str, network: NetworkSettings, proxy: str | None, ca_folder: Path
+) -> Check:
+    """One request to TikTok's home page, with the options every source request gets."""
+    from tikrelay.sources.ytdlp import base_options
+
+    how = "through it" if proxy else "directly"
+    if proxy:
+        fix = "check the proxy's own connection, or remove it from network.proxies"
+    else:
+        fix = "check this machine's internet connection and DNS, or set network.proxies"
+    try:
+        # A home page needs no cookies; the cookies file has its own check.
+        options = base_options(
+            network.model_copy(update={"cookies_file": None}), ca_folder=ca_folder, proxy=proxy
+        )
+    except TikrelayError as exc:  # an unreadable network.ca_bundle
+        return failed(label, exc.message)
+    options["socket_timeout"] = NETWORK_TIMEOUT
+    try:
+        status = await asyncio.wait_for(
+            in_daemon_thread(lambda: fetch_status(options)), NETWORK_TIMEOUT + 1
+        )
+    except TimeoutError:
+        return failed(label, f"{TIKTOK_HOME} did not answer {how} in {NETWORK_TIMEOUT:g} s: {fix}")
+    except Exception as exc:
+        error = classify(exc)
+        if error.http_status is None:
+            return failed(label, f"{TIKTOK_HOME} cannot be reached {how} ({error.message}): {fix}")
+        status = error.http_status
+    if status == 407:
+        return failed(
+            label, "the proxy asks for a login: write it as http://user:password@host:port"
+        )
+    if status in (401, 403, 429):
+        return failed(
+            label,
+            f"TikTok refused a request {how} (HTTP {status}): this address may be blocked or "
+            "rate-limited; try another proxy, or set network.cookies_file",
+        )
+    if status >= 500:
+        return failed(label, f"{TIKTOK_HOME} answered HTTP {status} {how}: try again later; {fix}")
+    return passed(label, f"TikTok answers {how} (HTTP {status})")
+
+
+def fetch_status(options: dict[str, Any]) -> int:
+    from yt_dlp import YoutubeDL
+
+    with YoutubeDL(options) as ydl, contextlib.closing(ydl.urlopen(TIKTOK_HOME)) as response:
+        status: int = response.status
+    return status
+
+
+# -- threads -------------------------------------------------------------------------------------
+
+
+def in_daemon_thread(func: Callable[[], T]) -> asyncio.Future[T]:
+    """``func()`` in a daemon thread; cancelling the future abandons the thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # else the wait timed out: nobody wants the answer any more
+            outcome()
+
+    def work() -> None:
+        try:
+            result = func()
+        except Exception as exc:
+            outcome = functools.partial(future.set_exception, exc)
+        else:
+            outcome = functools.partial(future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed while this thread hung
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=work, name="tikrelay-doctor", daemon=True).start()
+    return future
