@@ -56,6 +56,7 @@ async def send_parts(
     relay: Relay, ctx: JobContext, post_key: str, route: Route, parts: list[Part]
 ) -> Sent:
     sent = Sent()
+    settled = await _settle_chat(relay, ctx, route, post_key)
     known = await relay.tx(ctx, sql.intents, post_key, route.name)
     for part in parts:
         intent = known.get(part.index)
@@ -64,7 +65,8 @@ async def send_parts(
             continue
         arrived: list[int] = []
         if intent is None:
-            mark = await relay.tx(ctx, sql.newest_message_id, route.chat)
+            newest = await relay.tx(ctx, sql.newest_message_id, route.chat)
+            mark = max((m for m in (newest, settled) if m is not None), default=None)
             await relay.tx(
                 ctx,
                 sql.start_intent,
@@ -112,6 +114,32 @@ async def _send(
     # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the next
     # attempt probes which images arrived and sends only the others.
     return await sender.send_photos(target, files, text)
+
+
+async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: str) -> int | None:
+    """Before sending, settle other posts' sends to this chat that a crash left unconfirmed.
+
+    Their jobs may run only later (a retry, another run); until then a message of theirs that
+    did arrive would sit after our mark and be taken for ours. Each is probed now: found whole,
+    it is confirmed for its post; either way the highest id found raises our mark.
+    """
+    highest: int | None = None
+    for found_open in await relay.tx(ctx, sql.open_intents, route.chat, post_key):
+        found = await _reconcile(relay, ctx, route, found_open.intent)
+        if found:
+            highest = max(found) if highest is None else max(highest, *found)
+        if len(found) == found_open.intent.expected:
+            await relay.tx(
+                ctx,
+                sql.confirm_intent,
+                found_open.post_key,
+                found_open.destination,
+                found_open.intent.part,
+                found,
+                relay.now(),
+            )
+            await ctx.event("SETTLED", post=found_open.post_key, message_ids=found)
+    return highest
 
 
 async def _reconcile(relay: Relay, ctx: JobContext, route: Route, intent: sql.Intent) -> list[int]:

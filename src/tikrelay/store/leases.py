@@ -51,16 +51,18 @@ def renew(
 
 def _gone_workers(
     conn: Connection, now: datetime, host: str, is_alive: Callable[[int], bool], lease: timedelta
-) -> list[str]:
-    gone = []
+) -> tuple[list[str], list[str]]:
+    """Workers that are gone, and among them those whose process is provably dead here."""
+    gone, dead = [], []
     for row in conn.execute(
         select(workers.c.id, workers.c.host, workers.c.pid, workers.c.heartbeat_at)
     ):
-        silent = row.heartbeat_at < now - lease
         dead_here = row.host == host and not is_alive(row.pid)
-        if silent or dead_here:
+        if dead_here:
+            dead.append(row.id)
+        if dead_here or row.heartbeat_at < now - lease:
             gone.append(row.id)
-    return gone
+    return gone, dead
 
 
 def recover(
@@ -73,7 +75,7 @@ def recover(
 ) -> Recovered:
     """Find RUNNING jobs whose lease ran out or whose worker is provably gone (same host and its
     pid dead, no heartbeat for a whole lease, or no worker row at all) and retry or fail them."""
-    gone = _gone_workers(conn, now, host, is_alive, lease)
+    gone, dead = _gone_workers(conn, now, host, is_alive, lease)
     live = select(workers.c.id).where(workers.c.id.not_in(gone) if gone else true())
     stale = (
         select(jobs.c.id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.worker_id)
@@ -84,8 +86,25 @@ def recover(
         .with_for_update(skip_locked=True)
     )
     candidates = conn.execute(stale).all()
-    retry = [r.id for r in candidates if r.attempts < r.max_attempts]
-    give_up = [r.id for r in candidates if r.attempts >= r.max_attempts]
+    # A process that was killed (kill -9, out of memory, a reboot) interrupted its jobs; it
+    # says nothing about them, so their attempt is given back instead of counted. A job that
+    # hangs (its lease ran out under a live worker) or whose worker went silent counts.
+    interrupted = [r.id for r in candidates if r.worker_id in dead]
+    others = [r for r in candidates if r.worker_id not in dead]
+    retry = [r.id for r in others if r.attempts < r.max_attempts]
+    give_up = [r.id for r in others if r.attempts >= r.max_attempts]
+    if interrupted:
+        move(
+            conn,
+            where=jobs.c.id.in_(interrupted),
+            expected=JobStatus.RUNNING,
+            target=JobStatus.PENDING,
+            now=now,
+            # run_at stays: the job keeps its place in the claim order (older posts first).
+            values={"worker_id": None, "lease_until": None, "attempts": jobs.c.attempts - 1},
+            data={"reason": "worker-died"},
+            extra_events=lambda row: [(JobEvent.JOB_RECOVERED_STALE, {"attempt_refunded": True})],
+        )
     if retry:
         move(
             conn,
@@ -101,7 +120,7 @@ def recover(
         _fail_stale(conn, give_up, now)
     if gone:
         conn.execute(delete(workers).where(workers.c.id.in_(gone)))
-    return Recovered(requeued=retry, failed=give_up)
+    return Recovered(requeued=interrupted + retry, failed=give_up)
 
 
 def _fail_stale(conn: Connection, job_ids: list[int], now: datetime) -> None:

@@ -134,6 +134,34 @@ def intents(conn: Connection, post_key: str, destination: str) -> dict[int, Inte
     }
 
 
+@dataclass(frozen=True)
+class OpenIntent:
+    post_key: str
+    destination: str
+    intent: Intent
+
+
+def open_intents(conn: Connection, chat_id: str, other_than: str) -> list[OpenIntent]:
+    """Sends to this chat that started but were never confirmed, of posts other than one."""
+    rows = conn.execute(
+        select(send_intents)
+        .where(
+            send_intents.c.chat_id == chat_id,
+            send_intents.c.message_ids.is_(None),
+            send_intents.c.post_key != other_than,
+        )
+        .order_by(send_intents.c.id)
+    ).mappings()
+    return [
+        OpenIntent(
+            r["post_key"],
+            r["destination"],
+            Intent(r["part"], r["expected"], r["after_message_id"], r["message_ids"]),
+        )
+        for r in rows
+    ]
+
+
 def newest_message_id(conn: Connection, chat_id: str) -> int | None:
     """The highest message id Telegram confirmed to us in this chat."""
     rows = conn.execute(

@@ -232,6 +232,27 @@ def test_job_of_a_dead_process_on_this_host_is_recovered_at_once(queue: JobQueue
     assert [j.id for j in queue.claim("alive", 1, LEASE)] == [first.id]
 
 
+def test_a_killed_process_gives_its_jobs_back_in_their_place_without_spending_attempts(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    older = queue.enqueue(NewJob(kind="noop", payload={}, max_attempts=2)).job
+    clock.advance(1)
+    younger = queue.enqueue(NewJob(kind="noop", payload={}, max_attempts=2)).job
+    for pid in range(100, 105):  # killed again and again: far more often than max_attempts
+        queue.register_worker(f"w{pid}", "host", pid)
+        claimed = queue.claim(f"w{pid}", 1, LEASE)
+        assert [j.id for j in claimed] == [older.id]  # the older job keeps its place
+        assert claimed[0].attempts == 1
+        clock.advance(1)
+        found = queue.recover(host="host", is_alive=lambda p, dead=pid: p != dead, lease=LEASE)
+        assert found.requeued == [older.id]
+        assert found.failed == []
+    assert queue.get(younger.id).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    events = [e for e in queue.events(older.id) if e.type == JobEvent.JOB_RECOVERED_STALE]
+    assert len(events) == 5
+    assert all(e.data == {"attempt_refunded": True} for e in events)
+
+
 def test_release_gives_jobs_back_without_counting_the_attempt(queue: JobQueue) -> None:
     first = queue.enqueue(job()).job
     queue.claim("w", 1, LEASE)
