@@ -76,6 +76,9 @@ def doctor(config: Path | None = ConfigOption) -> None:
     not load."""
     settings = settings_from(config)
     configure_logging(level=logging.ERROR)
+    # Library log records (python-telegram-bot logs a refused token with a traceback) would
+    # interleave with the report, which already has a line for every failure.
+    logging.getLogger().addHandler(logging.NullHandler())
     source = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     checks = asyncio.run(examine(settings, source))
     token = settings.telegram.bot_token
@@ -242,7 +245,8 @@ async def check_ffmpeg(configured: str | None) -> Check:
     try:
         path = ffmpeg_path(configured)
     except FFmpegNotFoundError as exc:
-        return failed("ffmpeg", str(exc))
+        origin = " (named by the ffmpeg key in the config)" if configured else ""
+        return failed("ffmpeg", f"{exc}{origin}")
     try:
         process = await asyncio.create_subprocess_exec(
             str(path), "-version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
@@ -448,10 +452,6 @@ async def check_tiktok(
         if error.http_status is None:
             return failed(label, f"{TIKTOK_HOME} cannot be reached {how} ({error.message}): {fix}")
         status = error.http_status
-    if status == 407:
-        return failed(
-            label, "the proxy asks for a login: write it as http://user:password@host:port"
-        )
     if status in (401, 403, 429):
         return failed(
             label,

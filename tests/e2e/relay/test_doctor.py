@@ -154,6 +154,7 @@ def test_a_wrong_token_is_reported_without_showing_it(relayed: Relayed) -> None:
     assert found["ffmpeg"][0].startswith("✓")  # the other checks still ran
     for secret in (wrong, "THIS-TOKEN-IS-NOT-KNOWN-HERE"):
         assert secret not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr  # python-telegram-bot's log of the refusal stays out
 
 
 def test_a_cookies_file_others_may_read_needs_chmod_600(relayed: Relayed) -> None:
