@@ -1,11 +1,16 @@
-"""The demo world of ``tikrelay sandbox``: both emulators, a few creators and chats, in one loop."""
+"""The demo world of ``tikrelay sandbox``: both emulators, a few creators and chats, a complete
+config for the reposter, and what arrived in the chats, in one loop."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.telegram import TelegramEmulator
@@ -15,12 +20,23 @@ from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 SANDBOX_TOKEN = "1000000001:sandbox-token-not-a-secret"  # noqa: S105
 DEMO_CHANNEL = "tikrelay_demo"
 
+#: Which demo creator goes to which destination of the written config.
+DEMO_ROUTES: dict[str, tuple[str, ...]] = {
+    "demo_alice": ("demo_channel",),
+    "demo_bob": ("demo_channel", "demo_topic"),
+}
+
+#: Message fields that carry what a post became; service messages (a topic created) have none.
+_CONTENT_KINDS = ("video", "photo", "audio", "animation", "document", "text")
+
 
 @dataclass(frozen=True)
 class DemoChat:
     label: str
     chat_id: int
     topic_id: int | None = None
+    #: Its name under ``destinations`` in the written config; None when nothing routes there.
+    destination: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,28 +50,117 @@ class SandboxInfo:
     token: str
     ca_file: Path
     config_file: Path
+    state_dir: Path
     creators: dict[str, int]
     chats: list[DemoChat]
 
     def config_text(self) -> str:
-        """Config lines that point tikrelay at the emulators (valid for ``load_settings``)."""
-        return (
-            "# tikrelay pointed at the sandbox emulators (tikrelay sandbox)\n"
-            "telegram:\n"
-            f"  api_url: {self.telegram_url}\n"
-            "network:\n"
-            f"  proxies: [{self.tiktok_proxy}]\n"
-            f"  ca_bundle: {self.ca_file}\n"
-        )
+        """A complete config for ``tikrelay run --once`` against the emulators (valid for
+        ``load_settings``). Paths are absolute so that it works from any folder."""
+        lines = [
+            "# tikrelay pointed at the sandbox emulators; `tikrelay sandbox` rewrites this file.",
+            f"state_dir: {_scalar(self.state_dir)}",
+            "telegram:",
+            f"  api_url: {_scalar(self.telegram_url)}",
+            "network:",
+            f"  proxies: [{_scalar(self.tiktok_proxy)}]",
+            f"  ca_bundle: {_scalar(self.ca_file)}",
+            "destinations:",
+        ]
+        for chat in self.chats:
+            if chat.destination is None:
+                continue
+            target = f"chat_id: {chat.chat_id}"
+            if chat.topic_id is not None:
+                target += f", topic_id: {chat.topic_id}"
+            lines += [f"  {chat.destination}:  # {chat.label}", f"    telegram: {{{target}}}"]
+        lines.append("sources:")
+        for creator, names in DEMO_ROUTES.items():
+            lines += [f'  - tiktok: "@{creator}"', f"    to: [{', '.join(names)}]"]
+        return "\n".join(lines) + "\n"
+
+    def destination_chats(self) -> list[DemoChat]:
+        return [chat for chat in self.chats if chat.destination is not None]
+
+
+def _scalar(value: object) -> str:
+    # A JSON string is a valid double-quoted YAML scalar, whatever the path holds.
+    return json.dumps(str(value))
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """One message as a reader of the chat sees it: an album counts once."""
+
+    kind: str
+    items: int
+    caption: str
+
+    def describe(self) -> str:
+        what = self.kind if self.items == 1 else f"album of {self.items} {self.kind}s"
+        return f"{what:<20} {self.caption}".rstrip()
+
+
+def summarize_messages(messages: Sequence[dict[str, Any]]) -> list[DeliveredMessage]:
+    """Bot API messages (oldest first) as what arrived: albums folded into one entry, each with
+    the first line of its caption (an audio without one shows its performer and title)."""
+    found: list[DeliveredMessage] = []
+    last_group: str | None = None
+    for message in messages:
+        kind = next((k for k in _CONTENT_KINDS if k in message), None)
+        if kind is None:
+            continue
+        group = message.get("media_group_id")
+        if group is not None and group == last_group:
+            album = found[-1]
+            found[-1] = DeliveredMessage(
+                album.kind if album.kind == kind else "item",
+                album.items + 1,
+                album.caption or _first_line(message),
+            )
+        else:
+            found.append(DeliveredMessage(kind, 1, _first_line(message)))
+        last_group = group
+    return found
+
+
+def _first_line(message: dict[str, Any]) -> str:
+    text = message.get("caption") or message.get("text") or ""
+    if not text and "audio" in message:
+        audio = message["audio"]
+        text = " — ".join(p for p in (audio.get("performer"), audio.get("title")) if p)
+    return str(text).split("\n", 1)[0]
+
+
+class Sandbox:
+    """The running emulators with the demo world."""
+
+    def __init__(self, info: SandboxInfo, world: TikTokWorld, telegram: TelegramEmulator) -> None:
+        self.info = info
+        self.world = world
+        self.telegram = telegram
+
+    def delivered(self, chat: DemoChat) -> list[DeliveredMessage]:
+        """What the chat (or its topic) holds now, read from the Telegram emulator."""
+        messages = self.telegram.messages(chat.chat_id)
+        if chat.topic_id is not None:
+            messages = [m for m in messages if m.get("message_thread_id") == chat.topic_id]
+        return summarize_messages(messages)
 
 
 def build_tiktok_world(media: MediaFixtures) -> TikTokWorld:
     world = TikTokWorld(media)
-    world.add_creator("demo_alice", nickname="Alice (demo)", videos=3)
+    # Captions of their own, an hour apart, so that each delivered message is told apart.
+    hour_ago = int(time.time()) - 3600
+    world.add_creator("demo_alice", nickname="Alice (demo)")
+    world.add_video("demo_alice", desc="first light on the river #sunrise", at=hour_ago - 7200)
+    world.add_video("demo_alice", desc="folding a paper crane", at=hour_ago - 3600)
+    world.add_video("demo_alice", desc="the crane, now flying #origami", at=hour_ago)
     world.add_slideshow(
         "demo_alice", images=("jpeg", "webp", "heic", "jpeg"), desc="four slides #photomode"
     )
-    world.add_creator("demo_bob", nickname="Bob (demo)", videos=1)
+    world.add_creator("demo_bob", nickname="Bob (demo)")
+    world.add_video("demo_bob", desc="coffee, then code", at=hour_ago)
     world.add_video("demo_bob", desc="sharper in HEVC, but Telegram wants H.264 #fyp", hevc=True)
     world.add_slideshow("demo_bob", images=("heic", "webp"), desc="two slides")
     return world
@@ -67,23 +172,35 @@ def build_telegram_world(emu: TelegramEmulator) -> list[DemoChat]:
     topic = emu.add_topic(forum.id, "Clips")
     group = emu.add_chat("group", title="Demo group")
     return [
-        DemoChat(f"channel @{DEMO_CHANNEL}", channel.id),
-        DemoChat('forum "Demo forum", topic "Clips"', forum.id, topic.message_thread_id),
+        DemoChat(f"channel @{DEMO_CHANNEL}", channel.id, destination="demo_channel"),
+        DemoChat(
+            'forum "Demo forum", topic "Clips"',
+            forum.id,
+            topic.message_thread_id,
+            destination="demo_topic",
+        ),
         DemoChat('group "Demo group"', group.id),
     ]
 
 
-async def serve_sandbox(
+def clear_state(folder: Path) -> None:
+    """Forget what earlier sandboxes in ``folder`` left: the emulators start empty, so the
+    reposter's deliveries and the emulator's uploads from before would only contradict them."""
+    for name in ("state", "telegram"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
+@asynccontextmanager
+async def start_sandbox(
     folder: Path,
-    on_ready: Callable[[SandboxInfo], None],
-    stop: asyncio.Event,
     *,
     tiktok_port: int = 0,
     telegram_port: int = 0,
     flood_limits: bool = False,
-) -> None:
-    """Start both emulators with the demo world in ``folder`` (which must exist), call
-    ``on_ready`` with their addresses, and serve until ``stop`` is set."""
+) -> AsyncIterator[Sandbox]:
+    """Start both emulators with the demo world, with ``folder`` (which must exist) cleared of
+    earlier state and holding the CA certificate and the config; stop them on exit."""
+    clear_state(folder)
     world = build_tiktok_world(MediaFixtures.at())
     tiktok = TikTokEmulator(world, port=tiktok_port)
     telegram = TelegramEmulator(
@@ -99,11 +216,11 @@ async def serve_sandbox(
             telegram_url=telegram.url,
             telegram_control=f"{telegram.url}/_emulator",
             token=SANDBOX_TOKEN,
-            ca_file=ca_file,
+            ca_file=ca_file.resolve(),
             config_file=folder / "tikrelay.yaml",
+            state_dir=(folder / "state").resolve(),
             creators={c.username: len(world.posts(c.username)) for c in world.creators()},
             chats=chats,
         )
         info.config_file.write_text(info.config_text(), encoding="utf-8")
-        on_ready(info)
-        await stop.wait()
+        yield Sandbox(info, world, telegram)
