@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,7 +45,7 @@ def run(
         relay_service,
         summarize,
     )
-    from tikrelay.pipeline.worker import Worker
+    from tikrelay.pipeline.worker import Worker, pid_alive
     from tikrelay.store import DatabaseError, open_queue
 
     try:
@@ -58,6 +60,13 @@ def run(
     started = queue.clock()
     service = relay_service(queue, settings, relay)
     enqueue_polls(service, relay)
+    # Jobs a killed run left RUNNING are due again at once; otherwise "nothing due" would
+    # skip them until their lease ran out.
+    queue.recover(
+        host=socket.gethostname(),
+        is_alive=pid_alive,
+        lease=timedelta(seconds=settings.jobs.lease_seconds),
+    )
     if queue.has_due_work(service.registry.names()):
         try:
             asyncio.run(_drain(relay, Worker(service, concurrency=size, drain=True)))

@@ -199,8 +199,8 @@ class TelegramSender:
                 await self._bot.edit_message_reply_markup(target.chat_id, message_id)
             except BadRequest as exc:
                 text = exc.message.lower()
-                if "message is not modified" in text:
-                    return True
+                if "message is not modified" in text or "message can't be edited" in text:
+                    return True  # both answers need a message at that id
                 if "message to edit not found" in text:
                     return False
                 raise

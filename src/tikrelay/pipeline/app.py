@@ -95,12 +95,17 @@ class RunSummary:
 
 
 def summarize(queue: JobQueue, started: datetime) -> RunSummary:
-    """What the jobs of this run did: created or finished since ``started``."""
+    """What the jobs of this run did (changed since ``started``), and every job still waiting,
+    whichever run it comes from."""
     summary = RunSummary()
+    waiting = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
     with queue.engine.connect() as conn:
         rows = conn.execute(
             select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
-            .where(jobs.c.kind.in_([POLL, DELIVER]), jobs.c.updated_at >= started)
+            .where(
+                jobs.c.kind.in_([POLL, DELIVER]),
+                (jobs.c.updated_at >= started) | jobs.c.status.in_(waiting),
+            )
             .order_by(jobs.c.id)
         ).all()
         summary.delivered = len(
@@ -112,16 +117,16 @@ def summarize(queue: JobQueue, started: datetime) -> RunSummary:
             ).all()
         )
     for kind, status, payload, error in rows:
-        waiting = status == JobStatus.PENDING
-        if status not in (JobStatus.FAILED, JobStatus.PENDING):
+        later = status != JobStatus.FAILED
+        if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
             if kind == POLL and status == JobStatus.COMPLETED:
                 summary.polled += 1
             continue
-        reason = error or "waiting"
+        reason = error or ("not finished yet" if later else "failed")
         if kind == POLL:
-            summary.failed_sources.append((payload["source"], reason, waiting))
+            summary.failed_sources.append((payload["source"], reason, later))
         else:
             summary.failed.append(
-                FailedPost(payload["post"], payload["url"], payload["destination"], reason, waiting)
+                FailedPost(payload["post"], payload["url"], payload["destination"], reason, later)
             )
     return summary

@@ -67,6 +67,8 @@ async def send_parts(
         if intent is None:
             newest = await relay.tx(ctx, sql.newest_message_id, route.chat)
             mark = max((m for m in (newest, settled) if m is not None), default=None)
+            if mark is None:
+                mark = await _empty_chat_mark(relay, route)
             await relay.tx(
                 ctx,
                 sql.start_intent,
@@ -114,6 +116,19 @@ async def _send(
     # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the next
     # attempt probes which images arrived and sends only the others.
     return await sender.send_photos(target, files, text)
+
+
+async def _empty_chat_mark(relay: Relay, route: Route) -> int | None:
+    """0 when the chat has no messages at all (ids start at 1), else None (unknown).
+
+    Before tikrelay's first confirmed message in a chat there is no mark to probe from. A chat
+    without messages gives one for free: its first ids do not exist. Only ids 1 to PROBE_GAP are
+    asked about, never a chat's history (a probe may take a keyboard off somebody's message).
+    """
+    for message_id in range(1, PROBE_GAP + 1):
+        if await relay.sender.probe_message(route.target, message_id):
+            return None
+    return 0
 
 
 async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: str) -> int | None:
