@@ -10,6 +10,7 @@ from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
 from tikrelay.cli.run import run
 from tikrelay.cli.sandbox import sandbox
+from tikrelay.cli.serve import serve
 from tikrelay.cli.worker import worker
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.command("init")(init)
 app.command("run")(run)
+app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)

@@ -69,7 +69,7 @@ def run(
     )
     if queue.has_due_work(service.registry.names()):
         try:
-            asyncio.run(_drain(relay, Worker(service, concurrency=size, drain=True)))
+            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=True)))
         except TikrelayError as exc:  # Telegram unreachable or the token refused, at start
             queue.engine.dispose()
             code = EXIT_CONFIG if exc.kind is ErrorKind.AUTH else EXIT_INCOMPLETE
@@ -82,7 +82,9 @@ def run(
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
-async def _drain(relay: Relay, worker: Worker) -> None:
+async def run_until_stopped(relay: Relay, worker: Worker) -> None:
+    """Run the worker with the Telegram sender open; the first SIGTERM/SIGINT lets running jobs
+    finish (jobs.shutdown_grace_seconds), a second one releases them at once."""
     loop = asyncio.get_running_loop()
     signals = 0
 

@@ -30,26 +30,39 @@ def worker(
         int | None, typer.Option("--concurrency", min=1, help="Default: jobs.worker_concurrency.")
     ] = None,
 ) -> None:
-    """Run jobs. Start several, on one or many machines, against one PostgreSQL."""
-    from tikrelay.pipeline.kinds import worker_registry
-    from tikrelay.pipeline.service import JobService
+    """Run jobs. Start several, on one or many machines, against one PostgreSQL. With sources
+    or destinations in the config, the reposter's jobs too."""
+    from tikrelay.pipeline.app import SetupError, build_relay, relay_service
     from tikrelay.pipeline.worker import Worker
     from tikrelay.store import DatabaseError, open_queue
 
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
-    try:
-        registry = worker_registry(kinds)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    relay = None
+    if settings.sources or settings.destinations:
+        try:
+            relay = build_relay(settings)
+        except SetupError as exc:
+            raise fail(str(exc)) from None
     size = concurrency or settings.jobs.worker_concurrency
     try:
         queue = open_queue(settings, pool_size=size + 2)
     except DatabaseError as exc:
         raise fail(str(exc)) from None
-    service = JobService(queue, registry, settings.jobs)
-    asyncio.run(_serve(Worker(service, concurrency=size, drain=drain)))
-    queue.engine.dispose()
+    try:
+        service = relay_service(queue, settings, relay, kinds)
+    except ValueError as exc:
+        queue.engine.dispose()
+        raise fail(str(exc)) from None
+    try:
+        if relay is None:
+            asyncio.run(_serve(Worker(service, concurrency=size, drain=drain)))
+        else:
+            from tikrelay.cli.run import run_until_stopped
+
+            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
+    finally:
+        queue.engine.dispose()
 
 
 async def _serve(worker: Worker) -> None:

@@ -3,6 +3,7 @@ runs, and what a run did (for its summary)."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from tikrelay.domain.jobs import JobStatus
 from tikrelay.pipeline.kinds import worker_registry
 from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.relay import DELIVER, POLL, PollPayload, Relay, watched_sources
+from tikrelay.pipeline.schedules import Schedule, prune, save
 from tikrelay.pipeline.service import JobService
 from tikrelay.store import JobQueue
 from tikrelay.store.tables import deliveries, jobs
@@ -53,10 +55,13 @@ def build_relay(settings: Settings) -> Relay:
     return Relay(settings)
 
 
-def relay_service(queue: JobQueue, settings: Settings, relay: Relay | None) -> JobService:
-    """The job service with the built-in kinds, plugins, and the reposter's kinds."""
+def relay_service(
+    queue: JobQueue, settings: Settings, relay: Relay | None, extra: list[str] | None = None
+) -> JobService:
+    """The job service with the built-in kinds, plugins (and ``extra`` ``module:attr`` specs),
+    and the reposter's kinds."""
     registry = Registry()
-    registry.include(worker_registry())
+    registry.include(worker_registry(extra))
     if relay is not None:
         registry.include(relay.registry())
     service = JobService(queue, registry, settings.jobs)
@@ -65,11 +70,37 @@ def relay_service(queue: JobQueue, settings: Settings, relay: Relay | None) -> J
     return service
 
 
+def poll_schedule_name(source_key: str) -> str:
+    return f"{POLL}:{source_key}"
+
+
 def enqueue_polls(service: JobService, relay: Relay) -> int:
-    """One poll job per configured source (a source whose poll waits for a retry keeps it)."""
+    """One poll job per configured source (a source whose poll waits for a retry keeps it).
+    The dedupe key is the one the source's schedule uses, so a cron run and ``serve`` never
+    poll one source twice at the same time."""
     for key in relay.sources:
-        service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"poll:{key}")
+        name = poll_schedule_name(key)
+        service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"schedule:{name}")
     return len(relay.sources)
+
+
+def schedule_polls(service: JobService, relay: Relay, rng: random.Random) -> None:
+    """A poll schedule per source (``every_minutes``, up to a tenth of it late, so that many
+    sources do not all poll in the same second); schedules of removed sources go."""
+    names = []
+    for key, watched in relay.sources.items():
+        interval = watched.settings.every_minutes * 60
+        name = poll_schedule_name(key)
+        names.append(name)
+        schedule = Schedule(
+            name=name,
+            kind=POLL,
+            payload=PollPayload(source=key).model_dump(),
+            interval_seconds=interval,
+            jitter_seconds=interval / 10,
+        )
+        save(service, schedule, rng)
+    prune(service, f"{POLL}:", names)
 
 
 @dataclass(frozen=True)

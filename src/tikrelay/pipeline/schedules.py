@@ -94,6 +94,12 @@ def save(service: JobService, schedule: Schedule, rng: random.Random) -> None:
         schedules_sql.upsert(conn, values)
 
 
+def prune(service: JobService, prefix: str, keep: list[str]) -> int:
+    """Forget the schedules named ``prefix…`` other than ``keep`` (e.g. removed sources)."""
+    with service.queue.transaction() as conn:
+        return schedules_sql.remove_others(conn, prefix, keep)
+
+
 def fire_due(service: JobService, rng: random.Random) -> int:
     """Enqueue a job for every due schedule, in the transaction that advances it. The job's
     dedupe key is the schedule's name: a slow run is never doubled by the next occurrence."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
 from tikrelay.store.tables import schedules
 
@@ -42,6 +42,14 @@ def upsert(conn: Connection, values: Mapping[str, Any]) -> None:
         conn.execute(update(schedules).where(schedules.c.name == values["name"]).values(**values))
     else:
         conn.execute(schedules.insert().values(**values))
+
+
+def remove_others(conn: Connection, prefix: str, keep: list[str]) -> int:
+    """Delete the schedules named ``prefix…`` that are not in ``keep``."""
+    query = delete(schedules).where(schedules.c.name.startswith(prefix, autoescape=True))
+    if keep:
+        query = query.where(schedules.c.name.not_in(keep))
+    return conn.execute(query).rowcount
 
 
 def get(conn: Connection, name: str) -> ScheduleRow | None:

@@ -1,0 +1,53 @@
+"""``tikrelay serve``: polls each source on its schedule and delivers until stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from tests.e2e.relay.conftest import TOKEN, Relayed
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.Popen[str]) -> None:
+    """Wait for ``condition`` (checked every 0.1 s) while the service runs."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the service did not get there in time"
+        time.sleep(0.1)
+
+
+def test_serve_delivers_new_posts_on_the_poll_schedule_until_stopped(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    # Every 1.2 s, so the test sees a second poll; the default is 15 minutes.
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"], "every_minutes": 0.02}]
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tikrelay", "serve", "--config", str(relayed.config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(telegram.messages(channel.id)) == 1, 30, proc)
+        world.add_video("alice", desc="fresh")
+        wait_until(lambda: len(telegram.messages(channel.id)) == 2, 30, proc)
+        assert telegram.messages(channel.id)[-1]["caption"].startswith("fresh")
+        feed_reads = len(world.requests(path="/api/creator/item_list/"))
+        wait_until(
+            lambda: len(world.requests(path="/api/creator/item_list/")) > feed_reads, 30, proc
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert len(telegram.messages(channel.id)) == 2  # polled again and again: nothing twice
