@@ -169,8 +169,6 @@ class Relay:
         return self.service.queue.clock()
 
     def registry(self) -> Registry:
-        from tikrelay.pipeline import deliver
-
         registry = Registry()
 
         @registry.handler(POLL, payload=PollPayload, max_attempts=3)
@@ -179,6 +177,8 @@ class Relay:
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver_post(ctx: JobContext, payload: DeliverPayload) -> None:
+            from tikrelay.pipeline import deliver  # PyAV, Pillow, Jinja2: only with work to do
+
             await deliver.deliver(self, ctx, payload)
 
         return registry
