@@ -24,7 +24,9 @@ def test_kill_9_at_random_moments_loses_nothing(relayed: Relayed) -> None:
     start = int(time.time()) - 3600  # an hour ago, a minute apart
     for n in range(1, VIDEOS + SLIDESHOWS + 1):
         if n % 5 == 0:
-            world.add_slideshow("alice", images=("jpeg",) * SLIDES, desc=f"post {n}", at=start + n * 60)
+            world.add_slideshow(
+                "alice", images=("jpeg",) * SLIDES, desc=f"post {n}", at=start + n * 60
+            )
         else:
             world.add_video("alice", desc=f"post {n}", at=start + n * 60)
     # Telegram carries out each send at once but answers only later: the widest window between
