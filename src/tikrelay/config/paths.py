@@ -26,6 +26,11 @@ class StatePaths:
         return self.media_cache / site / safe
 
     @property
+    def locks(self) -> Path:
+        """Lock files of one-at-a-time work shared by processes on this machine."""
+        return self.root / "locks"
+
+    @property
     def sandbox(self) -> Path:
         return self.root / "sandbox"
 

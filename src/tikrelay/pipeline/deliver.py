@@ -64,7 +64,11 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
                 parts = await _prepare(relay, ctx, payload, session, route.settings)
             finally:
                 await asyncio.to_thread(stack.close)
-        async with ctx.stage("TELEGRAM_SEND"), relay.turns.turn(route.chat, ctx.job.id):
+        async with (
+            ctx.stage("TELEGRAM_SEND"),
+            relay.turns.turn(route.chat, ctx.job.id),
+            relay.chat_lock(route.chat),
+        ):
             sent = await send_parts(relay, ctx, payload.post, route, parts)
         await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
 

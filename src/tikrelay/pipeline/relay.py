@@ -9,7 +9,8 @@ Telegram sender with its flood pacer, the download limit and the chats' turns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.service import JobService
 from tikrelay.pipeline.turns import ChatTurns
 from tikrelay.sources.refs import SITE, parse_creator
+from tikrelay.store import locks
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
@@ -164,6 +166,17 @@ class Relay:
 
         result: T = await ctx.db(run)
         return result
+
+    @asynccontextmanager
+    async def chat_lock(self, chat: str) -> AsyncIterator[None]:
+        """Hold the chat against other processes too (several workers, a cron run beside the
+        service): sends to one chat stay one at a time, which reconciliation relies on."""
+        held = locks.held(self.service.queue.engine, f"chat:{chat}", self.paths.locks)
+        await asyncio.to_thread(held.__enter__)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(held.__exit__, None, None, None)
 
     def now(self) -> datetime:
         return self.service.queue.clock()
