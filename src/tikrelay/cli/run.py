@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tikrelay.cli.common import EXIT_CONFIG, ConfigOption, fail, settings_from
+from tikrelay.cli.progress import LiveProgress, progress_display
 from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -68,8 +70,14 @@ def run(
         lease=timedelta(seconds=settings.jobs.lease_seconds),
     )
     if queue.has_due_work(service.registry.names()):
+        display = progress_display()
+        relay.progress = display
         try:
-            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=True)))
+            with contextlib.ExitStack() as stack:
+                if isinstance(display, LiveProgress):
+                    stack.enter_context(display)
+                worker = Worker(service, concurrency=size, drain=True)
+                asyncio.run(run_until_stopped(relay, worker))
         except TikrelayError as exc:  # Telegram unreachable or the token refused, at start
             queue.engine.dispose()
             code = EXIT_CONFIG if exc.kind is ErrorKind.AUTH else EXIT_INCOMPLETE

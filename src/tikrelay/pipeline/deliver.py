@@ -13,7 +13,7 @@ import asyncio
 import fcntl
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 
 ALBUM_SIZE = 10
 _MB = 1000 * 1000
+
+
+def _stage(
+    relay: Relay, ctx: JobContext, payload: DeliverPayload, name: str
+) -> AbstractAsyncContextManager[None]:
+    relay.progress.stage(payload.post, payload.destination, name)
+    return ctx.stage(name)
 
 
 def upload_limit(relay: Relay) -> int:
@@ -65,12 +72,13 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
             finally:
                 await asyncio.to_thread(stack.close)
         async with (
-            ctx.stage("TELEGRAM_SEND"),
+            _stage(relay, ctx, payload, "TELEGRAM_SEND"),
             relay.turns.turn(route.chat, ctx.job.id),
             relay.chat_lock(route.chat),
         ):
             sent = await send_parts(relay, ctx, payload.post, route, parts)
         await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
+        relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
 
         def record(conn: Connection) -> None:
             sql.record_delivery(
@@ -93,22 +101,22 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
 async def _prepare(
     relay: Relay, ctx: JobContext, payload: DeliverPayload, session: PostSession, dest: Any
 ) -> list[Part]:
-    async with ctx.stage("METADATA_FETCH"):
+    async with _stage(relay, ctx, payload, "METADATA_FETCH"):
         post = await asyncio.to_thread(session.post)
         await relay.tx(ctx, sql.save_post, _post_row(post, relay))
-    async with ctx.stage("CAPABILITY_CHECK"):
+    async with _stage(relay, ctx, payload, "CAPABILITY_CHECK"):
         if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
             raise TikrelayError(
                 ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
             )
         await ctx.event("POST", kind=post.kind.value, images=len(post.images))
     folder = relay.paths.post_media(SITE, post.id)
-    async with ctx.stage("DOWNLOAD"), relay.downloads:
+    async with _stage(relay, ctx, payload, "DOWNLOAD"), relay.downloads:
         files = await asyncio.to_thread(_download_once, session, post, folder)
     caption = render_caption(post, dest.caption, link=dest.link)
-    async with ctx.stage("POSTPROCESS"):
+    async with _stage(relay, ctx, payload, "POSTPROCESS"):
         ready = await asyncio.to_thread(_postprocess, relay, post, files, folder)
-    async with ctx.stage("OUTPUT_VALIDATE"):
+    async with _stage(relay, ctx, payload, "OUTPUT_VALIDATE"):
         if isinstance(ready, TelegramVideo):
             await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay))
     return _plan(post, ready, files, caption, audio=dest.slideshow_audio)

@@ -19,11 +19,14 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from tikrelay.config.logging import redact_text
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
 from tikrelay.destinations.target import ChatTarget
-from tikrelay.domain.errors import InvalidJobError
+from tikrelay.domain.errors import InvalidJobError, classify
+from tikrelay.domain.retry import RETRYABLE
 from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.progress import Progress
 from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.service import JobService
 from tikrelay.pipeline.turns import ChatTurns
@@ -109,6 +112,7 @@ class Relay:
         self._sender = sender
         self._client = client
         self._service: JobService | None = None
+        self.progress = Progress()
 
     @property
     def sender(self) -> TelegramSender:
@@ -186,15 +190,29 @@ class Relay:
 
         @registry.handler(POLL, payload=PollPayload, max_attempts=3)
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
-            await self.poll(ctx, payload)
+            try:
+                await self.poll(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"source {payload.source}", exc)
+                raise
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver_post(ctx: JobContext, payload: DeliverPayload) -> None:
             from tikrelay.pipeline import deliver  # PyAV, Pillow, Jinja2: only with work to do
 
-            await deliver.deliver(self, ctx, payload)
+            try:
+                await deliver.deliver(self, ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                raise
 
         return registry
+
+    def _report_failure(self, ctx: JobContext, what: str, exc: Exception) -> None:
+        error = classify(exc)
+        retryable = error.retryable if error.retryable is not None else error.kind in RETRYABLE
+        retry = retryable and ctx.attempt < ctx.job.max_attempts
+        self.progress.failed(what, f"{error.kind}: {redact_text(error.message)}", retry=retry)
 
     # -- poll ----------------------------------------------------------------------------------
 
@@ -246,5 +264,6 @@ class Relay:
             log.info(
                 "polled", source=watched.key, listed=len(entries), new=len(new), queued=len(fresh)
             )
+            self.progress.polled(watched.key, len(entries), len(fresh) * len(watched.settings.to))
 
         ctx.on_complete(record)
