@@ -27,6 +27,7 @@ class JobKind:
     max_attempts: int | None = None
     timeout_seconds: float | None = None
     stage_timeouts: Mapping[str, float] = field(default_factory=dict)
+    max_running: int | None = None
 
     def parse(self, payload: Mapping[str, Any]) -> Any:
         if self.payload is None:
@@ -64,11 +65,18 @@ class Registry:
         max_attempts: int | None = None,
         timeout_seconds: float | None = None,
         stage_timeouts: Mapping[str, float] | None = None,
+        max_running: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(func: Handler) -> Handler:
             self.add(
                 JobKind(
-                    name, func, payload, max_attempts, timeout_seconds, dict(stage_timeouts or {})
+                    name,
+                    func,
+                    payload,
+                    max_attempts,
+                    timeout_seconds,
+                    dict(stage_timeouts or {}),
+                    max_running,
                 )
             )
             return func

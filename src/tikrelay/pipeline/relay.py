@@ -188,7 +188,9 @@ class Relay:
     def registry(self) -> Registry:
         registry = Registry()
 
-        @registry.handler(POLL, payload=PollPayload, max_attempts=3)
+        # Two polls at a time: reading feeds is mostly CPU in yt-dlp, and deliveries (ahead of
+        # polls in the queue) should start downloading as soon as the first poll is done.
+        @registry.handler(POLL, payload=PollPayload, max_attempts=3, max_running=2)
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
             try:
                 await self.poll(ctx, payload)
@@ -223,19 +225,16 @@ class Relay:
         attempt = ctx.attempt - 1
         try:
             async with ctx.stage("FEED_FETCH"):
-                native_id = row.native_id
-                if native_id is None:
-                    native_id = await asyncio.to_thread(
-                        self.client.resolve, watched.username, attempt=attempt
+                depth = watched.settings.depth
+                if row.native_id is None:  # first poll: the profile page gives the secUid too
+                    native_id, entries = await asyncio.to_thread(
+                        self.client.resolve, watched.username, depth, attempt=attempt
                     )
                     await self.tx(ctx, sql.set_native_id, row.id, native_id)
-                entries = await asyncio.to_thread(
-                    self.client.latest,
-                    native_id,
-                    watched.username,
-                    watched.settings.depth,
-                    attempt=attempt,
-                )
+                else:
+                    entries = await asyncio.to_thread(
+                        self.client.latest, row.native_id, watched.username, depth, attempt=attempt
+                    )
         except Exception as exc:
             await self.tx(ctx, sql.record_poll_error, row.id, str(exc)[:500])
             raise
@@ -258,8 +257,9 @@ class Relay:
                     job = DeliverPayload(
                         post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
                     )
+                    # Ahead of the other polls: downloads start while the rest are read.
                     self.service.enqueue(
-                        DELIVER, job, dedupe_key=f"deliver:{key}:{name}", conn=conn
+                        DELIVER, job, dedupe_key=f"deliver:{key}:{name}", priority=1, conn=conn
                     )
             log.info(
                 "polled", source=watched.key, listed=len(entries), new=len(new), queued=len(fresh)

@@ -83,11 +83,16 @@ class JobService:
         return merged
 
     def limits(self) -> ClaimLimits:
-        per_kind = {
-            name: kind.max_running
-            for name, kind in self.settings.kinds.items()
-            if kind.max_running is not None
-        }
+        """Running-job limits: a kind's own default, unless ``jobs.kinds.<kind>.max_running``
+        says otherwise."""
+        per_kind = {kind.name: kind.max_running for kind in self.registry if kind.max_running}
+        per_kind.update(
+            {
+                name: kind.max_running
+                for name, kind in self.settings.kinds.items()
+                if kind.max_running is not None
+            }
+        )
         return ClaimLimits(max_running=self.settings.max_running, per_kind=per_kind)
 
     def backoff(self) -> BackoffPolicy:

@@ -73,29 +73,23 @@ class TikTokClient:
             raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
         return info
 
-    def resolve(self, username: str, *, attempt: int = 0) -> str:
-        """The creator's secUid, read from the profile page (stored by the caller)."""
-        info = self._extract(f"{WEB}/@{username}", f"@{username}", attempt, playlistend=1)
+    def resolve(
+        self, username: str, depth: int, *, attempt: int = 0
+    ) -> tuple[str, list[FeedEntry]]:
+        """The creator's secUid (stored by the caller) and the newest ``depth`` posts, oldest
+        first: the profile page and one feed request."""
+        info = self._extract(f"{WEB}/@{username}", f"@{username}", attempt, playlistend=depth)
         sec_uid = info.get("id")
         if not isinstance(sec_uid, str) or not sec_uid:
             raise TikrelayError(ErrorKind.EXTRACTOR, f"no secUid found for @{username}")
-        return sec_uid
+        return sec_uid, _entries(info, username)
 
     def latest(
         self, sec_uid: str, username: str, depth: int, *, attempt: int = 0
     ) -> list[FeedEntry]:
         """The newest ``depth`` posts, oldest first: one feed request for up to 15."""
         info = self._extract(f"tiktokuser:{sec_uid}", f"@{username}", attempt, playlistend=depth)
-        entries: list[FeedEntry] = []
-        for entry in info.get("entries") or []:
-            post_id = str(entry.get("id") or "")
-            if not post_id:
-                continue
-            timestamp = entry.get("timestamp")
-            created = datetime.fromtimestamp(timestamp, UTC) if timestamp else None
-            entries.append(FeedEntry(post_id, post_url(username, post_id), created))
-        entries.reverse()
-        return entries
+        return _entries(info, username)
 
     @contextmanager
     def open_post(self, url: str, post_id: str, *, attempt: int = 0) -> Iterator[PostSession]:
@@ -191,6 +185,19 @@ class PostSession:
                 shutil.copyfileobj(response, out)
         partial.replace(target)
         return target
+
+
+def _entries(info: dict[str, Any], username: str) -> list[FeedEntry]:
+    entries: list[FeedEntry] = []
+    for entry in info.get("entries") or []:
+        post_id = str(entry.get("id") or "")
+        if not post_id:
+            continue
+        timestamp = entry.get("timestamp")
+        created = datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+        entries.append(FeedEntry(post_id, post_url(username, post_id), created))
+    entries.reverse()
+    return entries
 
 
 def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:

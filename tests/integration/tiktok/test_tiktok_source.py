@@ -47,8 +47,9 @@ def test_creator_references() -> None:
 
 def test_feed_lists_the_newest_posts_oldest_first(client: TikTokClient, world: TikTokWorld) -> None:
     creator = world.add_creator("alice", videos=4)
-    sec_uid = client.resolve("alice")
+    sec_uid, first = client.resolve("alice", 3)
     assert sec_uid == creator.sec_uid
+    assert [e.id for e in first] == [p.id for p in world.posts("alice")][:3][::-1]
     world.clear_log()
     entries = client.latest(sec_uid, "alice", 3)
     newest = [p.id for p in world.posts("alice")][:3]  # the world lists newest first
@@ -121,7 +122,7 @@ def test_without_the_ca_the_proxy_is_refused(
     world.add_creator("alice", videos=1)
     client = TikTokClient(NetworkSettings(proxies=[emulator.proxy_url]), StatePaths(tmp_path))
     with pytest.raises(TikrelayError) as caught:
-        client.resolve("alice")
+        client.resolve("alice", 1)
     assert caught.value.kind in (ErrorKind.NETWORK, ErrorKind.EXTRACTOR)
 
 
