@@ -19,7 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -426,7 +426,7 @@ async def check_tiktok(
     label: str, network: NetworkSettings, proxy: str | None, ca_folder: Path
 ) -> Check:
     """One request to TikTok's home page, with the options every source request gets."""
-    from tikrelay.sources.ytdlp import base_options
+    from tikrelay.sources.ytdlp import base_options, fetch_status
 
     how = "through it" if proxy else "directly"
     if proxy:
@@ -443,7 +443,7 @@ async def check_tiktok(
     options["socket_timeout"] = NETWORK_TIMEOUT
     try:
         status = await asyncio.wait_for(
-            in_daemon_thread(lambda: fetch_status(options)), NETWORK_TIMEOUT + 1
+            in_daemon_thread(lambda: fetch_status(options, TIKTOK_HOME)), NETWORK_TIMEOUT + 1
         )
     except TimeoutError:
         return failed(label, f"{TIKTOK_HOME} did not answer {how} in {NETWORK_TIMEOUT:g} s: {fix}")
@@ -461,14 +461,6 @@ async def check_tiktok(
     if status >= 500:
         return failed(label, f"{TIKTOK_HOME} answered HTTP {status} {how}: try again later; {fix}")
     return passed(label, f"TikTok answers {how} (HTTP {status})")
-
-
-def fetch_status(options: dict[str, Any]) -> int:
-    from yt_dlp import YoutubeDL
-
-    with YoutubeDL(options) as ydl, contextlib.closing(ydl.urlopen(TIKTOK_HOME)) as response:
-        status: int = response.status
-    return status
 
 
 # -- threads -------------------------------------------------------------------------------------

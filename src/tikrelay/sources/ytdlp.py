@@ -3,6 +3,7 @@ routed to structlog, and the one classifier for its exceptions."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -12,6 +13,7 @@ from typing import Any
 
 import certifi
 import structlog
+from yt_dlp import YoutubeDL
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
@@ -125,6 +127,13 @@ def base_options(network: NetworkSettings, *, ca_folder: Path, proxy: str | None
     if network.cookies_file is not None:
         options["cookiefile"] = str(check_cookie_file(network.cookies_file))
     return options
+
+
+def fetch_status(options: dict[str, Any], url: str) -> int:
+    """The HTTP status of one GET of ``url`` with these options (``tikrelay doctor``)."""
+    with YoutubeDL(options) as ydl, contextlib.closing(ydl.urlopen(url)) as response:
+        status: int = response.status
+    return status
 
 
 def pick_proxy(proxies: list[str], key: str, attempt: int) -> str | None:
