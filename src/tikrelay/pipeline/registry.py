@@ -28,6 +28,8 @@ class JobKind:
     timeout_seconds: float | None = None
     stage_timeouts: Mapping[str, float] = field(default_factory=dict)
     max_running: int | None = None
+    #: A draining run waits for this kind's retries that come due soon (jobs.drain_wait_seconds).
+    drain_wait: bool = True
 
     def parse(self, payload: Mapping[str, Any]) -> Any:
         if self.payload is None:
@@ -66,6 +68,7 @@ class Registry:
         timeout_seconds: float | None = None,
         stage_timeouts: Mapping[str, float] | None = None,
         max_running: int | None = None,
+        drain_wait: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(func: Handler) -> Handler:
             self.add(
@@ -77,6 +80,7 @@ class Registry:
                     timeout_seconds,
                     dict(stage_timeouts or {}),
                     max_running,
+                    drain_wait,
                 )
             )
             return func

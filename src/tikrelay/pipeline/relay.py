@@ -189,8 +189,11 @@ class Relay:
         registry = Registry()
 
         # Two polls at a time: reading feeds is mostly CPU in yt-dlp, and deliveries (ahead of
-        # polls in the queue) should start downloading as soon as the first poll is done.
-        @registry.handler(POLL, payload=PollPayload, max_attempts=3, max_running=2)
+        # polls in the queue) should start downloading as soon as the first poll is done. A
+        # failed feed waits for its backoff, not in this run: a run never hammers a source.
+        @registry.handler(
+            POLL, payload=PollPayload, max_attempts=3, max_running=2, drain_wait=False
+        )
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
             try:
                 await self.poll(ctx, payload)

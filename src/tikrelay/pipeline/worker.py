@@ -167,7 +167,8 @@ class Worker:
 
     async def _soon_due(self) -> float | None:
         """Seconds until the next waiting job of ours comes due, if within the drain wait."""
-        due = await self.run_db(self.queue.next_run_at, self.service.registry.names())
+        kinds = [kind.name for kind in self.service.registry if kind.drain_wait]
+        due = await self.run_db(self.queue.next_run_at, kinds)
         if due is None:
             return None
         wait = max(0.0, (due - self.queue.clock()).total_seconds())

@@ -158,3 +158,25 @@ def test_an_album_refused_part_way_sends_only_the_missing_images(relayed: Relaye
     assert [(a.status, len(a.files)) for a in albums] == [(400, 6), (200, 2)]
     probes = telegram.calls("editMessageReplyMarkup")
     assert probes  # the arrived items were found by probing, not guessed
+
+
+def test_a_creator_whose_feed_fails_is_skipped_with_its_reason(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=2)
+    world.add_creator("bob", videos=2, private=True)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@bob", "to": ["clips"]}, {"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "polled 1 of 2 sources: 2 new deliveries, 2 delivered" in result.stdout
+    assert "source tiktok:@bob will retry:" in result.stdout
+    assert "private" in result.stdout.split("source tiktok:@bob", 1)[1].splitlines()[0]
+    assert len(telegram.messages(channel.id)) == 2
+
+    feed_reads = len(world.requests(path="/@bob"))
+    again = relayed.run()  # the next cron run leaves bob's poll waiting for its backoff
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert len(world.requests(path="/@bob")) == feed_reads
+    assert "source tiktok:@bob will retry:" in again.stdout
