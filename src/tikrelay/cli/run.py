@@ -85,7 +85,7 @@ def run(
             raise fail(message, code) from None
     summary = summarize(queue, started)
     queue.engine.dispose()
-    _report(summary)
+    report(summary)
     if not summary.ok:
         raise typer.Exit(EXIT_INCOMPLETE)
 
@@ -107,7 +107,8 @@ async def run_until_stopped(relay: Relay, worker: Worker) -> None:
         await worker.run()
 
 
-def _report(summary: RunSummary) -> None:
+def report(summary: RunSummary) -> None:
+    """The closing summary: sources polled, deliveries, and every failure with its reason."""
     typer.echo(
         f"polled {summary.polled} of {summary.polled + len(summary.failed_sources)} sources: "
         f"{summary.new_posts} new deliveries, {summary.delivered} delivered, "

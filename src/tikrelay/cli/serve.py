@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import typer
 
 from tikrelay.cli.common import ConfigOption, fail, settings_from
-from tikrelay.cli.run import run_until_stopped
+from tikrelay.cli.progress import LiveProgress, progress_display
+from tikrelay.cli.run import report, run_until_stopped
 from tikrelay.config.logging import configure_logging
 
 
@@ -26,6 +28,7 @@ def serve(config: Path | None = ConfigOption) -> None:
         enqueue_polls,
         relay_service,
         schedule_polls,
+        summarize,
     )
     from tikrelay.pipeline.worker import Worker
     from tikrelay.store import DatabaseError, open_queue
@@ -39,12 +42,19 @@ def serve(config: Path | None = ConfigOption) -> None:
         queue = open_queue(settings, pool_size=size + 2)
     except DatabaseError as exc:
         raise fail(str(exc)) from None
+    started = queue.clock()
     service = relay_service(queue, settings, relay)
     schedule_polls(service, relay, random.Random())  # noqa: S311 - jitter, not secrets
     enqueue_polls(service, relay)  # the first poll now, not one interval from now
     typer.echo(f"serving {len(relay.sources)} sources; Ctrl-C stops")
+    display = progress_display()
+    relay.progress = display
     try:
-        asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size)))
+        with contextlib.ExitStack() as stack:
+            if isinstance(display, LiveProgress):
+                stack.enter_context(display)
+            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size)))
+        report(summarize(queue, started))
     finally:
         queue.engine.dispose()
     typer.echo("stopped")

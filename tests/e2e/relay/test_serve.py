@@ -50,4 +50,6 @@ def test_serve_delivers_new_posts_on_the_poll_schedule_until_stopped(relayed: Re
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopped" in out
+    assert "delivered tiktok:" in out  # plain progress lines when not in a terminal
+    assert "2 delivered, 0 failed or waiting" in out  # and the summary at the end
     assert len(telegram.messages(channel.id)) == 2  # polled again and again: nothing twice
