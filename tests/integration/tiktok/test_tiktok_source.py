@@ -136,3 +136,13 @@ def test_cookie_files_must_be_private(tmp_path: Path) -> None:
     assert check_cookie_file(cookies) == cookies
     with pytest.raises(TikrelayError, match="does not exist"):
         check_cookie_file(tmp_path / "missing.txt")
+
+
+def test_verify_tls_false_accepts_the_proxy_without_its_ca(
+    emulator: TikTokEmulator, world: TikTokWorld, tmp_path: Path
+) -> None:
+    creator = world.add_creator("alice", videos=1)
+    network = NetworkSettings(proxies=[emulator.proxy_url], verify_tls=False)
+    sec_uid, entries = TikTokClient(network, StatePaths(tmp_path)).resolve("alice", 5)
+    assert sec_uid == creator.sec_uid
+    assert len(entries) == 1
