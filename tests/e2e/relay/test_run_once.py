@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 
 from tests.e2e.relay.conftest import Relayed
+from tests.jobs_db import temporary_database
 from tikrelay.media.probe import probe
 
 
@@ -91,3 +92,25 @@ def test_creators_posts_arrive_once_in_order_and_new_ones_only_after(relayed: Re
     newest = telegram.messages(channel.id)[-1]
     assert newest["caption"].startswith("brand new")
     assert len(telegram.messages(channel.id)) == count + 1
+
+
+def test_the_same_on_postgresql(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=2)
+    world.add_slideshow("alice", images=("jpeg", "webp"), desc="two")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    with temporary_database("postgres", relayed.folder) as url:
+        relayed.extra = {"database_url": url}
+        first = relayed.run()
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "3 new deliveries, 3 delivered, 0 failed" in first.stdout
+        second = relayed.run()
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "0 new deliveries, 0 delivered" in second.stdout
+    kinds = [
+        next(k for k in ("video", "photo", "audio") if k in m)
+        for m in telegram.messages(channel.id)
+    ]
+    assert kinds == ["video", "video", "photo", "photo", "audio"]
