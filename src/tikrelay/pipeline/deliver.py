@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -32,7 +32,7 @@ from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.pipeline.relay import DeliverPayload, Relay
+    from tikrelay.pipeline.relay import DeliverPayload, Relay, Route
     from tikrelay.sources.tiktok import PostSession
 
 ALBUM_SIZE = 10
@@ -62,6 +62,11 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
         if done is not None:
             await ctx.event("ALREADY_DELIVERED", message_ids=done)
             return
+        sent_ids = await relay.tx(ctx, sql.sent_already, payload.post, route.name)
+        if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
+            await ctx.event("SENT", message_ids=sent_ids, reconciled=False)
+            ctx.on_complete(_recorder(relay, ctx, payload, route, sent_ids, reconciled=False))
+            return
         with ExitStack() as stack:
             session = await asyncio.to_thread(
                 stack.enter_context,
@@ -79,23 +84,38 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
             sent = await send_parts(relay, ctx, payload.post, route, parts)
         await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
         relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
-
-        def record(conn: Connection) -> None:
-            sql.record_delivery(
-                conn,
-                post_key=payload.post,
-                destination=route.name,
-                chat_id=route.chat,
-                topic_id=route.settings.telegram.topic_id,
-                message_ids=sent.message_ids,
-                job_id=ctx.job.id,
-                reconciled=sent.reconciled,
-                now=relay.now(),
-            )
-
-        ctx.on_complete(record)
+        ctx.on_complete(
+            _recorder(relay, ctx, payload, route, sent.message_ids, reconciled=sent.reconciled)
+        )
     finally:
         await relay.turns.leave(route.chat, ctx.job.id)
+
+
+def _recorder(
+    relay: Relay,
+    ctx: JobContext,
+    payload: DeliverPayload,
+    route: Route,
+    message_ids: list[int],
+    *,
+    reconciled: bool,
+) -> Callable[[Connection], None]:
+    """The delivery row, written in the transaction that completes the job."""
+
+    def record(conn: Connection) -> None:
+        sql.record_delivery(
+            conn,
+            post_key=payload.post,
+            destination=route.name,
+            chat_id=route.chat,
+            topic_id=route.settings.telegram.topic_id,
+            message_ids=message_ids,
+            job_id=ctx.job.id,
+            reconciled=reconciled,
+            now=relay.now(),
+        )
+
+    return record
 
 
 async def _prepare(

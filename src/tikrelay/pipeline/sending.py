@@ -77,6 +77,7 @@ async def send_parts(
                 part=part.index,
                 chat_id=route.chat,
                 expected=part.expected,
+                parts=len(parts),
                 after_message_id=mark,
                 now=relay.now(),
             )

@@ -162,6 +162,19 @@ def open_intents(conn: Connection, chat_id: str, other_than: str) -> list[OpenIn
     ]
 
 
+def sent_already(conn: Connection, post_key: str, destination: str) -> list[int] | None:
+    """Every part of the post confirmed at this destination (a crash came before the delivery
+    row): their message ids in part order; None when something is still to send."""
+    rows = conn.execute(
+        select(send_intents.c.part, send_intents.c.parts, send_intents.c.message_ids)
+        .where(send_intents.c.post_key == post_key, send_intents.c.destination == destination)
+        .order_by(send_intents.c.part)
+    ).all()
+    if not rows or len(rows) != rows[0].parts or any(r.message_ids is None for r in rows):
+        return None
+    return [i for r in rows for i in r.message_ids]
+
+
 def newest_message_id(conn: Connection, chat_id: str) -> int | None:
     """The highest message id Telegram confirmed to us in this chat."""
     rows = conn.execute(
@@ -191,6 +204,7 @@ def start_intent(
     part: int,
     chat_id: str,
     expected: int,
+    parts: int,
     after_message_id: int | None,
     now: datetime,
 ) -> None:
@@ -201,6 +215,7 @@ def start_intent(
             part=part,
             chat_id=chat_id,
             expected=expected,
+            parts=parts,
             after_message_id=after_message_id,
             started_at=now,
         )

@@ -228,6 +228,7 @@ send_intents = Table(
     Column("part", Integer, nullable=False),
     Column("chat_id", String(100), nullable=False),
     Column("expected", Integer, nullable=False),  # messages this part makes
+    Column("parts", Integer, nullable=False),  # parts the post makes at this destination
     Column("after_message_id", BigInteger),  # the chat's newest message id we knew of
     Column("message_ids", JSON),  # None until confirmed
     Column("started_at", UtcDateTime, nullable=False),

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("part", sa.Integer, nullable=False),
         sa.Column("chat_id", sa.String(100), nullable=False),
         sa.Column("expected", sa.Integer, nullable=False),
+        sa.Column("parts", sa.Integer, nullable=False),
         sa.Column("after_message_id", sa.BigInteger),
         sa.Column("message_ids", sa.JSON),
         sa.Column("started_at", UtcDateTime, nullable=False),
