@@ -129,6 +129,12 @@ async def _prepare(
             raise TikrelayError(
                 ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
             )
+        if post.kind is PostKind.VIDEO:
+            await asyncio.to_thread(_check_offer, session, upload_limit(relay))
+        elif not post.images:
+            raise TikrelayError(
+                ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
+            )
         await ctx.event("POST", kind=post.kind.value, images=len(post.images))
     folder = relay.paths.post_media(SITE, post.id)
     async with _stage(relay, ctx, payload, "DOWNLOAD"), relay.downloads:
@@ -157,6 +163,25 @@ def _post_row(post: Post, relay: Relay) -> dict[str, Any]:
         "data": json.loads(json.dumps(data, default=str)),
         "first_seen_at": relay.now(),
     }
+
+
+def _check_offer(session: PostSession, limit: int) -> None:
+    """Refuse before downloading what could not be sent: no clean video with sound, or every
+    such format bigger than Telegram takes."""
+    offer = session.video_offer()
+    if offer.usable_formats == 0:
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND,
+            "the post offers no un-watermarked video with sound",
+            retryable=False,
+        )
+    if offer.smallest_size is not None and offer.smallest_size > limit:
+        raise TikrelayError(
+            ErrorKind.SIZE_LIMIT,
+            f"the video is {offer.smallest_size / _MB:.1f} MB, over the {limit / _MB:g} MB "
+            "upload limit; a local Bot API server (telegram.local_mode) takes up to 2000 MB",
+            retryable=False,
+        )
 
 
 @contextmanager

@@ -51,6 +51,12 @@ class FeedEntry:
     created_at: datetime | None
 
 
+@dataclass(frozen=True)
+class VideoOffer:
+    usable_formats: int
+    smallest_size: int | None
+
+
 class TikTokClient:
     def __init__(self, network: NetworkSettings, paths: StatePaths) -> None:
         self.network = network
@@ -118,6 +124,20 @@ class PostSession:
 
     def post(self) -> Post:
         return post_from_item(self.item(), self.url, self.post_id)
+
+    def video_offer(self) -> VideoOffer:
+        """What the page offers before anything is downloaded: formats tikrelay may send (with
+        sound, not watermarked) and the smallest known size among them."""
+        info = tiktok_page.video_info(self.ydl, self.item(), self.url, self.post_id)
+        usable = [
+            f
+            for f in info.get("formats") or []
+            if f.get("format_id") != "download"
+            and f.get("vcodec") not in (None, "none")
+            and f.get("acodec") not in (None, "none")
+        ]
+        sizes = [int(f["filesize"]) for f in usable if f.get("filesize")]
+        return VideoOffer(len(usable), min(sizes) if sizes else None)
 
     def download_video(self, folder: Path) -> Path:
         """The un-watermarked muxed video, as yt-dlp selects and downloads it."""

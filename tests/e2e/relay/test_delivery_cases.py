@@ -180,3 +180,21 @@ def test_a_creator_whose_feed_fails_is_skipped_with_its_reason(relayed: Relayed)
     assert again.returncode == 3, again.stdout + again.stderr
     assert len(world.requests(path="/@bob")) == feed_reads
     assert "source tiktok:@bob will retry:" in again.stdout
+
+
+def test_a_video_over_the_upload_limit_is_refused_before_it_is_downloaded(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    relayed.extra = {"delivery": {"max_upload_mb": 0.001}}  # 1,000 bytes
+
+    result = relayed.run()
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "size-limit" in result.stdout
+    assert "over the 0.001 MB upload limit" in result.stdout
+    assert world.requests(host="v16-webapp-prime.tiktok.com") == []  # nothing downloaded
+    assert telegram.messages(channel.id) == []
