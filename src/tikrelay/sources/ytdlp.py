@@ -158,6 +158,9 @@ def _http_kind(status: int) -> TikrelayError:
     )
 
 
+_PRIVATE_WORDS = ("private", "permission to view", "log in for access", "login required")
+
+
 @register_classifier
 def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
     """yt-dlp's exceptions by type; its cause (an HTTP or transport error) decides first."""
@@ -178,7 +181,12 @@ def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
             found = classify_ytdlp(exc.cause)
             if found is not None:
                 return found
-        return TikrelayError(ErrorKind.EXTRACTOR, redact_text(exc.orig_msg or str(exc)))
+        message = redact_text(exc.orig_msg or str(exc))
+        if exc.expected and any(word in message.lower() for word in _PRIVATE_WORDS):
+            # yt-dlp has no type for "log in to see this": its own words are all there is. An
+            # account may turn public again, so it is tried again later, with backoff.
+            return TikrelayError(ErrorKind.PRIVATE, message, retryable=True)
+        return TikrelayError(ErrorKind.EXTRACTOR, message)
     if isinstance(exc, DownloadError):
         return TikrelayError(ErrorKind.EXTRACTOR, redact_text(str(exc)))
     return None

@@ -172,7 +172,7 @@ def test_a_creator_whose_feed_fails_is_skipped_with_its_reason(relayed: Relayed)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "polled 1 of 2 sources: 2 new deliveries, 2 delivered" in result.stdout
     assert "source tiktok:@bob will retry:" in result.stdout
-    assert "private" in result.stdout.split("source tiktok:@bob", 1)[1].splitlines()[0]
+    assert "private:" in result.stdout.split("source tiktok:@bob", 1)[1].splitlines()[0]
     assert len(telegram.messages(channel.id)) == 2
 
     feed_reads = len(world.requests(path="/@bob"))
