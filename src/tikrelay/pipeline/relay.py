@@ -176,7 +176,20 @@ class Relay:
         """Hold the chat against other processes too (several workers, a cron run beside the
         service): sends to one chat stay one at a time, which reconciliation relies on."""
         held = locks.held(self.service.queue.engine, f"chat:{chat}", self.paths.locks)
-        await asyncio.to_thread(held.__enter__)
+        loop = asyncio.get_running_loop()
+        taking = loop.run_in_executor(None, held.__enter__)
+
+        def give_back(took: asyncio.Future[None]) -> None:
+            if not took.cancelled() and took.exception() is None:
+                loop.run_in_executor(None, held.__exit__, None, None, None)
+
+        try:
+            await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            # Cancelled while waiting (a job timeout, a shutdown): the thread still gets the
+            # lock in the end, and must hand it back then, or the chat stays locked.
+            taking.add_done_callback(give_back)
+            raise
         try:
             yield
         finally:
