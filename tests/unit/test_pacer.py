@@ -251,3 +251,29 @@ def test_the_emulators_limiter_accepts_every_paced_send(
             if queues[chat]:
                 heapq.heappush(events, (fake.now + queues[chat][0][1], order, "wait", chat))
         order += 1
+
+
+async def test_a_seeded_chat_continues_where_another_process_left_it(fake: FakeTime) -> None:
+    earlier = pacer_for(fake)  # a cron run that just ended
+    before = await send_times(earlier, fake, -100, 15)
+    assert before[-1] == 12
+    fake.now += 2
+    sends = [(fake.now - 1000.0 - at, 1) for at in before]  # (seconds ago, count)
+    later = pacer_for(fake)  # the next run: a fresh pacer, told what the chat got
+    later.seed(-100, sends)
+    after = await send_times(later, fake, -100, 10)
+    # The bucket is full again after two idle seconds... then the rolling minute holds it.
+    assert after[:5] == [14, 14, 15, 16, 17]
+    assert after[5:] == [60, 60, 60, 61, 62]
+    moments = iter(sorted(before + after))
+    now = [0.0]
+    limiter = FloodLimiter(FloodLimits(), clock=lambda: now[0])
+    for now[0] in moments:
+        assert limiter.acquire(-100, is_group=True) is None  # Telegram's own limits: no 429
+
+
+async def test_seeding_nothing_leaves_a_fresh_chat_and_keeps_a_pause(fake: FakeTime) -> None:
+    pacer = pacer_for(fake)
+    pacer.pause(-100, 5)
+    pacer.seed(-100, [])
+    assert await send_times(pacer, fake, -100, 2) == [5, 5]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 Clock = Callable[[], float]
@@ -157,6 +157,26 @@ class FloodPacer:
             if reservation is not None:
                 self._release(chat_id, book, reservation)
             raise
+
+    def seed(self, chat_id: ChatId, sends: Sequence[tuple[float, int]]) -> None:
+        """Rebuild a chat's books from the sends it really got, ``(seconds ago, count)`` in any
+        order: sends by other processes, or by an earlier run, count too. Call it while no send
+        to the chat is in flight; a pause is kept."""
+        now = self._clock()
+        sends = [(now - ago, count) for ago, count in sends]
+        previous = self._chats.pop(chat_id, None)
+        book = self._book(chat_id, now)
+        if previous is not None:
+            book.paused_until = previous.paused_until
+        tokens, updated = float(self.chat_burst), float("-inf")
+        for at, count in sorted(sends):
+            if book.window is not None and at + book.window.span > now:
+                book.window.add(at, count)
+            refill = (at - updated) * self.chat_per_second if updated > float("-inf") else 0.0
+            tokens = min(float(self.chat_burst), tokens + refill) - count
+            updated = at
+        if updated > float("-inf"):
+            book.tokens, book.updated = tokens, updated
 
     def pause(self, chat_id: ChatId, seconds: float, *, refund: bool = True) -> None:
         """After a 429: this chat sends nothing for ``seconds``; other chats are not held back.

@@ -80,6 +80,10 @@ class TelegramSender:
             ),
         )
 
+    @property
+    def pacer(self) -> FloodPacer | None:
+        return self._pacer
+
     def __repr__(self) -> str:
         return f"TelegramSender(api_url={self._api_url!r}, local_mode={self._local_mode})"
 

@@ -17,6 +17,7 @@ all: that part is sent again, which may duplicate it once. docs/reposting.md say
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 # Probing stops after this many ids in a row without a message.
 PROBE_GAP = 3
+# Sends older than this no longer count against any of a chat's limits (a rolling minute).
+PACE_MEMORY = 90.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ async def send_parts(
     relay: Relay, ctx: JobContext, post_key: str, route: Route, parts: list[Part]
 ) -> Sent:
     sent = Sent()
+    await _seed_pace(relay, ctx, route)
     settled = await _settle_chat(relay, ctx, route, post_key)
     known = await relay.tx(ctx, sql.intents, post_key, route.name)
     for part in parts:
@@ -117,6 +121,18 @@ async def _send(
     # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the next
     # attempt probes which images arrived and sends only the others.
     return await sender.send_photos(target, files, text)
+
+
+async def _seed_pace(relay: Relay, ctx: JobContext, route: Route) -> None:
+    """Tell the pacer what this chat got in the last minute from any process or earlier run
+    (the chat's lock is ours, so nothing else is sending to it now): two workers, or a cron run
+    right after another, keep to one chat's limits together."""
+    pacer = relay.sender.pacer
+    if pacer is None:
+        return
+    wall = relay.now()
+    sends = await relay.tx(ctx, sql.recent_sends, route.chat, wall - timedelta(seconds=PACE_MEMORY))
+    pacer.seed(route.target.chat_id, [((wall - at).total_seconds(), n) for at, n in sends])
 
 
 async def _empty_chat_mark(relay: Relay, route: Route) -> int | None:

@@ -175,6 +175,16 @@ def sent_already(conn: Connection, post_key: str, destination: str) -> list[int]
     return [i for r in rows for i in r.message_ids]
 
 
+def recent_sends(conn: Connection, chat_id: str, since: datetime) -> list[tuple[datetime, int]]:
+    """When this chat got messages from us since ``since``, and how many each time."""
+    rows = conn.execute(
+        select(send_intents.c.confirmed_at, send_intents.c.message_ids).where(
+            send_intents.c.chat_id == chat_id, send_intents.c.confirmed_at >= since
+        )
+    ).all()
+    return [(r.confirmed_at, len(r.message_ids or ())) for r in rows if r.message_ids]
+
+
 def newest_message_id(conn: Connection, chat_id: str) -> int | None:
     """The highest message id Telegram confirmed to us in this chat."""
     rows = conn.execute(
