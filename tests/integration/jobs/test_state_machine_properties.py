@@ -1,5 +1,6 @@
 """Random interleavings of enqueue, claim, complete, fail, retry, lease expiry and recovery
-never produce an illegal status, a double claim, a double completion or a lost job."""
+never produce an illegal status, a double claim, a double completion or a lost job, on SQLite and
+on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine, delete, select
 
-from tests.jobs_db import FakeClock
+from tests.jobs_db import BACKENDS, FakeClock, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.domain.jobs import FINAL_STATUSES, JobEvent, JobStatus, is_allowed
 from tikrelay.store import JobQueue, NewJob, open_engine
@@ -29,12 +30,15 @@ LEASE = timedelta(seconds=10)
 WORKERS = ("w1", "w2", "w3")
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     folder: Path = tmp_path_factory.mktemp("properties")
-    engine = open_engine(load_settings(None, state_dir=str(folder)))
-    yield engine
-    engine.dispose()
+    with temporary_database(request.param, folder) as url:
+        engine = open_engine(load_settings(None, state_dir=str(folder), database_url=url))
+        yield engine
+        engine.dispose()
 
 
 class QueueMachine(RuleBasedStateMachine):
