@@ -84,6 +84,7 @@ def run(
             message = f"{exc.message} (telegram.api_url: {settings.telegram.api_url})"
             raise fail(message, code) from None
     summary = summarize(queue, started)
+    relay.prune_media()
     queue.engine.dispose()
     report(summary)
     if not summary.ok:

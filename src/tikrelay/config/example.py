@@ -31,6 +31,7 @@ network:
 delivery:
   downloads: 3                        # downloads at the same time
   # max_upload_mb: 50                 # default 50, or 2000 with telegram.local_mode
+  # keep_media_hours: 24              # downloaded files go this long after the last delivery
 
 destinations:
   channel:                            # a name of your choice

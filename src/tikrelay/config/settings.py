@@ -172,6 +172,12 @@ class DeliverySettings(_Section):
         gt=0,
         description="Largest file sent to Telegram; default 50 (2000 with telegram.local_mode).",
     )
+    keep_media_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="A post's downloaded files are deleted this long after its last delivery job "
+        "finished (none of them waits or runs any more).",
+    )
 
 
 class Settings(BaseSettings):

@@ -13,7 +13,14 @@ from tikrelay.config.settings import Settings
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.pipeline.kinds import worker_registry
 from tikrelay.pipeline.registry import Registry
-from tikrelay.pipeline.relay import DELIVER, POLL, PollPayload, Relay, watched_sources
+from tikrelay.pipeline.relay import (
+    DELIVER,
+    POLL,
+    PRUNE_MEDIA,
+    PollPayload,
+    Relay,
+    watched_sources,
+)
 from tikrelay.pipeline.schedules import Schedule, prune, save
 from tikrelay.pipeline.service import JobService
 from tikrelay.store import JobQueue
@@ -101,6 +108,8 @@ def schedule_polls(service: JobService, relay: Relay, rng: random.Random) -> Non
         )
         save(service, schedule, rng)
     prune(service, f"{POLL}:", names)
+    # Downloaded media go once no delivery needs them (delivery.keep_media_hours).
+    save(service, Schedule(name=PRUNE_MEDIA, kind=PRUNE_MEDIA, interval_seconds=3600), rng)
 
 
 @dataclass(frozen=True)

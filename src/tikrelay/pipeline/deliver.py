@@ -10,10 +10,9 @@ at most ten images; the sound) and each part follows the send-intent protocol of
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from tikrelay.media.ffmpeg import ffmpeg_path
 from tikrelay.media.images import to_jpeg
 from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
 from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.media_cache import locked
 from tikrelay.pipeline.sending import Part, send_parts
 from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
@@ -184,22 +184,10 @@ def _check_offer(session: PostSession, limit: int) -> None:
         )
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One download per post at a time, across jobs and processes on this machine."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _download_once(session: PostSession, post: Post, folder: Path) -> dict[str, list[str]]:
     """The post's files, downloaded by the first job that needs them and reused after."""
     manifest = folder / "downloaded.json"
-    with _locked(folder):
+    with locked(folder):
         if manifest.exists():
             found: dict[str, list[str]] = json.loads(manifest.read_text())
             if all((folder / name).is_file() for names in found.values() for name in names):
@@ -226,7 +214,7 @@ def _postprocess(
     relay: Relay, post: Post, files: dict[str, list[str]], folder: Path
 ) -> TelegramVideo | list[Path]:
     out = folder / "telegram"
-    with _locked(folder):
+    with locked(folder):
         if post.kind is PostKind.VIDEO:
             ffmpeg = ffmpeg_path(relay.settings.ffmpeg)
             return prepare_video(folder / files["video"][0], out, ffmpeg=ffmpeg)

@@ -25,6 +25,7 @@ from tikrelay.config.settings import DestinationSettings, Settings, SourceSettin
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError, classify
 from tikrelay.domain.retry import RETRYABLE
+from tikrelay.pipeline import media_cache
 from tikrelay.pipeline.context import JobContext
 from tikrelay.pipeline.progress import Progress
 from tikrelay.pipeline.registry import Registry
@@ -43,6 +44,7 @@ T = TypeVar("T")
 
 POLL = "poll"
 DELIVER = "deliver"
+PRUNE_MEDIA = "prune_media"
 
 
 class PollPayload(BaseModel):
@@ -224,7 +226,16 @@ class Relay:
                 self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
                 raise
 
+        @registry.handler(PRUNE_MEDIA, max_attempts=1, max_running=1)
+        async def prune_media(ctx: JobContext, payload: dict[str, object]) -> None:
+            removed = await asyncio.to_thread(self.prune_media)
+            await ctx.event("MEDIA_PRUNED", folders=removed)
+
         return registry
+
+    def prune_media(self) -> int:
+        """Delete posts' media no delivery needs any more (delivery.keep_media_hours)."""
+        return media_cache.prune(self.settings, self.service.queue, DELIVER)
 
     def _report_failure(self, ctx: JobContext, what: str, exc: Exception) -> None:
         error = classify(exc)

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from tikrelay.store.tables import deliveries, posts, send_intents, source_posts, sources
+from tikrelay.domain.jobs import JobStatus
+from tikrelay.store.tables import deliveries, jobs, posts, send_intents, source_posts, sources
 
 
 @dataclass(frozen=True)
@@ -251,11 +252,10 @@ def confirm_intent(
     )
 
 
-def delivery_counts(conn: Connection, since: datetime) -> list[tuple[str, str, list[int]]]:
-    """(post, destination, message ids) delivered since ``since``, in delivery order."""
-    rows = conn.execute(
-        select(deliveries.c.post_key, deliveries.c.destination, deliveries.c.message_ids)
-        .where(deliveries.c.delivered_at >= since)
-        .order_by(deliveries.c.id)
-    ).all()
-    return [(r[0], r[1], list(r[2])) for r in rows]
+def posts_in_work(conn: Connection, kind: str) -> set[str]:
+    """Post keys of jobs of ``kind`` that wait or run: their media must stay."""
+    active = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+    payloads = conn.execute(
+        select(jobs.c.payload).where(jobs.c.kind == kind, jobs.c.status.in_(active))
+    ).scalars()
+    return {str(p.get("post")) for p in payloads if isinstance(p, dict)}

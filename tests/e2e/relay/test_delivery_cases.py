@@ -198,3 +198,24 @@ def test_a_video_over_the_upload_limit_is_refused_before_it_is_downloaded(
     assert "over the 0.001 MB upload limit" in result.stdout
     assert world.requests(host="v16-webapp-prime.tiktok.com") == []  # nothing downloaded
     assert telegram.messages(channel.id) == []
+
+
+def test_media_go_once_no_delivery_needs_them(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=2)
+    hidden = world.add_video("alice", desc="later")
+    world.set_status(hidden.id, PRIVATE_POST)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    cache = relayed.folder / "state" / "media" / "tiktok"
+
+    kept = relayed.run()  # default: files stay a day after the last delivery job
+    assert kept.returncode == 3, kept.stdout + kept.stderr
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
+
+    relayed.extra = {"delivery": {"keep_media_hours": 0}}
+    pruned = relayed.run()
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert [p for p in cache.iterdir() if p.is_dir()] == []
+    assert len(telegram.messages(channel.id)) == 2  # and nothing was sent again
