@@ -86,9 +86,23 @@ async def send_parts(
                 now=relay.now(),
             )
         else:
-            arrived = await _reconcile(relay, ctx, route, intent)
+            arrived = await _reconcile(relay, ctx, route, post_key, route.name, intent)
             await ctx.event("RECONCILED", part=part.index, found=arrived, expected=part.expected)
             sent.reconciled = sent.reconciled or bool(arrived)
+            if len(arrived) < part.expected:
+                # The rest goes out now, after the chat's newest message we know of: a later
+                # attempt probes after that, never between (another post's may be there).
+                newest = await relay.tx(ctx, sql.newest_message_id, route.chat)
+                marks = [m for m in (newest, settled, *arrived) if m is not None]
+                await relay.tx(
+                    ctx,
+                    sql.remark_intent,
+                    post_key,
+                    route.name,
+                    part.index,
+                    after=max(marks, default=intent.after_message_id),
+                    arrived=arrived,
+                )
         missing = part.files[len(arrived) :]
         ids = list(arrived)
         if missing:
@@ -152,36 +166,64 @@ async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: st
     """Before sending, settle other posts' sends to this chat that a crash left unconfirmed.
 
     Their jobs may run only later (a retry, another run); until then a message of theirs that
-    did arrive would sit after our mark and be taken for ours. Each is probed now: found whole,
-    it is confirmed for its post; either way the highest id found raises our mark.
+    did arrive would sit after our mark and be taken for ours, and two open sends with one mark
+    could not be told apart. Each is probed now (this job holds the chat: nothing else is
+    sending to it): found whole, it is confirmed for its post; found in part, what arrived is
+    noted (and nothing after it counts as its own until its job resumes it); not found at all,
+    it never arrived and is dropped, and its job starts it afresh.
+    The highest id found raises our mark.
     """
     highest: int | None = None
-    for found_open in await relay.tx(ctx, sql.open_intents, route.chat, post_key):
-        found = await _reconcile(relay, ctx, route, found_open.intent)
+    for other in await relay.tx(ctx, sql.open_intents, route.chat, post_key):
+        intent = other.intent
+        found = await _reconcile(relay, ctx, route, other.post_key, other.destination, intent)
         if found:
             highest = max(found) if highest is None else max(highest, *found)
-        if len(found) == found_open.intent.expected:
+        if len(found) == intent.expected:
             await relay.tx(
                 ctx,
                 sql.confirm_intent,
-                found_open.post_key,
-                found_open.destination,
-                found_open.intent.part,
+                other.post_key,
+                other.destination,
+                intent.part,
                 found,
                 relay.now(),
             )
-            await ctx.event("SETTLED", post=found_open.post_key, message_ids=found)
+            await ctx.event("SETTLED", post=other.post_key, message_ids=found)
+        elif found:  # its job sends the rest later, after a mark it sets then
+            await relay.tx(
+                ctx,
+                sql.remark_intent,
+                other.post_key,
+                other.destination,
+                intent.part,
+                after=None,
+                arrived=found,
+            )
+        else:
+            await relay.tx(ctx, sql.drop_intent, other.post_key, other.destination, intent.part)
+            await ctx.event("SETTLED", post=other.post_key, message_ids=[])
     return highest
 
 
-async def _reconcile(relay: Relay, ctx: JobContext, route: Route, intent: sql.Intent) -> list[int]:
-    """The ids of this part's messages that arrived before the crash, oldest first."""
+async def _reconcile(
+    relay: Relay,
+    ctx: JobContext,
+    route: Route,
+    post_key: str,
+    destination: str,
+    intent: sql.Intent,
+) -> list[int]:
+    """The ids of this part's messages that arrived before the crash, oldest first: what was
+    noted already, then the next messages after it that no other send owns."""
     if intent.after_message_id is None:
-        return []
-    mark = intent.after_message_id
-    others = await relay.tx(ctx, sql.known_message_ids, route.chat, mark)
-    found: list[int] = []
-    candidate, gap = mark + 1, 0
+        return list(intent.arrived)
+    start = max([intent.after_message_id, *intent.arrived])
+    others = await relay.tx(
+        ctx, sql.known_message_ids, route.chat, start, (post_key, destination, intent.part)
+    )
+    found = list(intent.arrived)
+    candidate, gap = start + 1, 0
     while len(found) < intent.expected and gap < PROBE_GAP:
         if candidate not in others:
             if await relay.sender.probe_message(route.target, candidate):

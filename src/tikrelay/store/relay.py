@@ -8,11 +8,11 @@ that completes the deliver job.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.store.tables import deliveries, jobs, posts, send_intents, source_posts, sources
@@ -33,6 +33,13 @@ class Intent:
     expected: int
     after_message_id: int | None
     message_ids: list[int] | None
+    arrived: list[int] = field(default_factory=list)
+
+
+def _intent(r: Any) -> Intent:
+    return Intent(
+        r["part"], r["expected"], r["after_message_id"], r["message_ids"], list(r["arrived"] or [])
+    )
 
 
 def ensure_source(conn: Connection, key: str, site: str, handle: str, now: datetime) -> SourceRow:
@@ -129,10 +136,7 @@ def intents(conn: Connection, post_key: str, destination: str) -> dict[int, Inte
             send_intents.c.post_key == post_key, send_intents.c.destination == destination
         )
     ).mappings()
-    return {
-        r["part"]: Intent(r["part"], r["expected"], r["after_message_id"], r["message_ids"])
-        for r in rows
-    }
+    return {r["part"]: _intent(r) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ def open_intents(conn: Connection, chat_id: str, other_than: str) -> list[OpenIn
         OpenIntent(
             r["post_key"],
             r["destination"],
-            Intent(r["part"], r["expected"], r["after_message_id"], r["message_ids"]),
+            _intent(r),
         )
         for r in rows
     ]
@@ -197,14 +201,23 @@ def newest_message_id(conn: Connection, chat_id: str) -> int | None:
     return max(newest) if newest else None
 
 
-def known_message_ids(conn: Connection, chat_id: str, above: int) -> set[int]:
-    """Message ids above ``above`` in this chat that belong to other confirmed sends."""
+def known_message_ids(
+    conn: Connection, chat_id: str, above: int, other_than: tuple[str, str, int]
+) -> set[int]:
+    """Message ids above ``above`` in this chat that other sends own: confirmed, or found by
+    probing for a send not confirmed yet (all but the part ``other_than``)."""
+    post_key, destination, part = other_than
     rows = conn.execute(
-        select(send_intents.c.message_ids).where(
-            send_intents.c.chat_id == chat_id, send_intents.c.message_ids.is_not(None)
+        select(send_intents.c.message_ids, send_intents.c.arrived).where(
+            send_intents.c.chat_id == chat_id,
+            ~(
+                (send_intents.c.post_key == post_key)
+                & (send_intents.c.destination == destination)
+                & (send_intents.c.part == part)
+            ),
         )
-    ).scalars()
-    return {i for ids in rows for i in ids or () if i > above}
+    ).all()
+    return {i for r in rows for i in (r.message_ids or r.arrived or ()) if i > above}
 
 
 def start_intent(
@@ -231,6 +244,38 @@ def start_intent(
             started_at=now,
         )
     )
+
+
+def _part(post_key: str, destination: str, part: int) -> Any:
+    return (
+        (send_intents.c.post_key == post_key)
+        & (send_intents.c.destination == destination)
+        & (send_intents.c.part == part)
+    )
+
+
+def remark_intent(
+    conn: Connection,
+    post_key: str,
+    destination: str,
+    part: int,
+    *,
+    after: int | None,
+    arrived: list[int],
+) -> None:
+    """What of a part was found by probing (``arrived``), and where its next send starts
+    (``after``: the mark its missing messages will follow; None: not resumed yet, so nothing
+    after the arrived ones is its own)."""
+    conn.execute(
+        update(send_intents)
+        .where(_part(post_key, destination, part))
+        .values(arrived=arrived, after_message_id=after)
+    )
+
+
+def drop_intent(conn: Connection, post_key: str, destination: str, part: int) -> None:
+    """A part whose send never arrived: its job starts it afresh, with a new mark."""
+    conn.execute(delete(send_intents).where(_part(post_key, destination, part)))
 
 
 def confirm_intent(

@@ -231,6 +231,7 @@ send_intents = Table(
     Column("parts", Integer, nullable=False),  # parts the post makes at this destination
     Column("after_message_id", BigInteger),  # the chat's newest message id we knew of
     Column("message_ids", JSON),  # None until confirmed
+    Column("arrived", JSON),  # ids found by probing before it was confirmed (an album cut short)
     Column("started_at", UtcDateTime, nullable=False),
     Column("confirmed_at", UtcDateTime),
     Index("uq_send_intents_part", "post_key", "destination", "part", unique=True),

@@ -51,6 +51,26 @@ def test_listing_intents_and_all_sent(backend: str, tmp_path: Path) -> None:
                 sql.confirm_intent(conn, "t:1", "d", 1, [13, 14], NOW)
                 assert sql.sent_already(conn, "t:1", "d") == [11, 12, 13, 14]
                 assert sql.newest_message_id(conn, "-100") == 14
-                assert sql.known_message_ids(conn, "-100", 12) == {13, 14}
+                assert sql.known_message_ids(conn, "-100", 12, ("t:9", "d", 0)) == {13, 14}
+                assert sql.known_message_ids(conn, "-100", 12, ("t:1", "d", 1)) == set()
+
+                sql.start_intent(
+                    conn,
+                    post_key="t:2",
+                    destination="d",
+                    part=0,
+                    chat_id="-100",
+                    expected=3,
+                    parts=1,
+                    after_message_id=14,
+                    now=NOW,
+                )
+                # an album cut short: one arrived
+                sql.remark_intent(conn, "t:2", "d", 0, after=None, arrived=[15])
+                (open_one,) = sql.open_intents(conn, "-100", "t:9")
+                assert open_one.intent.arrived == [15]
+                assert sql.known_message_ids(conn, "-100", 14, ("t:9", "d", 0)) == {15}
+                sql.drop_intent(conn, "t:2", "d", 0)
+                assert sql.open_intents(conn, "-100", "t:9") == []
         finally:
             engine.dispose()

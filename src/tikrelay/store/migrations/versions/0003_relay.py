@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("parts", sa.Integer, nullable=False),
         sa.Column("after_message_id", sa.BigInteger),
         sa.Column("message_ids", sa.JSON),
+        sa.Column("arrived", sa.JSON),
         sa.Column("started_at", UtcDateTime, nullable=False),
         sa.Column("confirmed_at", UtcDateTime),
     )
