@@ -1,0 +1,152 @@
+"""The send-intent protocol against the Telegram emulator, crash by crash: a send Telegram
+carried out but never answered, and a send that never left, each followed by other posts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tikrelay.config.settings import Settings
+from tikrelay.pipeline.app import relay_service
+from tikrelay.pipeline.context import JobContext
+from tikrelay.pipeline.relay import Relay, Route
+from tikrelay.pipeline.sending import Part, send_parts
+from tikrelay.sandbox.fixtures import MediaFixtures
+from tikrelay.sandbox.telegram import TelegramEmulator
+from tikrelay.store import JobQueue, NewJob, open_queue
+from tikrelay.store import relay as sql
+
+TOKEN = "123456:RECONCILE"
+FAST = {"chat_per_second": 100, "chat_burst": 50, "group_per_minute": 5000, "bot_per_second": 200}
+
+
+@dataclass
+class Harness:
+    relay: Relay
+    queue: JobQueue
+    route: Route
+    emu: TelegramEmulator
+    photo: Path
+
+    async def context(self) -> JobContext:
+        job = self.queue.enqueue(NewJob(kind="noop", payload={}, max_attempts=1)).job
+
+        async def run_db(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(func, *args, **kwargs)
+
+        return JobContext(job, run_db=run_db, add_event=self.queue.add_event, stage_timeouts={})
+
+    async def send(self, post: str) -> list[int]:
+        part = Part(0, "photos", [self.photo], f"caption of {post}")
+        sent = await send_parts(self.relay, await self.context(), post, self.route, [part])
+        return sent.message_ids
+
+    def captions(self) -> list[str]:
+        return [
+            m.get("caption", "") for m in self.emu.messages(self.route.settings.telegram.chat_id)
+        ]
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, media: MediaFixtures) -> AsyncIterator[Harness]:
+    async with TelegramEmulator(TOKEN, files_dir=tmp_path / "telegram") as emu:
+        channel = emu.add_chat("channel", title="Clips", username="clips")
+        settings = Settings.model_validate(
+            {
+                "state_dir": str(tmp_path / "state"),
+                "telegram": {"api_url": emu.url, "bot_token": TOKEN, "flood": FAST},
+                "destinations": {"clips": {"telegram": {"chat_id": channel.id}}},
+            }
+        )
+        queue = open_queue(settings)
+        relay = Relay(settings)
+        relay_service(queue, settings, relay)
+        try:
+            async with relay.sender:
+                yield Harness(relay, queue, relay.route("clips"), emu, media.image(1, "jpeg"))
+        finally:
+            queue.engine.dispose()
+
+
+async def test_a_send_carried_out_but_never_answered_is_found_not_repeated(
+    harness: Harness,
+) -> None:
+    assert await harness.send("t:0") == [1]
+    # Telegram carries out A's send, but the answer never reaches us: the "crash".
+    harness.emu.delay_call("sendPhoto", nth=1, seconds=30)
+    crashed = asyncio.create_task(harness.send("t:A"))
+    for _ in range(1000):  # until the emulator holds A's message (at most 10 s)
+        if len(harness.captions()) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert len(harness.captions()) == 2
+    crashed.cancel()
+    await asyncio.gather(crashed, return_exceptions=True)
+
+    # B comes first: it settles A's open send (found at id 2), then sends after it.
+    assert await harness.send("t:B") == [3]
+    # A's own retry finds its send confirmed already: nothing is sent twice.
+    assert await harness.send("t:A") == [2]
+    assert harness.captions() == ["caption of t:0", "caption of t:A", "caption of t:B"]
+
+
+async def test_a_send_that_never_left_is_dropped_and_sent_afresh(harness: Harness) -> None:
+    assert await harness.send("t:0") == [1]
+    # A wrote its intent and died before sending.
+    with harness.queue.transaction() as conn:
+        sql.start_intent(
+            conn,
+            post_key="t:A",
+            destination="clips",
+            part=0,
+            chat_id=harness.route.chat,
+            expected=1,
+            parts=1,
+            after_message_id=1,
+            now=harness.relay.now(),
+        )
+    assert await harness.send("t:B") == [2]  # A's intent found nothing and went
+    assert await harness.send("t:A") == [3]  # A starts afresh after B: not taken for B's
+    assert harness.captions() == ["caption of t:0", "caption of t:B", "caption of t:A"]
+
+
+async def test_a_send_that_never_left_is_not_credited_with_the_next_crashed_send(
+    harness: Harness,
+) -> None:
+    assert await harness.send("t:0") == [1]
+    with harness.queue.transaction() as conn:  # A: intent written, died before sending
+        sql.start_intent(
+            conn,
+            post_key="t:A",
+            destination="clips",
+            part=0,
+            chat_id=harness.route.chat,
+            expected=1,
+            parts=1,
+            after_message_id=1,
+            now=harness.relay.now(),
+        )
+    # B: carried out by Telegram at id 2, never answered.
+    harness.emu.delay_call("sendPhoto", nth=1, seconds=30)
+    crashed = asyncio.create_task(harness.send("t:B"))
+    for _ in range(1000):
+        if len(harness.captions()) == 2:
+            break
+        await asyncio.sleep(0.01)
+    crashed.cancel()
+    await asyncio.gather(crashed, return_exceptions=True)
+
+    assert await harness.send("t:C") == [3]  # settles B's send (id 2), sends after it
+    assert await harness.send("t:B") == [2]  # B: confirmed by the settling, not sent again
+    assert await harness.send("t:A") == [4]  # A never sent: sent now, not credited with 2
+    assert harness.captions() == [
+        "caption of t:0",
+        "caption of t:B",
+        "caption of t:C",
+        "caption of t:A",
+    ]
