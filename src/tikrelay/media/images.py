@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import secrets
 import shutil
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.media.files import is_fresh, write_atomically
 
 #: Telegram's sendPhoto limits (it counts decimal megabytes).
 MAX_PHOTO_BYTES = 10 * 1000 * 1000
@@ -58,7 +56,7 @@ def to_jpeg(source: Path, out: Path, *, max_bytes: int = MAX_PHOTO_BYTES) -> Pat
     older than ``source`` is reused. Raises TikrelayError: FORMAT_NOT_FOUND when ``source`` is not
     a readable image, SIZE_LIMIT when it has more pixels than Pillow will safely decode.
     """
-    if _is_fresh(out, than=source) and _acceptable(out, max_bytes):
+    if is_fresh(out, than=source) and _acceptable(out, max_bytes):
         return out
     _register_heif()
     upright: Image.Image | None = None
@@ -79,10 +77,10 @@ def to_jpeg(source: Path, out: Path, *, max_bytes: int = MAX_PHOTO_BYTES) -> Pat
         ) from exc
     if upright is None:
         if out != source:
-            _write_atomically(out, lambda tmp: shutil.copyfile(source, tmp))
+            write_atomically(out, lambda tmp: shutil.copyfile(source, tmp))
         return out
     data = _encode(upright, max_bytes)
-    _write_atomically(out, lambda tmp: tmp.write_bytes(data))
+    write_atomically(out, lambda tmp: tmp.write_bytes(data))
     return out
 
 
@@ -184,22 +182,3 @@ def _frame(img: Image.Image, picture: tuple[int, int], canvas: tuple[int, int]) 
     framed = Image.new("RGB", canvas, _BACKGROUND)
     framed.paste(scaled, ((canvas[0] - picture[0]) // 2, (canvas[1] - picture[1]) // 2))
     return framed
-
-
-def _write_atomically(target: Path, make: Callable[[Path], object]) -> None:
-    # Created by the writer with the usual permissions (mkstemp's 0600 would hide the file from,
-    # e.g., a local Bot API server running as another user); the random part keeps writers apart.
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _is_fresh(path: Path, *, than: Path) -> bool:
-    try:
-        return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
-    except FileNotFoundError:
-        return False

@@ -10,10 +10,8 @@ of a killed process keep that pattern and can be swept by whoever cleans the med
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import structlog
 
 from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.media.files import is_fresh, write_atomically
 from tikrelay.media.probe import MediaInfo, MediaProbeError, probe
 
 log = structlog.get_logger("tikrelay.media")
@@ -120,7 +119,7 @@ def prepare_video(
             _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
             _check_output(tmp, source)  # before the rename: the final name only holds good files
 
-        _write_atomically(target, convert)
+        write_atomically(target, convert)
         made = _output_info(target)
     thumbnail = _thumbnail(target, made, out_dir / f"{source.stem}.thumb.jpg", ffmpeg, timeout)
     return TelegramVideo(
@@ -189,7 +188,7 @@ def _playability_problem(info: MediaInfo) -> str | None:
 
 def _reusable(target: Path, source: Path, *, want_audio: bool) -> MediaInfo | None:
     """The existing output, if a previous attempt finished it from this very source."""
-    if not _is_fresh(target, than=source):
+    if not is_fresh(target, than=source):
         return None
     try:
         info = probe(target)
@@ -228,7 +227,7 @@ def _thumbnail(
     video: Path, info: MediaInfo, target: Path, ffmpeg: Path, timeout: float
 ) -> Path | None:
     """A JPEG within 320x320 (never upscaled) from a frame near the start; None without frames."""
-    if _is_fresh(target, than=video) and 0 < target.stat().st_size < THUMBNAIL_MAX_BYTES:
+    if is_fresh(target, than=video) and 0 < target.stat().st_size < THUMBNAIL_MAX_BYTES:
         return target
     offset = min(THUMBNAIL_OFFSET_SECONDS, (info.duration or 0.0) / 4)
     what = f"taking a thumbnail of {video.name}"
@@ -238,7 +237,7 @@ def _thumbnail(
         for quality in _THUMBNAIL_QUALITIES:
             args = _thumbnail_args(video, start, quality)
             try:
-                _write_atomically(
+                write_atomically(
                     target, partial(_run_ffmpeg, ffmpeg, args, timeout=timeout, what=what)
                 )
             except TikrelayError as exc:
@@ -297,24 +296,6 @@ def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float,
 def _file_arg(path: Path) -> str:
     # Absolute, so that a name such as "clip:1.mp4" is never taken for an ffmpeg protocol.
     return str(path.absolute())
-
-
-def _write_atomically(target: Path, make: Callable[[Path], None]) -> None:
-    # Created by the writer with the usual permissions (mkstemp's 0600 would hide the file from,
-    # e.g., a local Bot API server running as another user); the random part keeps writers apart.
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _is_fresh(path: Path, *, than: Path) -> bool:
-    try:
-        return path.stat().st_mtime_ns >= than.stat().st_mtime_ns
-    except FileNotFoundError:
-        return False
 
 
 def _megabytes(size: int) -> str:

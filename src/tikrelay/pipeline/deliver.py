@@ -23,6 +23,7 @@ from tikrelay.captions import render_caption
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.media.ffmpeg import ffmpeg_path
+from tikrelay.media.files import write_atomically
 from tikrelay.media.images import to_jpeg
 from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
 from tikrelay.pipeline.context import JobContext
@@ -200,9 +201,7 @@ def _download_once(session: PostSession, post: Post, folder: Path) -> dict[str, 
             files["images"] = [_relative(p, folder) for p in session.download_images(source)]
             sound = session.download_sound(source)
             files["sound"] = [_relative(sound, folder)] if sound else []
-        partial = manifest.with_suffix(".part")
-        partial.write_text(json.dumps(files))
-        partial.replace(manifest)
+        write_atomically(manifest, lambda tmp: tmp.write_text(json.dumps(files)))
         return files
 
 

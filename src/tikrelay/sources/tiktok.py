@@ -24,6 +24,7 @@ from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.posts import Post, PostKind, Sound
+from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
 from tikrelay.sources.refs import SITE, WEB, post_url
 from tikrelay.sources.ytdlp import base_options, pick_proxy
@@ -200,10 +201,12 @@ class PostSession:
         with self.ydl.urlopen(request) as response:
             kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             target = stem.with_suffix(_EXTENSIONS.get(kind, ".bin"))
-            partial = target.with_name(target.name + ".part")
-            with partial.open("wb") as out:
-                shutil.copyfileobj(response, out)
-        partial.replace(target)
+
+            def copy(tmp: Path) -> None:
+                with tmp.open("wb") as out:
+                    shutil.copyfileobj(response, out)
+
+            write_atomically(target, copy)
         return target
 
 

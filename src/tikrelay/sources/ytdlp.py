@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 from tikrelay.config.logging import redact_text
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, register_classifier
+from tikrelay.media.files import write_atomically
 
 log = structlog.get_logger("tikrelay.sources")
 
@@ -92,10 +92,7 @@ def trust_ca_bundle(bundle: Path, folder: Path) -> Path:
     digest = hashlib.sha256(combined).hexdigest()[:16]
     target = folder / f"ca-bundle-{digest}.pem"
     if not target.exists():  # threads of one run may get here together: each its own temp file
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as partial:
-            partial.write(combined)
-        Path(partial.name).replace(target)
+        write_atomically(target, lambda tmp: tmp.write_bytes(combined))
     for name in _CA_VARIABLES:
         os.environ[name] = str(target)
     return target
