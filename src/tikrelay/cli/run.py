@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tikrelay.cli.common import EXIT_CONFIG, ConfigOption, fail, settings_from
-from tikrelay.cli.progress import LiveProgress, progress_display
+from tikrelay.cli.relaying import open_relay, run_until_stopped, showing_progress
 from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
     from tikrelay.pipeline.app import RunSummary
-    from tikrelay.pipeline.relay import Relay
-    from tikrelay.pipeline.worker import Worker
 
 #: The run finished, but a post or a source failed, or waits for a retry.
 EXIT_INCOMPLETE = 3
@@ -40,25 +36,11 @@ def run(
     configure_logging(level=logging.WARNING)
 
     from tikrelay.domain.errors import ErrorKind, TikrelayError
-    from tikrelay.pipeline.app import (
-        SetupError,
-        build_relay,
-        enqueue_polls,
-        relay_service,
-        summarize,
-    )
+    from tikrelay.pipeline.app import enqueue_polls, relay_service, summarize
     from tikrelay.pipeline.worker import Worker, pid_alive
-    from tikrelay.store import DatabaseError, open_queue
 
-    try:
-        relay = build_relay(settings)
-    except SetupError as exc:
-        raise fail(str(exc), EXIT_CONFIG) from None
     size = settings.jobs.worker_concurrency
-    try:
-        queue = open_queue(settings, pool_size=size + 2)
-    except DatabaseError as exc:
-        raise fail(str(exc)) from None
+    relay, queue = open_relay(settings, size + 2)
     started = queue.clock()
     service = relay_service(queue, settings, relay)
     enqueue_polls(service, relay)
@@ -70,12 +52,8 @@ def run(
         lease=timedelta(seconds=settings.jobs.lease_seconds),
     )
     if queue.has_due_work(service.registry.names()):
-        display = progress_display()
-        relay.progress = display
         try:
-            with contextlib.ExitStack() as stack:
-                if isinstance(display, LiveProgress):
-                    stack.enter_context(display)
+            with showing_progress(relay):
                 worker = Worker(service, concurrency=size, drain=True)
                 asyncio.run(run_until_stopped(relay, worker))
         except TikrelayError as exc:  # Telegram unreachable or the token refused, at start
@@ -89,23 +67,6 @@ def run(
     report(summary)
     if not summary.ok:
         raise typer.Exit(EXIT_INCOMPLETE)
-
-
-async def run_until_stopped(relay: Relay, worker: Worker) -> None:
-    """Run the worker with the Telegram sender open; the first SIGTERM/SIGINT lets running jobs
-    finish (jobs.shutdown_grace_seconds), a second one releases them at once."""
-    loop = asyncio.get_running_loop()
-    signals = 0
-
-    def on_signal() -> None:
-        nonlocal signals
-        signals += 1
-        worker.stop(now=signals > 1)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    async with relay.sender:
-        await worker.run()
 
 
 def report(summary: RunSummary) -> None:

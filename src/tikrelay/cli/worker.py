@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from tikrelay.cli.common import ConfigOption, fail, settings_from
+from tikrelay.cli.relaying import run_until_stopped
 from tikrelay.config.logging import configure_logging
-
-if TYPE_CHECKING:
-    from tikrelay.pipeline.worker import Worker
-
 
 def worker(
     config: Path | None = ConfigOption,
@@ -55,26 +51,6 @@ def worker(
         queue.engine.dispose()
         raise fail(str(exc)) from None
     try:
-        if relay is None:
-            asyncio.run(_serve(Worker(service, concurrency=size, drain=drain)))
-        else:
-            from tikrelay.cli.run import run_until_stopped
-
-            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
+        asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
     finally:
         queue.engine.dispose()
-
-
-async def _serve(worker: Worker) -> None:
-    loop = asyncio.get_running_loop()
-    signals = 0
-
-    def on_signal() -> None:
-        # First signal: finish running jobs within the grace period. Second: release them now.
-        nonlocal signals
-        signals += 1
-        worker.stop(now=signals > 1)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    await worker.run()
