@@ -13,6 +13,7 @@ from tikrelay.cli.common import ConfigOption, fail, settings_from
 from tikrelay.cli.relaying import run_until_stopped
 from tikrelay.config.logging import configure_logging
 
+
 def worker(
     config: Path | None = ConfigOption,
     kinds: Annotated[
