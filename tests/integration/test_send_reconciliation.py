@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.relay.conftest import FAST
 from tikrelay.config.settings import Settings
 from tikrelay.pipeline.app import relay_service
 from tikrelay.pipeline.context import JobContext
@@ -22,7 +23,6 @@ from tikrelay.store import JobQueue, NewJob, open_queue
 from tikrelay.store import relay as sql
 
 TOKEN = "123456:RECONCILE"
-FAST = {"chat_per_second": 100, "chat_burst": 50, "group_per_minute": 5000, "bot_per_second": 200}
 
 
 @dataclass
@@ -45,6 +45,21 @@ class Harness:
         part = Part(0, "photos", [self.photo], f"caption of {post}")
         sent = await send_parts(self.relay, await self.context(), post, self.route, [part])
         return sent.message_ids
+
+    def died_before_sending(self, post: str, *, after: int) -> None:
+        """The intent a send writes first, and nothing else: the process died right there."""
+        with self.queue.transaction() as conn:
+            sql.start_intent(
+                conn,
+                post_key=post,
+                destination=self.route.name,
+                part=0,
+                chat_id=self.route.chat,
+                expected=1,
+                parts=1,
+                after_message_id=after,
+                now=self.relay.now(),
+            )
 
     def captions(self) -> list[str]:
         return [
@@ -97,19 +112,7 @@ async def test_a_send_carried_out_but_never_answered_is_found_not_repeated(
 
 async def test_a_send_that_never_left_is_dropped_and_sent_afresh(harness: Harness) -> None:
     assert await harness.send("t:0") == [1]
-    # A wrote its intent and died before sending.
-    with harness.queue.transaction() as conn:
-        sql.start_intent(
-            conn,
-            post_key="t:A",
-            destination="clips",
-            part=0,
-            chat_id=harness.route.chat,
-            expected=1,
-            parts=1,
-            after_message_id=1,
-            now=harness.relay.now(),
-        )
+    harness.died_before_sending("t:A", after=1)  # intent written, died before sending
     assert await harness.send("t:B") == [2]  # A's intent found nothing and went
     assert await harness.send("t:A") == [3]  # A starts afresh after B: not taken for B's
     assert harness.captions() == ["caption of t:0", "caption of t:B", "caption of t:A"]
@@ -119,18 +122,7 @@ async def test_a_send_that_never_left_is_not_credited_with_the_next_crashed_send
     harness: Harness,
 ) -> None:
     assert await harness.send("t:0") == [1]
-    with harness.queue.transaction() as conn:  # A: intent written, died before sending
-        sql.start_intent(
-            conn,
-            post_key="t:A",
-            destination="clips",
-            part=0,
-            chat_id=harness.route.chat,
-            expected=1,
-            parts=1,
-            after_message_id=1,
-            now=harness.relay.now(),
-        )
+    harness.died_before_sending("t:A", after=1)  # intent written, died before sending
     # B: carried out by Telegram at id 2, never answered.
     harness.emu.delay_call("sendPhoto", nth=1, seconds=30)
     crashed = asyncio.create_task(harness.send("t:B"))

@@ -206,15 +206,9 @@ def known_message_ids(
 ) -> set[int]:
     """Message ids above ``above`` in this chat that other sends own: confirmed, or found by
     probing for a send not confirmed yet (all but the part ``other_than``)."""
-    post_key, destination, part = other_than
     rows = conn.execute(
         select(send_intents.c.message_ids, send_intents.c.arrived).where(
-            send_intents.c.chat_id == chat_id,
-            ~(
-                (send_intents.c.post_key == post_key)
-                & (send_intents.c.destination == destination)
-                & (send_intents.c.part == part)
-            ),
+            send_intents.c.chat_id == chat_id, ~_part(*other_than)
         )
     ).all()
     return {i for r in rows for i in (r.message_ids or r.arrived or ()) if i > above}
@@ -288,11 +282,7 @@ def confirm_intent(
 ) -> None:
     conn.execute(
         update(send_intents)
-        .where(
-            send_intents.c.post_key == post_key,
-            send_intents.c.destination == destination,
-            send_intents.c.part == part,
-        )
+        .where(_part(post_key, destination, part))
         .values(message_ids=message_ids, confirmed_at=now)
     )
 
