@@ -16,11 +16,18 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
 
+def polled_line(source: str, listed: int, queued: int, left_out: int) -> str:
+    line = f"polled {source}: {listed} listed, {queued} to deliver"
+    if left_out:
+        line += f", {left_out} older left out on first sight (backfill)"
+    return line
+
+
 class PlainProgress(Progress):
     """One line per event, for logs and cron mail."""
 
-    def polled(self, source: str, listed: int, queued: int) -> None:
-        typer.echo(f"polled {source}: {listed} listed, {queued} to deliver")
+    def polled(self, source: str, listed: int, queued: int, left_out: int = 0) -> None:
+        typer.echo(polled_line(source, listed, queued, left_out))
 
     def delivered(self, post: str, destination: str, messages: int) -> None:
         noun = "message" if messages == 1 else "messages"
@@ -56,10 +63,10 @@ class LiveProgress(Progress):
         self._bar.refresh()
         self._bar.stop()
 
-    def polled(self, source: str, listed: int, queued: int) -> None:
+    def polled(self, source: str, listed: int, queued: int, left_out: int = 0) -> None:
         task = self._bar.tasks[self._total]
         self._bar.update(self._total, total=(task.total or 0) + queued)
-        self._bar.console.log(f"polled {source}: {listed} listed, {queued} to deliver")
+        self._bar.console.log(polled_line(source, listed, queued, left_out))
 
     def stage(self, post: str, destination: str, stage: str) -> None:
         key = (post, destination)

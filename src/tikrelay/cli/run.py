@@ -75,6 +75,7 @@ def report(summary: RunSummary) -> None:
         f"polled {summary.polled} of {summary.polled + len(summary.failed_sources)} sources: "
         f"{summary.new_posts} new deliveries, {summary.delivered} delivered, "
         f"{len(summary.failed)} failed or waiting"
+        + (f", {summary.left_out} older left out (backfill)" if summary.left_out else "")
     )
     for source, reason, waiting in summary.failed_sources:
         when = "will retry" if waiting else "failed"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class PostKind(StrEnum):
@@ -45,3 +49,13 @@ class Post:
     def key(self) -> str:
         """The post's identity across runs and machines: ``site:id``."""
         return f"{self.site}:{self.id}"
+
+
+def backfill(new: Sequence[T], keep: int) -> tuple[list[T], int]:
+    """On a source's first poll: the newest ``keep`` of its ``new`` posts (oldest first, as
+    given), all of them when there are fewer, none when ``keep`` is 0; and how many were left
+    out on purpose."""
+    if keep < 0:
+        raise ValueError("keep must not be negative")
+    chosen = list(new[max(len(new) - keep, 0) :]) if keep else []
+    return chosen, len(new) - len(chosen)

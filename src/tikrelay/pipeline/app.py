@@ -16,6 +16,7 @@ from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.relay import (
     DELIVER,
     POLL,
+    POSTS_CHOSEN,
     PRUNE_MEDIA,
     PollPayload,
     Relay,
@@ -24,7 +25,7 @@ from tikrelay.pipeline.relay import (
 from tikrelay.pipeline.schedules import Schedule, prune, save
 from tikrelay.pipeline.service import JobService
 from tikrelay.store import JobQueue
-from tikrelay.store.tables import deliveries, jobs
+from tikrelay.store.tables import deliveries, job_events, jobs
 
 
 class SetupError(ValueError):
@@ -125,6 +126,7 @@ class FailedPost:
 class RunSummary:
     polled: int = 0
     new_posts: int = 0
+    left_out: int = 0  # older posts not delivered on purpose (``backfill`` on a first poll)
     delivered: int = 0
     failed: list[FailedPost] = field(default_factory=list)
     failed_sources: list[tuple[str, str, bool]] = field(default_factory=list)
@@ -151,6 +153,16 @@ def summarize(queue: JobQueue, started: datetime) -> RunSummary:
         summary.delivered = len(
             conn.execute(select(deliveries.c.id).where(deliveries.c.delivered_at >= started)).all()
         )
+        chosen = conn.execute(
+            select(job_events.c.data)
+            .join(jobs, jobs.c.id == job_events.c.job_id)
+            .where(
+                jobs.c.kind == POLL,
+                job_events.c.type == POSTS_CHOSEN,
+                job_events.c.at >= started,
+            )
+        ).scalars()
+        summary.left_out = sum(int(data.get("left_out") or 0) for data in chosen)
         summary.new_posts = len(
             conn.execute(
                 select(jobs.c.id).where(jobs.c.kind == DELIVER, jobs.c.created_at >= started)

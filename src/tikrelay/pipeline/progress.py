@@ -7,8 +7,9 @@ from __future__ import annotations
 class Progress:
     """Does nothing; the command line's displays override what they show."""
 
-    def polled(self, source: str, listed: int, queued: int) -> None:
-        """A source was read: ``listed`` posts, ``queued`` deliveries enqueued."""
+    def polled(self, source: str, listed: int, queued: int, left_out: int = 0) -> None:
+        """A source was read: ``listed`` posts, ``queued`` deliveries enqueued, ``left_out``
+        older posts not delivered on purpose (``backfill`` on its first poll)."""
 
     def stage(self, post: str, destination: str, stage: str) -> None:
         """A delivery entered a stage (METADATA_FETCH, DOWNLOAD, TELEGRAM_SEND, ...)."""

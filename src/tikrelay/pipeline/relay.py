@@ -24,6 +24,7 @@ from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError, classify
+from tikrelay.domain.posts import backfill as choose_backfill
 from tikrelay.domain.retry import RETRYABLE
 from tikrelay.pipeline import media_cache
 from tikrelay.pipeline.context import JobContext
@@ -34,6 +35,7 @@ from tikrelay.pipeline.turns import ChatTurns
 from tikrelay.sources.refs import SITE, parse_creator
 from tikrelay.store import locks
 from tikrelay.store import relay as sql
+from tikrelay.store.transition import add_events
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
@@ -45,6 +47,8 @@ T = TypeVar("T")
 POLL = "poll"
 DELIVER = "deliver"
 PRUNE_MEDIA = "prune_media"
+#: The poll's event with what it chose: listed, new, queued, and left out by ``backfill``.
+POSTS_CHOSEN = "POSTS_CHOSEN"
 
 
 class PollPayload(BaseModel):
@@ -274,8 +278,9 @@ class Relay:
             keys = [f"{SITE}:{e.id}" for e in entries]
             new = set(sql.record_listing(conn, row.id, keys, self.now()))
             fresh = [e for e in entries if f"{SITE}:{e.id}" in new]
+            left_out = 0
             if first_sight:  # only the newest ``backfill`` of what was already there
-                fresh = fresh[len(fresh) - keep :] if keep else []
+                fresh, left_out = choose_backfill(fresh, keep)
             for entry in fresh:  # oldest first: deliver jobs are claimed in this order
                 key = f"{SITE}:{entry.id}"
                 for name in watched.settings.to:
@@ -288,9 +293,13 @@ class Relay:
                     self.service.enqueue(
                         DELIVER, job, dedupe_key=f"deliver:{key}:{name}", priority=1, conn=conn
                     )
-            log.info(
-                "polled", source=watched.key, listed=len(entries), new=len(new), queued=len(fresh)
+            counts = {"listed": len(entries), "new": len(new), "queued": len(fresh)}
+            add_events(
+                conn, [(ctx.job.id, POSTS_CHOSEN, {**counts, "left_out": left_out})], self.now()
             )
-            self.progress.polled(watched.key, len(entries), len(fresh) * len(watched.settings.to))
+            log.info("polled", source=watched.key, **counts, left_out=left_out)
+            self.progress.polled(
+                watched.key, len(entries), len(fresh) * len(watched.settings.to), left_out
+            )
 
         ctx.on_complete(record)
