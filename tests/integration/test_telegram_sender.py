@@ -255,6 +255,33 @@ async def test_429s_past_the_retry_budget_are_raised(
     assert emu.messages(channel.id) == []
 
 
+async def test_a_flood_wait_longer_than_max_wait_is_raised_at_once_and_pauses_the_chat(
+    emu: TelegramEmulator, fake: FakeTime, media: MediaFixtures
+) -> None:
+    hot, calm = emu.add_chat("channel", title="Hot"), emu.add_chat("channel", title="Calm")
+    emu.fail_call("sendPhoto", nth=1, status=429, parameters={"retry_after": 86400})
+    pacer = FloodPacer(clock=fake.clock, sleep=fake.sleep)
+    async with TelegramSender(
+        TOKEN, api_url=emu.url, pacer=pacer, max_wait=15, sleep=fake.sleep
+    ) as sender:
+        with pytest.raises(TikrelayError) as raised:
+            await sender.send_photos(ChatTarget(hot.id), photos(media, 1), None)
+        assert (raised.value.kind, raised.value.retry_after) == (ErrorKind.RATE_LIMIT, 86400)
+        assert "may be used again at" in raised.value.message
+        # The chat's next send is refused without asking Telegram; other chats go on.
+        with pytest.raises(TikrelayError) as again:
+            await sender.send_photos(ChatTarget(hot.id), photos(media, 1, 1), None)
+        assert again.value.kind is ErrorKind.RATE_LIMIT
+        assert again.value.retry_after == pytest.approx(86400.25)
+        await sender.send_photos(ChatTarget(calm.id), photos(media, 1, 2), None)
+    assert fake.sleeps == []  # nothing waited the day out
+    assert [(r.chat_id, r.status) for r in emu.calls("sendPhoto")] == [
+        (hot.id, 429),
+        (calm.id, 200),
+    ]
+    assert emu.messages(hot.id) == []
+
+
 async def test_an_album_cut_short_is_not_retried(
     emu: TelegramEmulator, sender: TelegramSender, fake: FakeTime, media: MediaFixtures
 ) -> None:

@@ -178,6 +178,13 @@ class FloodPacer:
         if updated > float("-inf"):
             book.tokens, book.updated = tokens, updated
 
+    def paused_for(self, chat_id: ChatId) -> float:
+        """Seconds until the chat may be sent to again after a 429 (0 when it is not paused)."""
+        book = self._chats.get(chat_id)
+        if book is None:
+            return 0.0
+        return max(0.0, book.paused_until - self._clock())
+
     def pause(self, chat_id: ChatId, seconds: float, *, refund: bool = True) -> None:
         """After a 429: this chat sends nothing for ``seconds``; other chats are not held back.
 

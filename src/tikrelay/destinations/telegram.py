@@ -26,6 +26,8 @@ from tikrelay.destinations.target import ChatTarget
 from tikrelay.destinations.telegram_checks import DestinationCheck, assess_destination
 from tikrelay.destinations.telegram_errors import (
     AlbumPartiallySentError,
+    describe_target,
+    flood_wait_error,
     retry_after_seconds,
     telegram_error,
 )
@@ -47,6 +49,9 @@ class TelegramSender:
     """Posts to Telegram through one bot; use as ``async with TelegramSender(...) as sender``.
 
     ``sleep`` waits out a 429 when there is no pacer (with one, the pacer's sleep does).
+    ``max_wait``: the longest a call waits for a chat Telegram has paused; a longer pause is
+    raised at once as a RATE_LIMIT error with ``retry_after``, for the job engine to schedule (a
+    cron run must not sit out a day-long flood wait). None waits out any pause.
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class TelegramSender:
         local_mode: bool = False,
         pacer: FloodPacer | None = None,
         max_429_retries: int = 3,
+        max_wait: float | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         # Before the Bot exists: PTB logs its base URL, token included, as it is built.
@@ -65,6 +71,7 @@ class TelegramSender:
         self._local_mode = local_mode
         self._pacer = pacer
         self._max_429_retries = max_429_retries
+        self._max_wait = max_wait
         self._sleep = sleep
         if not token:
             raise TikrelayError(
@@ -265,18 +272,28 @@ class TelegramSender:
         refused = 0
         while True:
             if self._pacer is not None and target is not None:
+                paused = self._pacer.paused_for(target.chat_id)
+                if self._too_long(paused):
+                    raise flood_wait_error(describe_target(target.chat_id, target.topic_id), paused)
                 await self._pacer.wait(target.chat_id, count)
             try:
                 return await request()
             except TelegramError as exc:
                 failure = exc
-            if isinstance(failure, RetryAfter) and refused < self._max_429_retries:
-                refused += 1
-                await self._hold(target, retry_after_seconds(failure), refused)
-                continue
+            if isinstance(failure, RetryAfter):
+                seconds = retry_after_seconds(failure)
+                if refused < self._max_429_retries and not self._too_long(seconds):
+                    refused += 1
+                    await self._hold(target, seconds, refused)
+                    continue
+                if self._pacer is not None and target is not None:
+                    self._pacer.pause(target.chat_id, seconds)  # the chat's next sends wait too
             # Raised outside the except block, so that nothing chains the original (and the
             # request URL with the token in it) to what the caller sees.
             raise self._classified(failure, target) from REDACTOR.scrubbed(failure)
+
+    def _too_long(self, seconds: float) -> bool:
+        return self._max_wait is not None and seconds > self._max_wait
 
     async def _hold(self, target: ChatTarget | None, seconds: float, refused: int) -> None:
         log.warning(

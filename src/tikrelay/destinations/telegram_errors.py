@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from telegram.error import (
     BadRequest,
@@ -61,6 +61,19 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def flood_wait_error(where: str, seconds: float) -> TikrelayError:
+    """A 429's wait, as an error whose ``retry_after`` the job engine schedules; the message says
+    when the chat may be used again."""
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
+    return TikrelayError(
+        ErrorKind.RATE_LIMIT,
+        f"Telegram flood control for {where}: retry after {seconds:g} s (the chat may be used "
+        f"again at {until:%Y-%m-%d %H:%M:%S} UTC)",
+        retry_after=seconds,
+        http_status=429,
+    )
+
+
 def describe_target(chat_id: int | str | None, topic_id: int | None = None) -> str:
     if chat_id is None:
         return "the chat"
@@ -74,13 +87,7 @@ def telegram_error(
     said = REDACTOR.scrub(exc.message)
     where = describe_target(chat_id, topic_id)
     if isinstance(exc, RetryAfter):
-        seconds = retry_after_seconds(exc)
-        return TikrelayError(
-            ErrorKind.RATE_LIMIT,
-            f"Telegram flood control for {where}: retry after {seconds:g} s",
-            retry_after=seconds,
-            http_status=429,
-        )
+        return flood_wait_error(where, retry_after_seconds(exc))
     if isinstance(exc, ChatMigrated):
         return ChatMigratedError(
             f"the group {where} became a supergroup with chat id {exc.new_chat_id}: "

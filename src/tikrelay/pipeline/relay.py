@@ -134,6 +134,8 @@ class Relay:
                 api_url=telegram.api_url,
                 local_mode=telegram.local_mode,
                 pacer=FloodPacer(**telegram.flood.model_dump()),
+                # A longer flood wait is scheduled as a retry: a draining run exits meanwhile.
+                max_wait=self.settings.jobs.drain_wait_seconds,
             )
         return self._sender
 
