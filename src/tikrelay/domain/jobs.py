@@ -49,6 +49,16 @@ class IllegalTransitionError(Exception):
         self.target = target
 
 
+class JobDeferredError(Exception):
+    """Raised by a handler that must not run yet (another job has to go first): not a failure.
+    The job waits until ``run_at``; the attempt is not counted."""
+
+    def __init__(self, run_at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.run_at = run_at
+        self.reason = reason
+
+
 def is_allowed(current: JobStatus, target: JobStatus) -> bool:
     return target in TRANSITIONS[current]
 
@@ -75,6 +85,7 @@ class JobEvent(StrEnum):
     JOB_RECOVERED_STALE = "JOB_RECOVERED_STALE"
     STALE_JOB_MARKED_FAILED = "STALE_JOB_MARKED_FAILED"
     JOB_RELEASED = "JOB_RELEASED"
+    JOB_DEFERRED = "JOB_DEFERRED"
     CANCEL_REQUESTED = "CANCEL_REQUESTED"
     JOB_CANCELLED = "JOB_CANCELLED"
     STAGE_STARTED = "STAGE_STARTED"

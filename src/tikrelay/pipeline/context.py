@@ -15,6 +15,8 @@ from tikrelay.store import CommitHook
 
 #: Runs a blocking store call off the event loop (on the worker's database thread).
 RunDb = Callable[..., Awaitable[Any]]
+#: Called once the attempt's outcome is written (completed, retry scheduled, failed, deferred).
+AfterOutcome = Callable[[], Awaitable[None]]
 
 
 class JobContext:
@@ -27,12 +29,14 @@ class JobContext:
         run_db: RunDb,
         add_event: Callable[[int, str, Mapping[str, Any]], None],
         stage_timeouts: Mapping[str, float],
+        after_outcome: list[AfterOutcome] | None = None,
     ) -> None:
         self.job = job
         self._run_db = run_db
         self._add_event = add_event
         self._stage_timeouts = dict(stage_timeouts)
         self.commit_hooks: list[CommitHook] = []
+        self._after_outcome = after_outcome if after_outcome is not None else []
 
     async def db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking store call on the worker's database thread."""
@@ -46,6 +50,12 @@ class JobContext:
         """Write ``hook(connection)`` in the transaction that marks the job COMPLETED: both
         happen or neither does (a Delivery row, follow-up jobs via ``queue.enqueue(…, conn)``)."""
         self.commit_hooks.append(hook)
+
+    def after_outcome(self, callback: AfterOutcome) -> None:
+        """Call ``callback()`` once this attempt's outcome is in the database, whatever it is
+        (also when the worker gives the job back on shutdown): e.g. to let the next job of a
+        chat go only once it can see whether this one will be retried."""
+        self._after_outcome.append(callback)
 
     async def event(self, type_: str, **data: Any) -> None:
         """Add a timeline row (and a log line) now, in its own transaction."""

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import Connection
 
 from tikrelay.captions import render_caption
 from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.media.ffmpeg import ffmpeg_path
 from tikrelay.media.files import write_atomically
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from tikrelay.sources.tiktok import PostSession
 
 ALBUM_SIZE = 10
+# A job waiting for an older one of its chat comes due this long after it.
+ORDER_GAP = timedelta(seconds=1)
 _MB = 1000 * 1000
 
 
@@ -56,40 +60,59 @@ def upload_limit(relay: Relay) -> int:
 
 async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> None:
     route = relay.route(payload.destination)
-    # First thing, before any await: younger jobs for this chat now wait for this one.
+    # First thing, before any await: younger jobs for this chat now wait for this one, until
+    # its outcome is written (then they can see whether it will be retried).
     await relay.turns.join(route.chat, ctx.job.id)
-    try:
-        done = await relay.tx(ctx, sql.delivered_ids, payload.post, route.name)
-        if done is not None:
-            await ctx.event("ALREADY_DELIVERED", message_ids=done)
-            return
-        sent_ids = await relay.tx(ctx, sql.sent_already, payload.post, route.name)
-        if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
-            await ctx.event("SENT", message_ids=sent_ids, reconciled=False)
-            ctx.on_complete(_recorder(relay, ctx, payload, route, sent_ids, reconciled=False))
-            return
-        with ExitStack() as stack:
-            session = await asyncio.to_thread(
-                stack.enter_context,
-                relay.client.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
-            )
-            try:
-                parts = await _prepare(relay, ctx, payload, session, route.settings)
-            finally:
-                await asyncio.to_thread(stack.close)
-        async with (
-            _stage(relay, ctx, payload, "TELEGRAM_SEND"),
-            relay.turns.turn(route.chat, ctx.job.id),
-            relay.chat_lock(route.chat),
-        ):
-            sent = await send_parts(relay, ctx, payload.post, route, parts)
-        await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
-        relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
-        ctx.on_complete(
-            _recorder(relay, ctx, payload, route, sent.message_ids, reconciled=sent.reconciled)
+    ctx.after_outcome(lambda: relay.turns.leave(route.chat, ctx.job.id))
+    done = await relay.tx(ctx, sql.delivered_ids, payload.post, route.name)
+    if done is not None:
+        await ctx.event("ALREADY_DELIVERED", message_ids=done)
+        return
+    sent_ids = await relay.tx(ctx, sql.sent_already, payload.post, route.name)
+    if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
+        await ctx.event("SENT", message_ids=sent_ids, reconciled=False)
+        ctx.on_complete(_recorder(relay, ctx, payload, route, sent_ids, reconciled=False))
+        return
+    with ExitStack() as stack:
+        session = await asyncio.to_thread(
+            stack.enter_context,
+            relay.client.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
         )
-    finally:
-        await relay.turns.leave(route.chat, ctx.job.id)
+        try:
+            parts = await _prepare(relay, ctx, payload, session, route.settings)
+        finally:
+            await asyncio.to_thread(stack.close)
+    async with (
+        _stage(relay, ctx, payload, "TELEGRAM_SEND"),
+        relay.turns.turn(route.chat, ctx.job.id),
+    ):
+        await _keep_chat_order(relay, ctx, route)
+        async with relay.chat_lock(route.chat):
+            sent = await send_parts(relay, ctx, payload.post, route, parts)
+    await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
+    relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
+    ctx.on_complete(
+        _recorder(relay, ctx, payload, route, sent.message_ids, reconciled=sent.reconciled)
+    )
+
+
+async def _keep_chat_order(relay: Relay, ctx: JobContext, route: Route) -> None:
+    """An older post to the same chat that waits (for a retry, or to be claimed) goes first:
+    this job waits until just after it, its attempt not counted."""
+    older = [
+        job
+        for job in await relay.tx(ctx, sql.waiting_before, ctx.job.kind, ctx.job.id)
+        if job.destination in relay.settings.destinations
+        and relay.route(job.destination).chat == route.chat
+    ]
+    if not older:
+        return
+    first = min(older, key=lambda job: job.run_at)
+    latest = max(job.run_at for job in older)
+    raise JobDeferredError(
+        max(latest, relay.now()) + ORDER_GAP,
+        f"waits for the older post {first.post_key} to go to the same chat first",
+    )
 
 
 def _recorder(

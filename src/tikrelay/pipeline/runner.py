@@ -12,10 +12,10 @@ import structlog
 
 from tikrelay.config.logging import redact_text
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
-from tikrelay.domain.jobs import Job, JobEvent
+from tikrelay.domain.jobs import Job, JobDeferredError, JobEvent
 from tikrelay.domain.retry import decide_retry
 from tikrelay.pipeline.completer import Completer, Outcome
-from tikrelay.pipeline.context import JobContext, RunDb
+from tikrelay.pipeline.context import AfterOutcome, JobContext, RunDb
 from tikrelay.pipeline.service import JobService
 from tikrelay.store.transition import EventData
 
@@ -49,13 +49,25 @@ class JobRunner:
         """Run in the attempt's own task: the log context bound here is that task's alone."""
         job = attempt.job
         structlog.contextvars.bind_contextvars(job_id=job.id, kind=job.kind)
+        after: list[AfterOutcome] = []
         try:
-            ctx = await self._execute(job)
+            await self._attempt(attempt, after)
+        finally:
+            for callback in after:
+                await callback()
+
+    async def _attempt(self, attempt: Attempt, after: list[AfterOutcome]) -> None:
+        job = attempt.job
+        try:
+            ctx = await self._execute(job, after)
         except asyncio.CancelledError:
             if attempt.releasing or not attempt.cancel_requested:
                 raise  # shutting down: the worker releases the job
             error = TikrelayError(ErrorKind.CANCELLED, "cancelled while running")
             await self._finish(self._fail(job, error, retry=False))
+            return
+        except JobDeferredError as deferred:
+            await self._finish(self._defer(job, deferred))
             return
         except Exception as exc:
             await self._finish(self._failed(job, exc))
@@ -70,7 +82,7 @@ class JobRunner:
             self._kind_limits[kind] = found
         return found
 
-    async def _execute(self, job: Job) -> JobContext:
+    async def _execute(self, job: Job, after: list[AfterOutcome]) -> JobContext:
         kind = self.service.registry.get(job.kind)
         payload = kind.parse(job.payload)
         kind_limit, stage_timeouts = self._limits(job.kind)
@@ -79,6 +91,7 @@ class JobRunner:
             run_db=self.run_db,
             add_event=self.queue.add_event,
             stage_timeouts=stage_timeouts,
+            after_outcome=after,
         )
         limit = kind_limit if job.timeout_seconds is None else job.timeout_seconds
         try:
@@ -112,6 +125,14 @@ class JobRunner:
             await self._finish(self._failed(job, done))
         elif not done:
             log.warning("lease_lost", job_id=job.id, worker_id=self.worker_id)
+
+    def _defer(self, job: Job, deferred: JobDeferredError) -> asyncio.Future[None]:
+        reason = redact_text(deferred.reason)
+        return asyncio.ensure_future(
+            self.run_db(
+                self.queue.defer, job.id, self.worker_id, run_at=deferred.run_at, reason=reason
+            )
+        )
 
     def _failed(self, job: Job, exc: BaseException) -> asyncio.Future[None]:
         if isinstance(exc, InvalidJobError):  # unknown kind or payload no longer valid

@@ -120,6 +120,32 @@ def retry_later(
     return bool(rows)
 
 
+def defer(
+    conn: Connection, job_id: int, worker_id: str, now: datetime, *, run_at: datetime, reason: str
+) -> bool:
+    """The job may not run yet: it waits until ``run_at``, its attempt not counted."""
+    rows = move(
+        conn,
+        where=_held(job_id, worker_id),
+        expected=JobStatus.RUNNING,
+        target=JobStatus.PENDING,
+        now=now,
+        values={
+            "run_at": run_at,
+            "worker_id": None,
+            "lease_until": None,
+            "attempts": jobs.c.attempts - 1,
+            "error_kind": None,
+            "error_message": reason[:2000],
+        },
+        data={"run_at": run_at.isoformat()},
+        extra_events=lambda row: [
+            (JobEvent.JOB_DEFERRED, {"run_at": run_at.isoformat(), "reason": reason[:500]})
+        ],
+    )
+    return bool(rows)
+
+
 def release(conn: Connection, job_ids: list[int], worker_id: str, now: datetime) -> int:
     """Give running jobs back (worker shutting down): due again at once, attempt not counted."""
     rows = move(

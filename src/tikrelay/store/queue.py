@@ -187,6 +187,12 @@ class JobQueue:
                 events=list(events),
             )
 
+    def defer(self, job_id: int, worker_id: str, *, run_at: datetime, reason: str) -> bool:
+        with self.transaction() as conn:
+            return finish_sql.defer(
+                conn, job_id, worker_id, self.clock(), run_at=run_at, reason=reason
+            )
+
     def release(self, job_ids: Sequence[int], worker_id: str) -> int:
         if not job_ids:
             return 0

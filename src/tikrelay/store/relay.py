@@ -294,3 +294,27 @@ def posts_in_work(conn: Connection, kind: str) -> set[str]:
         select(jobs.c.payload).where(jobs.c.kind == kind, jobs.c.status.in_(active))
     ).scalars()
     return {str(p.get("post")) for p in payloads if isinstance(p, dict)}
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    id: int
+    post_key: str
+    destination: str
+    run_at: datetime
+
+
+def waiting_before(conn: Connection, kind: str, job_id: int) -> list[WaitingJob]:
+    """Jobs of ``kind`` older than ``job_id`` (enqueued before it) that wait to run, e.g. for a
+    retry: the caller keeps those of its chat ahead of it."""
+    waiting = [JobStatus.PENDING.value, JobStatus.QUEUED.value]
+    rows = conn.execute(
+        select(jobs.c.id, jobs.c.payload, jobs.c.run_at).where(
+            jobs.c.kind == kind, jobs.c.status.in_(waiting), jobs.c.id < job_id
+        )
+    ).all()
+    return [
+        WaitingJob(r.id, str(r.payload.get("post")), str(r.payload.get("destination")), r.run_at)
+        for r in rows
+        if isinstance(r.payload, dict)
+    ]

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from tikrelay.config.settings import JobKindSettings, JobSettings, Settings
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
-from tikrelay.domain.jobs import JobEvent, JobStatus
+from tikrelay.domain.jobs import JobDeferredError, JobEvent, JobStatus
 from tikrelay.pipeline.context import JobContext
 from tikrelay.pipeline.registry import Registry
 from tikrelay.pipeline.schedules import Schedule, fire_due, save
@@ -76,6 +76,29 @@ async def slow_stage(ctx: JobContext, payload: dict[str, object]) -> None:
 async def blocking(ctx: JobContext, payload: dict[str, object]) -> None:
     Gate.event.set()
     await asyncio.sleep(3600)
+
+
+seen_after_outcome: list[tuple[int, JobStatus, int]] = []
+
+
+class Queues:
+    """The queue the patient handler looks at (each test sets it)."""
+
+    queue: JobQueue
+
+
+@registry.handler("patient", max_attempts=1)
+async def patient(ctx: JobContext, payload: dict[str, object]) -> None:
+    async def look() -> None:  # the outcome is in the database by now
+        job = ctx.job
+        found = await ctx.db(Queues.queue.get, job.id)
+        seen_after_outcome.append((job.id, found.status, found.attempts))
+
+    ctx.after_outcome(look)
+    if ctx.job.payload.get("defer"):
+        raise JobDeferredError(
+            ctx.job.created_at + timedelta(days=1), "waits for another job to go first"
+        )
 
 
 @pytest.fixture
@@ -193,3 +216,24 @@ def test_schedule_fires_once_per_occurrence(service: JobService, settings: Setti
     (job,) = service.queue.list_jobs()
     assert job.dedupe_key == "schedule:hourly"
     other_engine.dispose()
+
+
+async def test_a_deferred_job_waits_without_spending_an_attempt(service: JobService) -> None:
+    Queues.queue = service.queue
+    seen_after_outcome.clear()
+    waits = service.enqueue("patient", {"defer": True}).job
+    done = service.enqueue("patient", {}).job
+    await drain(service)  # max_attempts 1: a counted attempt would have failed it for good
+    deferred = service.queue.get(waits.id)
+    assert deferred is not None
+    assert (deferred.status, deferred.attempts) == (JobStatus.PENDING, 0)
+    assert deferred.run_at == waits.created_at + timedelta(days=1)
+    assert deferred.error_message == "waits for another job to go first"
+    events = service.queue.events(waits.id)
+    assert events[-1].type == JobEvent.JOB_DEFERRED
+    assert events[-1].data["reason"] == "waits for another job to go first"
+    # Callbacks run once the outcome is written, whatever it is.
+    assert sorted(seen_after_outcome) == [
+        (waits.id, JobStatus.PENDING, 0),
+        (done.id, JobStatus.COMPLETED, 1),
+    ]
