@@ -108,7 +108,7 @@ def test_h264_aac_is_remuxed_with_moov_first_and_packets_untouched(
 
     video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
 
-    assert (video.remuxed, video.reencoded) == (True, False)
+    assert (video.remuxed, video.reencoded, video.has_audio) == (True, False, True)
     assert video.path == tmp_path / "out" / "late-moov.telegram.mp4"
     boxes = top_level_boxes(video.path)
     assert boxes.index("moov") < boxes.index("mdat")
@@ -125,7 +125,7 @@ def test_h264_aac_is_remuxed_with_moov_first_and_packets_untouched(
 def test_hevc_without_audio_is_reencoded_to_h264(media: MediaFixtures, tmp_path: Path) -> None:
     video = prepare_video(media.hevc_video_only(), tmp_path, ffmpeg=FFMPEG)
 
-    assert (video.remuxed, video.reencoded) == (False, True)
+    assert (video.remuxed, video.reencoded, video.has_audio) == (False, True, False)
     info = probe(video.path)
     assert (info.video_codec, info.audio_codec) == ("h264", None)
     assert (video.width, video.height) == (288, 512)

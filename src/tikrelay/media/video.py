@@ -54,6 +54,7 @@ class TelegramVideo:
     size: int
     remuxed: bool
     reencoded: bool
+    has_audio: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def prepare_video(
         size=made.size,
         remuxed=plan.remuxed,
         reencoded=not plan.remuxed,
+        has_audio=made.has_audio,
     )
 
 

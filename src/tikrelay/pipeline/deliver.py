@@ -169,6 +169,9 @@ async def _prepare(
     async with _stage(relay, ctx, payload, "OUTPUT_VALIDATE"):
         if isinstance(ready, TelegramVideo):
             await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay))
+        if isinstance(ready, TelegramVideo) and not ready.has_audio:
+            # Sent all the same (a silent clip is still the post), and said so on the timeline.
+            await ctx.event("VIDEO_WITHOUT_SOUND", file=ready.path.name)
     return _plan(post, ready, files, caption, audio=dest.slideshow_audio)
 
 
