@@ -3,28 +3,135 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tikrelay.config.logging import redact_text
+
+#: Generous ceilings: far above any sensible value, low enough that arithmetic on them (backoff,
+#: timedelta, byte counts, SQLite integers) cannot overflow.
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+MAX_UPLOAD_MB = 2000.0  # what a local Bot API server takes; the cloud one takes 50
+#: Telegram's chat ids have at most 52 significant bits.
+MAX_CHAT_ID = 2**52
+MAX_TOPIC_ID = 2**31 - 1
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+
+
+def _refuse_bool(value: object) -> object:
+    # YAML reads true/false/yes/no/on/off as booleans, and pydantic would take true as 1.
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number: write a number")
+    return value
+
+
+#: An integer or float key: true/false are refused rather than read as 1/0.
+NotBool = BeforeValidator(_refuse_bool)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _shown_url(value: str) -> str:
+    """``value`` fit for an error message: a password in it (also a scheme-less one) hidden."""
+    scheme, sep, rest = value.rpartition("://") if "://" in value else ("", "", value)
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:[redacted]@{host}"
+    return redact_text(f"{scheme}{sep}{rest}")
+
+
+def _url_host_and_port(url: str) -> tuple[str, int | None] | None:
+    """The host and port of ``url``, or None when it has no usable host or a bad port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host or any(char.isspace() for char in host):
+        return None
+    return host, port
+
+
+def check_api_url(value: str) -> str:
+    """``telegram.api_url``: an http(s) address with a host, nothing after the path."""
+    text = value.strip()
+    parts = urlsplit(text)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or _url_host_and_port(text) is None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(
+            f"{_shown_url(text)!r} is not a Bot API address: write http:// or https:// and a "
+            "host, such as https://api.telegram.org, or http://127.0.0.1:8081 for a local Bot "
+            "API server"
+        )
+    return text
+
+
+def check_proxy(value: str) -> str:
+    """One ``network.proxies`` entry: ``scheme://[user:password@]host[:port]``; without a
+    scheme it is http, as yt-dlp reads it. Passwords never appear in the error."""
+    text = value.strip()
+    url = text if "://" in text else f"http://{text}"
+    scheme = urlsplit(url).scheme.lower()
+    allowed = ", ".join(PROXY_SCHEMES)
+    if scheme not in PROXY_SCHEMES:
+        raise ValueError(
+            f"{_shown_url(text)!r}: proxy scheme {scheme!r} is not supported; use one of "
+            f"{allowed}, as in socks5://user:password@host:1080"
+        )
+    if _url_host_and_port(url) is None:
+        raise ValueError(
+            f"{_shown_url(text)!r} is not a proxy URL: write it as scheme://host:port or "
+            f"scheme://user:password@host:port (schemes: {allowed})"
+        )
+    return text
 
 
 class FloodSettings(_Section):
-    chat_per_second: float = Field(
-        default=1.0, gt=0, description="Messages per second to one chat (after the burst)."
+    chat_per_second: Annotated[float, NotBool] = Field(
+        default=1.0,
+        gt=0,
+        le=10_000,
+        description="Messages per second to one chat (after the burst).",
     )
-    chat_burst: int = Field(default=3, ge=1, description="Messages one chat may get at once.")
-    group_per_minute: int = Field(
-        default=20, ge=1, description="Messages per rolling minute to one group or channel."
+    chat_burst: Annotated[int, NotBool] = Field(
+        default=3, ge=1, le=10_000, description="Messages one chat may get at once."
     )
-    bot_per_second: int = Field(default=30, ge=1, description="Messages per second overall.")
+    group_per_minute: Annotated[int, NotBool] = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Messages per rolling minute to one group or channel.",
+    )
+    bot_per_second: Annotated[int, NotBool] = Field(
+        default=30, ge=1, le=100_000, description="Messages per second overall."
+    )
 
 
 class TelegramSettings(_Section):
-    api_url: str = Field(
+    api_url: Annotated[str, AfterValidator(check_api_url)] = Field(
         default="https://api.telegram.org",
         description="Bot API base; calls go to {api_url}/bot{token}/{method}.",
     )
@@ -42,7 +149,7 @@ class TelegramSettings(_Section):
 
 
 class NetworkSettings(_Section):
-    proxies: list[str] = Field(
+    proxies: list[Annotated[str, AfterValidator(check_proxy)]] = Field(
         default_factory=list, description="Proxies for all source traffic (TikTok pages, API, CDN)."
     )
     verify_tls: bool = Field(
@@ -57,57 +164,81 @@ class NetworkSettings(_Section):
     )
 
 
+Seconds = Annotated[float, NotBool, Field(gt=0, le=WEEK)]
+
+
 class JobKindSettings(_Section):
-    max_attempts: int | None = Field(
-        default=None, ge=1, description="Attempts for jobs of this kind; default jobs.max_attempts."
+    max_attempts: Annotated[int, NotBool] | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Attempts for jobs of this kind; default jobs.max_attempts.",
     )
-    max_running: int | None = Field(
-        default=None, ge=1, description="At most this many jobs of this kind run at once, overall."
+    max_running: Annotated[int, NotBool] | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="At most this many jobs of this kind run at once, overall.",
     )
-    timeout_seconds: float | None = Field(
-        default=None, gt=0, description="Time limit for one attempt; default jobs.timeout_seconds."
+    timeout_seconds: Seconds | None = Field(
+        default=None, description="Time limit for one attempt; default jobs.timeout_seconds."
     )
-    stage_timeouts: dict[str, float] = Field(
+    stage_timeouts: dict[str, Seconds] = Field(
         default_factory=dict, description="Time limit per stage name, in seconds."
     )
 
 
 class JobSettings(_Section):
-    worker_concurrency: int = Field(
-        default=4, ge=1, description="Jobs one `tikrelay worker` process runs at the same time."
+    worker_concurrency: Annotated[int, NotBool] = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Jobs one `tikrelay worker` process runs at the same time.",
     )
-    poll_interval_seconds: float = Field(
-        default=1.0, gt=0, description="How often an idle worker looks for due work."
+    poll_interval_seconds: Annotated[float, NotBool] = Field(
+        default=1.0, gt=0, le=HOUR, description="How often an idle worker looks for due work."
     )
-    lease_seconds: float = Field(
+    lease_seconds: Annotated[float, NotBool] = Field(
         default=30.0,
         gt=0,
+        le=DAY,
         description="A claimed job belongs to its worker this long; renewed every third of it.",
     )
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per job unless its kind says.")
-    timeout_seconds: float = Field(
-        default=1800.0, gt=0, description="Time limit for one attempt of a job."
+    max_attempts: Annotated[int, NotBool] = Field(
+        default=5, ge=1, le=1000, description="Attempts per job unless its kind says."
     )
-    retry_base_seconds: float = Field(
-        default=30.0, gt=0, description="First retry delay; doubles with every attempt."
+    timeout_seconds: Seconds = Field(
+        default=1800.0, description="Time limit for one attempt of a job."
     )
-    retry_max_seconds: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
-    shutdown_grace_seconds: float = Field(
+    retry_base_seconds: Annotated[float, NotBool] = Field(
+        default=30.0,
+        gt=0,
+        le=DAY,
+        description="First retry delay; doubles with every attempt.",
+    )
+    retry_max_seconds: Seconds = Field(default=3600.0, description="Longest retry delay.")
+    shutdown_grace_seconds: Annotated[float, NotBool] = Field(
         default=30.0,
         ge=0,
+        le=DAY,
         description="On SIGTERM/SIGINT running jobs get this long to finish, then are released.",
     )
-    drain_wait_seconds: float = Field(
+    drain_wait_seconds: Annotated[float, NotBool] = Field(
         default=15.0,
         ge=0,
+        le=DAY,
         description="A draining run (run --once, worker --drain) waits for retries due this soon.",
     )
-    max_running: int | None = Field(
-        default=None, ge=1, description="At most this many jobs run at once across all workers."
-    )
-    max_queue_length: int | None = Field(
+    max_running: Annotated[int, NotBool] | None = Field(
         default=None,
         ge=1,
+        le=100_000,
+        description="At most this many jobs run at once across all workers.",
+    )
+    max_queue_length: Annotated[int, NotBool] | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,
         description="Enqueuing beyond this many waiting jobs is refused with a clear error.",
     )
     kinds: dict[str, JobKindSettings] = Field(
@@ -115,12 +246,33 @@ class JobSettings(_Section):
     )
 
 
+def _refuse_bool_chat(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{str(value).lower()} is not a chat: write a numeric chat id such as "
+            "-1001234567890, or '@channelname' in quotes"
+        )
+    return value
+
+
+def _refuse_bool_topic(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{str(value).lower()} is not a topic: write the topic's number (its "
+            "message_thread_id), or leave topic_id out for the General topic"
+        )
+    return value
+
+
 class TelegramDestination(_Section):
-    chat_id: int | str = Field(
+    chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] = Field(
         description="The chat: a numeric id (channels and supergroups start with -100) or @channel."
     )
-    topic_id: int | None = Field(
-        default=None, ge=1, description="A forum topic (message_thread_id); omit for General."
+    topic_id: Annotated[int, BeforeValidator(_refuse_bool_topic)] | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOPIC_ID,
+        description="A forum topic (message_thread_id); omit for General.",
     )
 
     @field_validator("chat_id")
@@ -129,10 +281,16 @@ class TelegramDestination(_Section):
         if isinstance(value, str):
             text = value.strip()
             if text.lstrip("-").isdigit():
-                return int(text)
-            if not text.startswith("@") or len(text) < 2:
+                value = int(text)
+            elif not text.startswith("@") or len(text) < 2:
                 raise ValueError("write a numeric chat id such as -1001234567890, or @channelname")
-            return text
+            else:
+                return text
+        if abs(value) > MAX_CHAT_ID:
+            raise ValueError(
+                f"{value} is too long for a Telegram chat id: copy the id again "
+                "(such as -1001234567890), or write @channelname"
+            )
         return value
 
 
@@ -151,30 +309,38 @@ class DestinationSettings(_Section):
 class SourceSettings(_Section):
     tiktok: str = Field(description="A TikTok creator: @username or the profile URL.")
     to: list[str] = Field(min_length=1, description="Names of destinations that get its posts.")
-    depth: int = Field(
+    depth: Annotated[int, NotBool] = Field(
         default=10, ge=1, le=100, description="How many of the newest posts each poll reads."
     )
-    backfill: int | None = Field(
+    backfill: Annotated[int, NotBool] | None = Field(
         default=None,
         ge=0,
+        le=10_000,
         description="Existing posts delivered the first time the source is seen (default depth; "
         "0 only remembers them).",
     )
-    every_minutes: float = Field(
-        default=15.0, gt=0, description="How often `tikrelay serve` polls it (with jitter)."
+    every_minutes: Annotated[float, NotBool] = Field(
+        default=15.0,
+        gt=0,
+        le=WEEK / MINUTE,
+        description="How often `tikrelay serve` polls it (with jitter).",
     )
 
 
 class DeliverySettings(_Section):
-    downloads: int = Field(default=3, ge=1, description="Downloads that run at the same time.")
-    max_upload_mb: float | None = Field(
+    downloads: Annotated[int, NotBool] = Field(
+        default=3, ge=1, le=100, description="Downloads that run at the same time."
+    )
+    max_upload_mb: Annotated[float, NotBool] | None = Field(
         default=None,
         gt=0,
+        le=MAX_UPLOAD_MB,
         description="Largest file sent to Telegram; default 50 (2000 with telegram.local_mode).",
     )
-    keep_media_hours: float = Field(
+    keep_media_hours: Annotated[float, NotBool] = Field(
         default=24.0,
         ge=0,
+        le=365 * DAY / HOUR,
         description="A post's downloaded files are deleted this long after its last delivery job "
         "finished (none of them waits or runs any more).",
     )
@@ -187,6 +353,7 @@ class Settings(BaseSettings):
         env_prefix="TIKRELAY_",
         env_nested_delimiter="__",
         extra="forbid",
+        allow_inf_nan=False,
     )
 
     state_dir: Path = Field(
