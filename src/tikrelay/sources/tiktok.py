@@ -17,17 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from yt_dlp import YoutubeDL
+import structlog
 from yt_dlp.networking import Request
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.posts import Post, PostKind, Sound
+from tikrelay.media.content import Content, check_content
 from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
 from tikrelay.sources.refs import SITE, WEB, post_url
+from tikrelay.sources.transport import GuardedYoutubeDL
 from tikrelay.sources.ytdlp import base_options, pick_proxy
+
+log = structlog.get_logger("tikrelay.sources")
 
 # Muxed video with its own sound, never the watermarked ``download`` format, never a video-only
 # stream (yt-dlp would merge an HEVC video-only stream with the music track otherwise).
@@ -63,10 +67,10 @@ class TikTokClient:
         self.network = network
         self.paths = paths
 
-    def _ydl(self, key: str, attempt: int, **extra: Any) -> YoutubeDL:
+    def _ydl(self, key: str, attempt: int, **extra: Any) -> GuardedYoutubeDL:
         proxy = pick_proxy(self.network.proxies, key, attempt)
         options = base_options(self.network, ca_folder=self.paths.root, proxy=proxy)
-        return YoutubeDL({**options, **extra})
+        return GuardedYoutubeDL({**options, **extra}, site=SITE)
 
     def _extract(self, url: str, key: str, attempt: int, **extra: Any) -> dict[str, Any]:
         try:
@@ -107,7 +111,7 @@ class TikTokClient:
 class PostSession:
     """One post: read its page once, then download what it holds with the same cookies."""
 
-    def __init__(self, ydl: YoutubeDL, url: str, post_id: str) -> None:
+    def __init__(self, ydl: GuardedYoutubeDL, url: str, post_id: str) -> None:
         self.ydl = ydl
         self.url = url
         self.post_id = post_id
@@ -129,7 +133,7 @@ class PostSession:
     def video_offer(self) -> VideoOffer:
         """What the page offers before anything is downloaded: formats tikrelay may send (with
         sound, not watermarked) and the smallest known size among them."""
-        info = tiktok_page.video_info(self.ydl, self.item(), self.url, self.post_id)
+        info, refused = self._video_info()
         usable = [
             f
             for f in info.get("formats") or []
@@ -137,19 +141,23 @@ class PostSession:
             and f.get("vcodec") not in (None, "none")
             and f.get("acodec") not in (None, "none")
         ]
+        if not usable and refused:  # the only video formats point where tikrelay does not go
+            raise refused[0]
         sizes = [int(f["filesize"]) for f in usable if f.get("filesize")]
         return VideoOffer(len(usable), min(sizes) if sizes else None)
 
     def download_video(self, folder: Path) -> Path:
         """The un-watermarked muxed video, as yt-dlp selects and downloads it."""
         folder.mkdir(parents=True, exist_ok=True)
-        info = tiktok_page.video_info(self.ydl, self.item(), self.url, self.post_id)
+        info, refused = self._video_info()
         self.ydl.params["outtmpl"] = {"default": str(folder / "video.%(ext)s")}
         try:
             result = self.ydl.process_ie_result(info, download=True)
         except Exception as exc:
             error = classify(exc)
-            if "requested format is not available" in error.message:
+            if "requested format is not available" in error.message.lower():
+                if refused:
+                    raise refused[0] from exc
                 raise TikrelayError(
                     ErrorKind.FORMAT_NOT_FOUND,
                     f"post {self.post_id} offers no un-watermarked video with sound",
@@ -164,47 +172,77 @@ class PostSession:
         path = downloads[0].get("filepath")
         if not path or not Path(path).is_file():
             raise TikrelayError(ErrorKind.EXTRACTOR, "yt-dlp reported no downloaded file")
-        return Path(path)
+        try:
+            return check_content(Path(path), Content.VIDEO, f"the video of post {self.post_id}")
+        except TikrelayError:
+            Path(path).unlink(missing_ok=True)
+            raise
+
+    def _video_info(self) -> tuple[dict[str, Any], list[TikrelayError]]:
+        """yt-dlp's info dict for the video, holding only formats tikrelay may fetch, and the
+        refusals of the others: yt-dlp chooses among the allowed ones, so neither its format
+        tests nor the download reach another host."""
+        info = tiktok_page.video_info(self.ydl, self.item(), self.url, self.post_id)
+        allowed, refused = [], []
+        for fmt in info.get("formats") or []:
+            try:
+                self.ydl.vet(str(fmt.get("url") or ""))
+            except TikrelayError as exc:
+                refused.append(exc)
+            else:
+                allowed.append(fmt)
+        if refused:
+            log.warning("formats_refused", post=self.post_id, reasons=[e.message for e in refused])
+            if not allowed:
+                raise refused[0]
+        info["formats"] = allowed
+        return info, refused
 
     def download_images(self, folder: Path) -> list[Path]:
         """Every slide, in order, as TikTok serves it (JPEG, WebP or HEIC)."""
         folder.mkdir(parents=True, exist_ok=True)
-        images = (self.item().get("imagePost") or {}).get("images") or []
         paths = []
-        for index, image in enumerate(images, start=1):
-            urls = ((image or {}).get("imageURL") or {}).get("urlList") or []
-            paths.append(self._fetch_first(urls, folder / f"slide-{index:02d}", f"slide {index}"))
+        for index, urls in enumerate(slide_urls(self.item(), self.post_id), start=1):
+            what, stem = f"slide {index} of post {self.post_id}", folder / f"slide-{index:02d}"
+            paths.append(self._fetch_first(urls, stem, what, Content.IMAGE))
         if not paths:
             raise TikrelayError(ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images")
         return paths
 
     def download_sound(self, folder: Path) -> Path | None:
         """The post's sound file, or None when the post has none."""
-        url = ((self.item().get("music") or {}).get("playUrl")) or None
-        if not url:
+        sound = self.post().sound
+        if sound is None or not sound.url:
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        return self._fetch_first([url], folder / "sound", "sound")
+        what = f"the sound of post {self.post_id}"
+        return self._fetch_first([sound.url], folder / "sound", what, Content.AUDIO)
 
-    def _fetch_first(self, urls: list[str], stem: Path, what: str) -> Path:
-        """Download the first URL that answers (later ones are CDN mirrors)."""
-        last: TikrelayError | None = None
+    def _fetch_first(self, urls: list[str], stem: Path, what: str, expected: Content) -> Path:
+        """Download the first URL that answers with ``expected`` content (later ones are CDN
+        mirrors). A refused URL is never fetched; its refusal is the error if nothing works."""
+        errors: list[TikrelayError] = []
         for url in urls:
             try:
-                return self._fetch(url, stem)
+                return self._fetch(url, stem, what, expected)
             except Exception as exc:
-                last = exc if isinstance(exc, TikrelayError) else classify(exc)
-        raise last or TikrelayError(ErrorKind.FORMAT_NOT_FOUND, f"no URL for the {what}")
+                errors.append(exc if isinstance(exc, TikrelayError) else classify(exc))
+        refusal = next((e for e in errors if e.kind is ErrorKind.PROTECTED), None)
+        if refusal is not None or errors:
+            raise refusal or errors[-1]
+        raise TikrelayError(ErrorKind.FORMAT_NOT_FOUND, f"no URL for {what}", retryable=False)
 
-    def _fetch(self, url: str, stem: Path) -> Path:
-        request = Request(url, headers={"Referer": f"{WEB}/"})
+    def _fetch(self, url: str, stem: Path, what: str, expected: Content) -> Path:
+        request = Request(self.ydl.vet(url), headers={"Referer": f"{WEB}/"})
         with self.ydl.urlopen(request) as response:
+            self.ydl.vet(response.url)  # redirects were checked hop by hop; this is the last
             kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             target = stem.with_suffix(_EXTENSIONS.get(kind, ".bin"))
 
             def copy(tmp: Path) -> None:
                 with tmp.open("wb") as out:
                     shutil.copyfileobj(response, out)
+                check_content(tmp, expected, what)  # before it gets its name
 
             write_atomically(target, copy)
         return target
@@ -228,7 +266,7 @@ def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
     author = item.get("author") or {}
     stats = item.get("stats") or {}
     music = item.get("music") or {}
-    images = (item.get("imagePost") or {}).get("images") or []
+    images = slide_urls(item, post_id)
     text = str(item.get("desc") or "")
     created = item.get("createTime")
     tags = [
@@ -236,9 +274,6 @@ def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
         for t in item.get("textExtra") or []
         if isinstance(t, dict) and t.get("hashtagName")
     ] or _HASHTAG.findall(text)
-    slide_urls = tuple(
-        (((img or {}).get("imageURL") or {}).get("urlList") or [""])[0] for img in images
-    )
     sound = None
     if music:
         duration = music.get("duration")
@@ -261,7 +296,42 @@ def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
         views=_int(stats.get("playCount")),
         likes=_int(stats.get("diggCount")),
         sound=sound,
-        images=slide_urls,
+        images=tuple(urls[0] for urls in images),
+    )
+
+
+def slide_urls(item: dict[str, Any], post_id: str) -> list[list[str]]:
+    """Each slide's URLs (the first, then CDN mirrors), in order; none for a video."""
+    image_post = item.get("imagePost")
+    if image_post is None:
+        return []
+    if not isinstance(image_post, dict):
+        raise malformed(post_id, "imagePost", image_post, "an object")
+    images = image_post.get("images")
+    if images is None:
+        return []
+    if not isinstance(images, list):
+        raise malformed(post_id, "imagePost.images", images, "a list")
+    found = []
+    for index, image in enumerate(images):
+        holder = image.get("imageURL") if isinstance(image, dict) else None
+        urls = holder.get("urlList") if isinstance(holder, dict) else None
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            field = f"imagePost.images[{index}].imageURL.urlList"
+            raise malformed(post_id, field, urls, "a list of URLs")
+        found.append([str(u) for u in urls])
+    return found
+
+
+def malformed(post_id: str, field: str, value: object, wanted: str) -> TikrelayError:
+    """TikTok sent a field tikrelay cannot use: final for this post (the same page will say the
+    same), and named, so a change on TikTok's side is easy to see."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return TikrelayError(
+        ErrorKind.EXTRACTOR,
+        f"post {post_id}: TikTok sent {field} = {shown}, not {wanted}",
+        retryable=False,
     )
 
 

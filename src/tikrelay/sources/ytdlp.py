@@ -20,6 +20,7 @@ from tikrelay.config.logging import redact_text
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, register_classifier
 from tikrelay.media.files import write_atomically
+from tikrelay.sources.transport import RefusedRedirectError
 
 log = structlog.get_logger("tikrelay.sources")
 
@@ -167,6 +168,8 @@ def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
             found = classify_ytdlp(inner)
             if found is not None:
                 return found
+    if isinstance(exc, RefusedRedirectError):
+        return exc.refusal
     if isinstance(exc, HTTPError):
         return _http_kind(exc.status)
     if isinstance(exc, TransportError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,12 @@ from typing import Any
 
 import pytest
 
+from tests.integration.tiktok.recording import RecordingServer, recording_server
+from tikrelay.config.paths import StatePaths
+from tikrelay.config.settings import NetworkSettings
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
+from tikrelay.sources.tiktok import TikTokClient
 
 # What tikrelay asks for: muxed, not watermarked, never a video-only stream.
 NO_WATERMARK = "b[format_id!=download][vcodec!=none][acodec!=none]/b[acodec!=none]/b"
@@ -87,3 +92,23 @@ def ydl_opts(emulator: TikTokEmulator, tmp_path: Path, ytdl_log: RecordingLogger
         "extractor_retries": 0,
         "socket_timeout": 10,
     }
+
+
+@pytest.fixture
+def source_client(
+    emulator: TikTokEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> TikTokClient:
+    """tikrelay's TikTok source through the emulator, verifying TLS against its CA."""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # restored afterwards
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(emulator.ca_pem)
+    network = NetworkSettings(proxies=[emulator.proxy_url], ca_bundle=ca)
+    return TikTokClient(network, StatePaths(tmp_path / "state"))
+
+
+@pytest.fixture
+def internal(media: MediaFixtures) -> Iterator[RecordingServer]:
+    """An internal HTTP service on 127.0.0.1 that answers with a JPEG and records every hit."""
+    with recording_server(media.image(0, "jpeg")) as server:
+        yield server

@@ -75,6 +75,7 @@ class ControlAPI:
             ("GET", re.compile(r"/posts"), self._list_posts),
             ("POST", re.compile(r"/posts"), self._add_post),
             ("POST", re.compile(r"/posts/(?P<id>\d+)/status"), self._set_status),
+            ("POST", re.compile(r"/posts/(?P<id>\d+)/patch"), self._patch_item),
             ("DELETE", re.compile(r"/posts/(?P<id>\d+)"), self._remove_post),
             ("POST", re.compile(r"/faults"), self._add_fault),
             ("DELETE", re.compile(r"/faults"), self._clear_faults),
@@ -137,6 +138,15 @@ class ControlAPI:
         self.world.set_status(match["id"], int(request.json()["status"]))
         return Response.json(200, {"ok": True})
 
+    async def _patch_item(self, request: Request, match: re.Match[str]) -> Response:
+        body = request.json()
+        fields = body["fields"]
+        if not isinstance(fields, dict):
+            raise TypeError(f"fields is an object of dotted paths, not {fields!r}")
+        page, feed = bool(body.get("page", True)), bool(body.get("feed", True))
+        self.world.patch_item(match["id"], fields, page=page, feed=feed)
+        return Response.json(200, {"ok": True})
+
     async def _remove_post(self, request: Request, match: re.Match[str]) -> Response:
         self.world.remove(match["id"])
         return Response.json(200, {"ok": True})
@@ -147,6 +157,7 @@ class ControlAPI:
             FaultKind(body["kind"]),
             status=int(body.get("status", 0)),
             seconds=float(body.get("seconds", 0.0)),
+            location=str(body.get("location", "")),
         )
         count = body.get("count", 1)
         self.world.inject(str(body["target"]), fault, None if count is None else int(count))
@@ -207,6 +218,9 @@ class EmulatorControl:
 
     def inject(self, target: str, kind: str, count: int | None = 1, **fields: Any) -> None:
         self.call("POST", "/faults", {"target": target, "kind": kind, "count": count, **fields})
+
+    def patch_item(self, post_id: str, fields: dict[str, Any], **where: bool) -> None:
+        self.call("POST", f"/posts/{post_id}/patch", {"fields": fields, **where})
 
     def throttle_cdn(self, bytes_per_second: int | None) -> None:
         self.call("PUT", "/throttle", {"bytes_per_second": bytes_per_second})

@@ -15,6 +15,7 @@ class FaultKind(StrEnum):
     GARBAGE = "garbage"  # 200 with bytes that are neither HTML, JSON nor media
     DELAY = "delay"  # the real answer, after ``seconds``
     RESET = "reset"  # the TCP connection is reset instead of answering
+    REDIRECT = "redirect"  # a redirect (302 unless ``status`` says 301/303/307/308) to ``location``
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,14 @@ class Fault:
     kind: FaultKind
     status: int = 0
     seconds: float = 0.0
+    location: str = ""
 
     def __post_init__(self) -> None:
+        if self.kind is FaultKind.REDIRECT:
+            if not self.location:
+                raise ValueError("a redirect fault needs a location")
+            if self.status not in (0, 301, 302, 303, 307, 308):
+                raise ValueError(f"a redirect fault needs a redirect status, not {self.status}")
         if self.kind is FaultKind.STATUS and not 400 <= self.status <= 599:
             raise ValueError(f"a status fault needs an HTTP error status, not {self.status}")
         if self.kind is FaultKind.DELAY and self.seconds <= 0:

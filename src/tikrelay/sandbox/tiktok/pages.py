@@ -48,6 +48,26 @@ def item_struct(post: Post, author: Creator, *, create_time_as_text: bool) -> JS
     return item
 
 
+def apply_patch(item: JSON, fields: dict[str, Any]) -> None:
+    """Overwrite fields of an item in place: ``{"createTime": "soon", "music.playUrl": url,
+    "imagePost.images.0.imageURL.urlList": [url]}``. A dotted path walks objects by key and lists
+    by index; missing objects on the way are created."""
+    for path, value in fields.items():
+        *parents, last = path.split(".")
+        node: Any = item
+        for part in parents:
+            if isinstance(node, list):
+                node = node[int(part)]
+            else:
+                if not isinstance(node.get(part), dict | list):
+                    node[part] = {}
+                node = node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+
 def _music(post: Post, author: Creator) -> JSON:
     media = post.media
     return {

@@ -69,6 +69,8 @@ class TikTokSite:
             return Response(200, [("Content-Type", content_type)])
         if fault.kind is FaultKind.GARBAGE:
             return Response(200, [("Content-Type", content_type)], GARBAGE)
+        if fault.kind is FaultKind.REDIRECT:
+            return Response(fault.status or 302, [("Location", fault.location)])
         return Response(0, reset=True)
 
     def _route(self, request: Request) -> Response:
@@ -101,6 +103,7 @@ class TikTokSite:
             author = world.creator(post.username)
             if author is not None:
                 item = pages.item_struct(post, author, create_time_as_text=True)
+                pages.apply_patch(item, world.item_patch(post_id, page=True))
         title = f"{post.desc} | TikTok" if post and item else "TikTok - Make Your Day"
         scope = {"webapp.video-detail": pages.video_detail(status, item)}
         return Response.text(200, pages.html_page(title, scope), "text/html")
@@ -132,6 +135,8 @@ class TikTokSite:
             return Response.json(200, pages.feed([], True, cursor))
         posts, has_more = self.world.feed_page(creator.username, cursor, count)
         items = [pages.item_struct(p, creator, create_time_as_text=False) for p in posts]
+        for item in items:
+            pages.apply_patch(item, self.world.item_patch(str(item["id"]), page=False))
         return Response.json(200, pages.feed(items, has_more, cursor))
 
     def _with_chain_cookie(self, request: Request, response: Response) -> Response:

@@ -10,8 +10,9 @@ import hmac
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tikrelay.sandbox.fixtures import IMAGE_FORMATS, MediaFixtures
 from tikrelay.sandbox.tiktok import challenge as waf
@@ -70,6 +71,7 @@ class TikTokWorld:
         self._newest: dict[str, int] = {}
         self._variants = 0
         self._cdn_rate: int | None = None
+        self._patches: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     # -- content ---------------------------------------------------------------------------
 
@@ -162,6 +164,26 @@ class TikTokWorld:
         """Delete a post: gone from the feed, its page says ``REMOVED``."""
         self.set_status(post_id, REMOVED)
 
+    def patch_item(
+        self, post_id: str, fields: Mapping[str, Any], *, page: bool = True, feed: bool = True
+    ) -> None:
+        """Serve the post's ``itemStruct`` with ``fields`` overwritten (dotted paths, see
+        ``pages.apply_patch``) on its page and/or in the feed: malformed values, media URLs
+        that point elsewhere. ``patch_item(id, {})`` on both removes the patches."""
+        with self._lock:
+            self._require_post(post_id)
+            on_page, in_feed = self._patches.get(post_id, ({}, {}))
+            if page:
+                on_page = {**on_page, **fields} if fields else {}
+            if feed:
+                in_feed = {**in_feed, **fields} if fields else {}
+            self._patches[post_id] = (on_page, in_feed)
+
+    def item_patch(self, post_id: str, *, page: bool) -> dict[str, Any]:
+        with self._lock:
+            on_page, in_feed = self._patches.get(post_id, ({}, {}))
+            return dict(on_page if page else in_feed)
+
     def set_private(self, username: str, private: bool = True) -> None:
         with self._lock:
             self._creators[username] = replace(self._require_creator(username), private=private)
@@ -189,6 +211,11 @@ class TikTokWorld:
 
     def reset_next(self, target: str, count: int = 1) -> None:
         self.inject(target, Fault(FaultKind.RESET), count)
+
+    def redirect_next(
+        self, target: str, location: str, count: int | None = 1, status: int = 302
+    ) -> None:
+        self.inject(target, Fault(FaultKind.REDIRECT, status=status, location=location), count)
 
     def delay(self, target: str, seconds: float, count: int | None = 1) -> None:
         self.inject(target, Fault(FaultKind.DELAY, seconds=seconds), count)

@@ -1,0 +1,171 @@
+"""How yt-dlp's requests leave tikrelay: every redirect target is checked before it is followed,
+and a proxy that cannot be reached is remembered even where yt-dlp swallows the error.
+
+yt-dlp follows redirects inside its request handlers and has no option to stop them, so
+``GuardedYoutubeDL`` builds its request director from subclasses of the urllib and requests
+handlers that check each ``Location`` with :func:`tikrelay.sources.media_urls.check_url` first.
+The curl_cffi handler stays as it is: yt-dlp uses it only for the page requests it impersonates,
+whose URLs tikrelay builds itself (``https://www.tiktok.com/...``), never for media.
+
+yt-dlp's TikTok user extractor downloads the profile page with ``fatal=False``: a proxy that
+refuses connections there becomes a warning and, later, "Unable to extract secondary user ID".
+The director therefore records every ``ProxyError`` it raises, so the caller can report the
+proxy instead of the symptom.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+from urllib.parse import urljoin
+
+from yt_dlp import YoutubeDL
+from yt_dlp.networking import _requests, _urllib
+from yt_dlp.networking.exceptions import ProxyError, RequestError, TransportError
+
+from tikrelay.domain.errors import TikrelayError
+from tikrelay.sources.media_urls import check_url
+
+Vet = Callable[[str], object]
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class RefusedRedirectError(RequestError):  # type: ignore[misc]
+    """A redirect to a URL tikrelay does not fetch. A yt-dlp RequestError, so that yt-dlp's
+    request director does not retry the request with another handler, which would follow it."""
+
+    def __init__(self, refusal: TikrelayError) -> None:
+        super().__init__(f"redirect {refusal.message}")
+        self.refusal = refusal
+
+
+def _vet_redirect(vet: Vet, base: str, location: str) -> None:
+    try:
+        vet(urljoin(base, location))
+    except TikrelayError as refusal:
+        raise RefusedRedirectError(refusal) from None
+
+
+class _RedirectGuard(urllib.request.BaseHandler):
+    """Runs before yt-dlp's RedirectHandler (order 500): refuses, or lets it follow."""
+
+    handler_order = 400
+
+    def __init__(self, vet: Vet) -> None:
+        self._vet = vet
+
+    def http_error_302(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any
+    ) -> None:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            try:
+                _vet_redirect(self._vet, req.full_url, location)
+            except RefusedRedirectError:
+                fp.close()
+                raise
+        # Not handled here: yt-dlp's RedirectHandler, next in line, follows it.
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+# The subclasses keep yt-dlp's class names: yt-dlp keys handlers by name (RH_KEY), and so do its
+# options, such as compat_opts "prefer-legacy-http-handler".
+
+
+class UrllibRH(_urllib.UrllibRH):  # type: ignore[misc]
+    """yt-dlp's urllib handler, checking each redirect target before following it."""
+
+    def __init__(self, *, vet: Vet, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vet = vet
+
+    def _create_instance(self, *args: Any, **kwargs: Any) -> Any:
+        opener = super()._create_instance(*args, **kwargs)
+        opener.add_handler(_RedirectGuard(self._vet))
+        return opener
+
+
+class RequestsRH(_requests.RequestsRH):  # type: ignore[misc]
+    """yt-dlp's requests handler, checking each redirect target before following it."""
+
+    def __init__(self, *, vet: Vet, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vet = vet
+
+    def _create_instance(self, *args: Any, **kwargs: Any) -> Any:
+        session = super()._create_instance(*args, **kwargs)
+        vet, target = self._vet, session.get_redirect_target
+
+        def checked_target(response: Any) -> str | None:
+            location: str | None = target(response)
+            if location:
+                try:
+                    _vet_redirect(vet, response.url, location)
+                except RefusedRedirectError:
+                    response.close()
+                    raise
+            return location
+
+        session.get_redirect_target = checked_target
+        return session
+
+
+_GUARDED: dict[Any, Callable[..., Any]] = {
+    _urllib.UrllibRH: UrllibRH,
+    _requests.RequestsRH: RequestsRH,
+}
+
+
+def uses_proxy(proxies: dict[str, str]) -> bool:
+    """Whether https requests go through a proxy with these yt-dlp proxy settings."""
+    chosen = proxies.get("https") or proxies.get("all")
+    return bool(chosen) and chosen != "__noproxy__"
+
+
+def _refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None or isinstance(seen, ConnectionRefusedError):
+            break
+        seen = seen.__cause__ or seen.__context__
+    return isinstance(seen, ConnectionRefusedError)
+
+
+class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
+    """A YoutubeDL whose redirects are checked and whose proxy failures are kept in
+    ``proxy_failures`` (newest last)."""
+
+    def __init__(self, params: dict[str, Any] | None = None, site: str = "tiktok") -> None:
+        self.proxy_failures: list[TransportError] = []
+        self.site = site
+        super().__init__(params)
+
+    def vet(self, url: str) -> str:
+        """``url`` if it may be fetched as media with this instance's proxy settings."""
+        return check_url(url, self.site, resolve=not uses_proxy(self.proxies))
+
+    def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
+        guarded = [
+            partial(_GUARDED[handler], vet=self.vet) if handler in _GUARDED else handler
+            for handler in handlers
+        ]  # a proxy for a handler class: build_request_director only calls it
+        director = super().build_request_director(guarded, preferences)
+        send = director.send
+
+        def recording_send(request: Any) -> Any:
+            try:
+                return send(request)
+            except ProxyError as exc:
+                self.proxy_failures.append(exc)
+                raise
+            except TransportError as exc:
+                # Through a proxy every connection goes to the proxy: a refused one is the proxy.
+                if uses_proxy(self.proxies) and _refused(exc):
+                    self.proxy_failures.append(exc)
+                raise
+
+        director.send = recording_send
+        return director
