@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 
 # The database layer is imported inside the commands: `tikrelay --help` should not pay for it.
 
+#: Job ids are 64-bit integers in both databases; a bigger number cannot even be looked up.
+MAX_JOB_ID = 2**63 - 1
+#: More rows than any terminal shows; the bound keeps LIMIT a 64-bit integer.
+MAX_LIST = 100_000
+
+JobId = Annotated[int, typer.Argument(min=1, max=MAX_JOB_ID, help="The job's id.")]
+
 jobs_app = typer.Typer(help="List, inspect, retry and cancel jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -45,7 +52,7 @@ def list_jobs(
         JobStatus | None, typer.Option("--status", "-s", case_sensitive=False)
     ] = None,
     kind: str | None = typer.Option(None, "--kind", help="Only jobs of this kind."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_LIST),
     config: Path | None = ConfigOption,
 ) -> None:
     """The newest jobs, optionally of one status."""
@@ -59,7 +66,7 @@ def list_jobs(
 
 
 @jobs_app.command("show")
-def show(job_id: int, config: Path | None = ConfigOption) -> None:
+def show(job_id: JobId, config: Path | None = ConfigOption) -> None:
     """A job and its timeline of events."""
     queue = queue_from(config)
     job = queue.get(job_id)
@@ -85,7 +92,7 @@ def show(job_id: int, config: Path | None = ConfigOption) -> None:
 
 
 @jobs_app.command("retry")
-def retry(job_id: int, config: Path | None = ConfigOption) -> None:
+def retry(job_id: JobId, config: Path | None = ConfigOption) -> None:
     """Run a failed or cancelled job again (as a new job), or a waiting retry now."""
     from tikrelay.store.transition import TransitionRefusedError
 
@@ -106,7 +113,7 @@ def retry(job_id: int, config: Path | None = ConfigOption) -> None:
 
 
 @jobs_app.command("cancel")
-def cancel(job_id: int, config: Path | None = ConfigOption) -> None:
+def cancel(job_id: JobId, config: Path | None = ConfigOption) -> None:
     """Cancel a waiting job, or ask the worker running it to stop."""
     from tikrelay.store.transition import TransitionRefusedError
 
