@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Awaitable
 from pathlib import Path
@@ -217,9 +218,8 @@ async def check_ffmpeg(configured: str | None) -> Check:
     fix = "set ffmpeg: to a working binary, or remove the key to use the bundled one"
     try:
         path = ffmpeg_path(configured)
-    except FFmpegNotFoundError as exc:
-        origin = " (named by the ffmpeg key in the config)" if configured else ""
-        return failed("ffmpeg", f"{exc}{origin}")
+    except FFmpegNotFoundError as exc:  # the bundled binary, or one gone since the config loaded
+        return failed("ffmpeg", exc.message)
     try:
         process = await asyncio.create_subprocess_exec(
             str(path), "-version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
@@ -261,28 +261,32 @@ def inspect_database(settings: Settings) -> Check:
     sqlite = sqlite_file(settings)
     if sqlite is not None and not sqlite.exists():
         return passed("database", f"{sqlite} does not exist yet; it is created on the next run")
-    try:
-        engine = open_engine(settings, upgrade=False, pool_size=1)
+    try:  # without prepare: doctor changes no mode, the next run does
+        engine = open_engine(settings, upgrade=False, pool_size=1, prepare=False)
     except DatabaseError as exc:
         return failed("database", str(exc))
     except SQLAlchemyError as exc:  # e.g. a file that is not an SQLite database
         return failed("database", f"database_url: cannot be opened: {exc}")
-    shown = database_url(settings).render_as_string(hide_password=True)
+    shown = database_url(settings, prepare=False).render_as_string(hide_password=True)
     try:
         revision = current_revision(engine)
     except SQLAlchemyError as exc:
         return failed("database", f"database_url: reading the schema revision failed: {exc}")
     finally:
         engine.dispose()
+    notes = shared_note(sqlite)
     if revision is None:
-        return passed("database", f"{shown} is empty; its tables are created on the next run")
+        return passed(
+            "database", f"{shown} is empty; its tables are created on the next run", notes
+        )
     if revision == HEAD:
-        return passed("database", f"{shown}, schema at revision {HEAD} (current)")
+        return passed("database", f"{shown}, schema at revision {HEAD} (current)", notes)
     if revision in known_revisions():
         return passed(
             "database",
             f"{shown}, schema at revision {revision}: it will be upgraded to {HEAD} "
             "on the next run",
+            notes,
         )
     return failed(
         "database",
@@ -319,29 +323,35 @@ def known_revisions() -> set[str]:
 
 
 def check_state_folder(root: Path) -> Check:
+    """What ``StatePaths.ensure`` will find, without creating or changing anything."""
+    from tikrelay.config.paths import StateDirError, nearest_existing_parent
+
     label = "state folder"
-    elsewhere = "or point state_dir at a folder you own"
     if root.exists():
         if not root.is_dir():
-            return failed(label, f"state_dir {root} is a file: move it away, {elsewhere}")
+            return failed(label, str(StateDirError.is_a_file(root)))
         try:
             with tempfile.TemporaryFile(dir=root):
                 pass
         except OSError as exc:
-            return failed(
-                label,
-                f"state_dir {root} is not writable ({exc.strerror}): "
-                f"run `chmod u+rwx {root}`, {elsewhere}",
-            )
-        return passed(label, f"{root} is writable")
-    parent = root.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return failed(label, str(StateDirError.not_writable(root, exc.strerror or str(exc))))
+        return passed(label, f"{root} is writable", shared_note(root))
+    parent = nearest_existing_parent(root)
+    if not parent.is_dir():
+        return failed(label, str(StateDirError.under_a_file(root, parent)))
+    if os.access(parent, os.W_OK | os.X_OK):
         return passed(label, f"{root} does not exist yet; it is created on the next run")
-    return failed(
-        label, f"state_dir {root} cannot be created in {parent}: create it yourself, {elsewhere}"
-    )
+    return failed(label, str(StateDirError.cannot_create(root, parent)))
+
+
+def shared_note(path: Path | None) -> tuple[str, ...]:
+    """A note when others have permissions on ``path``; the next run takes them away."""
+    if path is None or not path.exists():
+        return ()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return ()
+    return (f"other users may read {path} (mode {mode:04o}); the next run makes it private",)
 
 
 def check_cookies(path: Path) -> Check:

@@ -11,9 +11,14 @@ from tikrelay.store.engine import DatabaseError, create_db_engine, database_url
 from tikrelay.store.queue import Clock, JobQueue, utc_now
 
 
-def open_engine(settings: Settings, *, upgrade: bool = True, pool_size: int = 5) -> Engine:
-    """Engine for ``database_url``; with ``upgrade`` the schema is brought to head first."""
-    engine = create_db_engine(database_url(settings), pool_size=pool_size)
+def open_engine(
+    settings: Settings, *, upgrade: bool = True, pool_size: int = 5, prepare: bool = True
+) -> Engine:
+    """Engine for ``database_url``; with ``upgrade`` the schema is brought to head first. With
+    ``prepare`` (all but ``tikrelay doctor``) the state folder and an SQLite file are created,
+    or made private to the user."""
+    url = database_url(settings, prepare=prepare)
+    engine = create_db_engine(url, pool_size=pool_size, prepare=prepare)
     if upgrade:
         try:
             migrate.upgrade(engine)

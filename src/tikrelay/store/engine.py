@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -9,20 +12,27 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import QueuePool
 
-from tikrelay.config.paths import StatePaths
+from tikrelay.config.paths import StateDirError, StatePaths, make_private
 from tikrelay.config.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 class DatabaseError(Exception):
-    """The database cannot be used as configured; the message names the ``database_url`` key."""
+    """The database cannot be used as configured; the message names the key (``database_url``,
+    or ``state_dir`` for the default SQLite file)."""
 
 
-def database_url(settings: Settings) -> URL:
-    """``database_url`` if set, else the SQLite file in ``state_dir``."""
+def database_url(settings: Settings, *, prepare: bool = True) -> URL:
+    """``database_url`` if set, else the SQLite file in ``state_dir``; with ``prepare`` the
+    state folder is created, or made private (``tikrelay doctor`` only looks)."""
     if settings.database_url is None:
-        paths = StatePaths(settings.state_dir).ensure()
+        paths = StatePaths(settings.state_dir)
+        if prepare:
+            try:
+                paths.ensure()
+            except StateDirError as exc:
+                raise DatabaseError(str(exc)) from None
         return URL.create("sqlite+pysqlite", database=str(paths.database_file.absolute()))
     try:
         url = make_url(settings.database_url)
@@ -38,6 +48,20 @@ def database_url(settings: Settings) -> URL:
             f"database_url: {url.get_backend_name()!r} is not supported; use sqlite or postgresql"
         )
     return url
+
+
+def _private_sqlite_file(url: URL) -> None:
+    """Create the database file 0600 before SQLite does, which then gives its -wal and -shm
+    files the same mode; take group and other bits off the three files when they exist."""
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        make_private(file, 0o600)
+    # There already, or in a folder that is missing: then SQLite's own error says which.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -82,8 +106,11 @@ def _postgres_engine(url: URL, pool_size: int) -> Engine:
     )
 
 
-def create_db_engine(url: URL, *, pool_size: int = 5) -> Engine:
-    """Create the engine and check that the database answers."""
+def create_db_engine(url: URL, *, pool_size: int = 5, prepare: bool = True) -> Engine:
+    """Create the engine and check that the database answers; with ``prepare`` an SQLite file
+    is created private to the user, or made so."""
+    if prepare and url.get_backend_name() == "sqlite":
+        _private_sqlite_file(url)
     try:
         engine = (
             _sqlite_engine(url)
