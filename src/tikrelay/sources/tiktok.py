@@ -8,12 +8,10 @@ YoutubeDL for a post's page read and its downloads, because the page sets the co
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,12 @@ from yt_dlp.networking import Request
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
-from tikrelay.domain.posts import Post, PostKind, Sound
+from tikrelay.domain.posts import Post
 from tikrelay.media.content import Content, check_content
 from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
-from tikrelay.sources.refs import SITE, WEB, post_url
+from tikrelay.sources.refs import SITE, WEB
+from tikrelay.sources.tiktok_item import FeedEntry, entries_from_feed, post_from_item, slide_urls
 from tikrelay.sources.transport import GuardedYoutubeDL
 from tikrelay.sources.ytdlp import base_options, pick_proxy
 
@@ -36,7 +35,6 @@ log = structlog.get_logger("tikrelay.sources")
 # Muxed video with its own sound, never the watermarked ``download`` format, never a video-only
 # stream (yt-dlp would merge an HEVC video-only stream with the music track otherwise).
 VIDEO_FORMAT = "b[format_id!=download][vcodec!=none][acodec!=none]"
-_HASHTAG = re.compile(r"#(\w+)")
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/webp": ".webp",
@@ -47,13 +45,6 @@ _EXTENSIONS = {
     "audio/mp4": ".m4a",
     "audio/aac": ".m4a",
 }
-
-
-@dataclass(frozen=True)
-class FeedEntry:
-    id: str
-    url: str
-    created_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -93,14 +84,14 @@ class TikTokClient:
         sec_uid = info.get("id")
         if not isinstance(sec_uid, str) or not sec_uid:
             raise TikrelayError(ErrorKind.EXTRACTOR, f"no secUid found for @{username}")
-        return sec_uid, _entries(info, username)
+        return sec_uid, entries_from_feed(info, username)
 
     def latest(
         self, sec_uid: str, username: str, depth: int, *, attempt: int = 0
     ) -> list[FeedEntry]:
         """The newest ``depth`` posts, oldest first: one feed request for up to 15."""
         info = self._extract(f"tiktokuser:{sec_uid}", f"@{username}", attempt, playlistend=depth)
-        return _entries(info, username)
+        return entries_from_feed(info, username)
 
     @contextmanager
     def open_post(self, url: str, post_id: str, *, attempt: int = 0) -> Iterator[PostSession]:
@@ -246,97 +237,3 @@ class PostSession:
 
             write_atomically(target, copy)
         return target
-
-
-def _entries(info: dict[str, Any], username: str) -> list[FeedEntry]:
-    entries: list[FeedEntry] = []
-    for entry in info.get("entries") or []:
-        post_id = str(entry.get("id") or "")
-        if not post_id:
-            continue
-        timestamp = entry.get("timestamp")
-        created = datetime.fromtimestamp(timestamp, UTC) if timestamp else None
-        entries.append(FeedEntry(post_id, post_url(username, post_id), created))
-    entries.reverse()
-    return entries
-
-
-def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
-    """Our Post from TikTok's ``itemStruct``."""
-    author = item.get("author") or {}
-    stats = item.get("stats") or {}
-    music = item.get("music") or {}
-    images = slide_urls(item, post_id)
-    text = str(item.get("desc") or "")
-    created = item.get("createTime")
-    tags = [
-        str(t.get("hashtagName"))
-        for t in item.get("textExtra") or []
-        if isinstance(t, dict) and t.get("hashtagName")
-    ] or _HASHTAG.findall(text)
-    sound = None
-    if music:
-        duration = music.get("duration")
-        sound = Sound(
-            title=music.get("title") or None,
-            author=music.get("authorName") or None,
-            url=music.get("playUrl") or None,
-            duration=float(duration) if duration else None,
-        )
-    return Post(
-        site=SITE,
-        id=post_id,
-        kind=PostKind.SLIDESHOW if images else PostKind.VIDEO,
-        url=url,
-        author=str(author.get("uniqueId") or ""),
-        author_name=author.get("nickname") or None,
-        text=text,
-        created_at=datetime.fromtimestamp(int(created), UTC) if created else None,
-        hashtags=tuple(dict.fromkeys(tags)),
-        views=_int(stats.get("playCount")),
-        likes=_int(stats.get("diggCount")),
-        sound=sound,
-        images=tuple(urls[0] for urls in images),
-    )
-
-
-def slide_urls(item: dict[str, Any], post_id: str) -> list[list[str]]:
-    """Each slide's URLs (the first, then CDN mirrors), in order; none for a video."""
-    image_post = item.get("imagePost")
-    if image_post is None:
-        return []
-    if not isinstance(image_post, dict):
-        raise malformed(post_id, "imagePost", image_post, "an object")
-    images = image_post.get("images")
-    if images is None:
-        return []
-    if not isinstance(images, list):
-        raise malformed(post_id, "imagePost.images", images, "a list")
-    found = []
-    for index, image in enumerate(images):
-        holder = image.get("imageURL") if isinstance(image, dict) else None
-        urls = holder.get("urlList") if isinstance(holder, dict) else None
-        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-            field = f"imagePost.images[{index}].imageURL.urlList"
-            raise malformed(post_id, field, urls, "a list of URLs")
-        found.append([str(u) for u in urls])
-    return found
-
-
-def malformed(post_id: str, field: str, value: object, wanted: str) -> TikrelayError:
-    """TikTok sent a field tikrelay cannot use: final for this post (the same page will say the
-    same), and named, so a change on TikTok's side is easy to see."""
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return TikrelayError(
-        ErrorKind.EXTRACTOR,
-        f"post {post_id}: TikTok sent {field} = {shown}, not {wanted}",
-        retryable=False,
-    )
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
-        return None
