@@ -21,7 +21,8 @@ from tikrelay.captions import (
     render_caption,
     visible_length,
 )
-from tikrelay.captions.render import compact_count, compile_template
+from tikrelay.captions.controls import close_bidi
+from tikrelay.captions.render import compact_count, compile_template, template_context
 from tikrelay.domain.errors import ErrorKind, classify
 from tikrelay.domain.posts import Post, PostKind, Sound
 from tikrelay.sandbox.telegram.entities import format_text, parse_html, utf16_len
@@ -382,15 +383,24 @@ def _assert_clean_cut(kept: str, full: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(text=TEXTS, link=st.booleans())
 def test_any_text_renders_a_caption_telegram_accepts(text: str, link: bool) -> None:
-    caption = render_caption(replace(POST, text=text), link=link)
+    post = replace(POST, text=text)
+    caption = render_caption(post, link=link)
     visible = shown(caption)
     footer = "— @alice" + ("\nTikTok" if link else "")
-    body = text.strip()
+    body = template_context(post)["text"]  # the text without its control characters
     if visible != (f"{body}\n\n{footer}" if body else footer):
         kept, _, rest = visible.rpartition("…\n\n")
         assert rest == footer
         assert kept
-        _assert_clean_cut(kept, body)
+        _assert_clean_cut(_without_added_closers(kept, body), body)
+
+
+def _without_added_closers(kept: str, body: str) -> str:
+    """The prefix of ``body`` a cut kept, before its open bidi controls were closed again."""
+    for end in range(len(kept), 0, -1):
+        if body.startswith(kept[:end]) and close_bidi(kept[:end]) == kept:
+            return kept[:end]
+    raise AssertionError(f"{kept!r} is no closed prefix of {body!r}")
 
 
 def _markup(pieces: list[tuple[str | None, str]]) -> str:
@@ -418,3 +428,97 @@ def test_fit_html_always_fits_and_keeps_a_prefix(source: str, limit: int, wrap: 
     if visible != full:
         assert visible.endswith("…")
         _assert_clean_cut(visible[:-1], full)
+
+
+# -- control characters ----------------------------------------------------------------------------
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+BIDI += ["\u200e", "\u200f", "\u061c"]
+C0 = [chr(code) for code in range(0x20) if chr(code) not in "\t\n\r"] + ["\x7f"]
+
+
+def test_nul_and_other_c0_controls_leave_the_text_but_lines_and_tabs_stay() -> None:
+    text = "a\x00b\x07c\x1b[31md\tcol\r\nnext\rlast\x7f"
+    caption = render_caption(replace(POST, text=text))
+    assert caption == "abc[31md\tcol\nnext\nlast\n\n— @alice"
+    assert shown(caption) == caption
+
+
+@pytest.mark.parametrize("control", C0)
+def test_every_c0_control_is_dropped(control: str) -> None:
+    post = replace(POST, text=f"x{control}y", author_name=f"A{control}B")
+    caption = render_caption(post, "{{ text }} {{ author_name }}")
+    assert caption == "xy AB"
+
+
+@pytest.mark.parametrize("control", BIDI)
+def test_bidi_controls_leave_names(control: str) -> None:
+    post = replace(
+        POST,
+        author=f"eve{control}lyn",
+        author_name=f"Eve{control} Lyn",
+        sound=Sound(title=f"Song{control}", author=f"DJ{control}"),
+        hashtags=(f"tag{control}",),
+    )
+    template = (
+        "{{ author }} {{ author_name }} {{ sound_title }} {{ sound_author }} {{ hashtags[0] }}"
+    )
+    assert render_caption(post, template) == "evelyn Eve Lyn Song DJ tag"
+
+
+def test_a_right_to_left_override_in_a_nickname_cannot_turn_the_caption_line_around() -> None:
+    post = replace(POST, author="\u202eecila", author_name="Alice\u202e evil\nname")
+    caption = render_caption(post, "<b>{{ author_name }}</b> — @{{ author }}: {{ text }}")
+    assert caption == "<b>Alice evil name</b> — @ecila: Morning run"
+
+
+def test_the_text_keeps_its_bidi_controls_closed_at_each_line_end() -> None:
+    text = "\u202bשלום\u202c world\n\u202eevil \u2067isolated"
+    caption = render_caption(replace(POST, text=text), "{{ text }} — @{{ author }}")
+    first, second = caption.split("\n")
+    assert first == "\u202bשלום\u202c world"
+    assert second == "\u202eevil \u2067isolated\u2069\u202c — @alice"
+
+
+def test_a_text_of_only_bidi_controls_counts_as_no_text() -> None:
+    assert render_caption(replace(POST, text="\u202e \u200f\x00")) == "— @alice"
+
+
+@pytest.mark.parametrize(
+    ("line", "closed"),
+    [
+        ("plain", "plain"),
+        ("\u202eopen", "\u202eopen\u202c"),
+        ("\u202eclosed\u202c", "\u202eclosed\u202c"),
+        ("\u2067a\u202bb\u2069c", "\u2067a\u202bb\u2069c"),  # a PDI closes embeddings inside
+        ("\u202b\u2066a", "\u202b\u2066a\u2069\u202c"),
+        ("stray\u202c\u2069", "stray\u202c\u2069"),
+        ("a\u202e\nb", "a\u202e\u202c\nb"),
+    ],
+)
+def test_close_bidi(line: str, closed: str) -> None:
+    assert close_bidi(line) == closed
+    assert close_bidi(closed) == closed
+
+
+def _open_at_end(line: str) -> bool:
+    return close_bidi(line) != line
+
+
+NAMES = st.text(alphabet=st.sampled_from([*BIDI, *C0, "\t", "\n", "\r", "a", "é", "😀", " "]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.one_of(TEXTS, NAMES), author=NAMES, author_name=NAMES, link=st.booleans())
+def test_no_control_character_reaches_telegram_and_no_line_is_left_reordered(
+    text: str, author: str, author_name: str, link: bool
+) -> None:
+    post = replace(POST, text=text, author=author or "alice", author_name=author_name)
+    for template in (None, "{{ author_name }} {{ text }} — @{{ author }}"):
+        caption = render_caption(post, template, link=link)
+        shown(caption)  # Telegram takes it
+        assert not [char for char in caption if char in C0 or char == "\r"]
+        assert not [line for line in caption.split("\n") if _open_at_end(line)]
+    context = template_context(post)
+    for name in ("author", "author_name"):
+        assert not [char for char in context[name] if char in BIDI or char in [*C0, "\n", "\t"]]

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tikrelay.captions.controls import BIDI_CONTROLS, clean_name, clean_text, close_bidi
 from tikrelay.captions.graphemes import cut_points
 from tikrelay.captions.markup import ELLIPSIS, MarkupError, check_markup, fit_html, visible_length
 from tikrelay.domain.errors import ErrorKind, TikrelayError, register_classifier
@@ -44,6 +45,8 @@ VARIABLES = (
 )
 
 _LINK_LABELS = {"tiktok": "TikTok"}
+#: A text of only these shows nothing: no text, for ``{% if text %}``.
+_INVISIBLE = "".join(BIDI_CONTROLS) + " \t\n"
 _COMPACT_STEPS = ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K"))
 
 
@@ -116,19 +119,21 @@ def compile_template(source: str) -> Template:
 
 def template_context(post: Post) -> dict[str, Any]:
     """The values a template sees for ``post``; missing words are empty strings, so that
-    ``{{ author_name }}`` never prints ``None``."""
+    ``{{ author_name }}`` never prints ``None``. What strangers wrote loses its control
+    characters (``captions.controls``)."""
     sound = post.sound or Sound()
+    text = clean_text(post.text).strip()
     return {
-        "text": post.text.strip(),
-        "author": post.author.lstrip("@"),
-        "author_name": post.author_name or "",
+        "text": text if text.strip(_INVISIBLE) else "",
+        "author": clean_name(post.author).lstrip("@").strip(),
+        "author_name": clean_name(post.author_name or "").strip(),
         "url": post.url,
-        "hashtags": [tag.lstrip("#") for tag in post.hashtags],
+        "hashtags": [clean_name(tag).lstrip("#").strip() for tag in post.hashtags],
         "views": post.views,
         "likes": post.likes,
         "created_at": post.created_at,
-        "sound_title": sound.title or "",
-        "sound_author": sound.author or "",
+        "sound_title": clean_name(sound.title or "").strip(),
+        "sound_author": clean_name(sound.author or "").strip(),
         "kind": post.kind.value,
     }
 
@@ -187,7 +192,8 @@ def _cut_text(text: str, compose: Callable[[str], str], limit: int) -> str | Non
     low, high = 0, len(places) - 1
     while low <= high:
         middle = (low + high) // 2
-        caption = compose(text[: places[middle]] + ELLIPSIS)
+        # A cut may drop the closers of the text's bidi controls: close them again.
+        caption = compose(close_bidi(text[: places[middle]]) + ELLIPSIS)
         if visible_length(caption) <= limit:
             best, low = caption, middle + 1
         else:
