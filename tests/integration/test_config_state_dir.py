@@ -96,3 +96,10 @@ def test_an_unusable_state_dir_is_a_database_error_that_names_state_dir(tmp_path
         StatePaths(occupied).ensure()
     with pytest.raises(DatabaseError, match=r"^state_dir .* is a file: move it away"):
         open_engine(Settings(state_dir=occupied))
+
+
+def test_a_sqlite_url_under_a_file_is_a_database_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(DatabaseError, match=r"^database_url: cannot reach .*unable to open"):
+        open_engine(Settings(database_url=f"sqlite:///{blocker / 'x.db'}"))

@@ -8,14 +8,14 @@ EXAMPLE = """\
 #
 # The bot token is never written here: export TELEGRAM_BOT_TOKEN=... (from @BotFather).
 
-# state_dir: ./tikrelay-data          # SQLite database and media cache
+# state_dir: ./tikrelay-data          # SQLite database and media cache (kept mode 0700)
 # database_url: postgresql+psycopg://tikrelay@localhost/tikrelay   # default: SQLite in state_dir
-# ffmpeg: /usr/bin/ffmpeg             # default: the bundled ffmpeg
+# ffmpeg: /usr/bin/ffmpeg             # an executable or a command on PATH; default: bundled
 
 telegram:
-  api_url: https://api.telegram.org   # or a local Bot API server
+  api_url: https://api.telegram.org   # http(s)://host[:port]: or a local Bot API server
   local_mode: false                   # true for a local Bot API server (uploads up to 2000 MB)
-  # bot_token: prefer the TELEGRAM_BOT_TOKEN environment variable
+  # bot_token: prefer the TELEGRAM_BOT_TOKEN environment variable (here: chmod 600 this file)
   # flood:                            # the pace kept; Telegram's guidance by default
   #   chat_per_second: 1.0
   #   chat_burst: 3
@@ -24,13 +24,14 @@ telegram:
 
 network:
   proxies: []                         # e.g. [http://user:pass@proxy:8080]; all TikTok traffic
+                                      # schemes: http, https, socks5, socks5h, socks4, socks4a
   verify_tls: true                    # false disables certificate checks for TikTok traffic only
   # ca_bundle: /etc/ssl/extra-ca.pem  # extra CA certificates for TikTok traffic
   # cookies_file: ~/.config/tikrelay/cookies.txt   # Netscape format, chmod 600
 
 delivery:
   downloads: 3                        # downloads at the same time
-  # max_upload_mb: 50                 # default 50, or 2000 with telegram.local_mode
+  # max_upload_mb: 50                 # default 50, or 2000 with telegram.local_mode (at most)
   # keep_media_hours: 24              # downloaded files go this long after the last delivery
 
 destinations:

@@ -102,7 +102,7 @@ def make_private(path: Path, mode: int) -> None:
     warn when that cannot be done, for the folder holds what others should not read."""
     try:
         found = path.stat()
-    except FileNotFoundError:
+    except OSError:  # not there (yet), or under a file: whoever opens it reports that
         return
     if not found.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         return
