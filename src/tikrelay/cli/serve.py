@@ -10,7 +10,12 @@ from pathlib import Path
 import typer
 
 from tikrelay.cli.common import ConfigOption, settings_from
-from tikrelay.cli.relaying import open_relay, run_until_stopped, showing_progress
+from tikrelay.cli.relaying import (
+    open_relay,
+    run_until_stopped,
+    showing_progress,
+    stopping_on_full_disk,
+)
 from tikrelay.cli.run import report
 from tikrelay.config.logging import configure_logging
 
@@ -25,16 +30,17 @@ def serve(config: Path | None = ConfigOption) -> None:
     from tikrelay.pipeline.worker import Worker
 
     size = settings.jobs.worker_concurrency
-    relay, queue = open_relay(settings, size + 2)
-    started = queue.clock()
-    service = relay_service(queue, settings, relay)
-    schedule_polls(service, relay, random.Random())  # noqa: S311 - jitter, not secrets
-    enqueue_polls(service, relay)  # the first poll now, not one interval from now
-    typer.echo(f"serving {len(relay.sources)} sources; Ctrl-C stops")
-    try:
-        with showing_progress(relay):
-            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size)))
-        report(summarize(queue, started))
-    finally:
-        queue.engine.dispose()
+    with stopping_on_full_disk(settings):
+        relay, queue = open_relay(settings, size + 2)
+        try:
+            started = queue.clock()
+            service = relay_service(queue, settings, relay)
+            schedule_polls(service, relay, random.Random())  # noqa: S311 - jitter, not secrets
+            enqueue_polls(service, relay)  # the first poll now, not one interval from now
+            typer.echo(f"serving {len(relay.sources)} sources; Ctrl-C stops")
+            with showing_progress(relay):
+                asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size)))
+            report(summarize(queue, started))
+        finally:
+            queue.engine.dispose()
     typer.echo("stopped")

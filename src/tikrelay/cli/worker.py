@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from tikrelay.cli.common import ConfigOption, fail, settings_from
-from tikrelay.cli.relaying import run_until_stopped
+from tikrelay.cli.relaying import run_until_stopped, stopping_on_full_disk
 from tikrelay.config.logging import configure_logging
 
 
@@ -52,6 +52,7 @@ def worker(
         queue.engine.dispose()
         raise fail(str(exc)) from None
     try:
-        asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
+        with stopping_on_full_disk(settings):
+            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
     finally:
         queue.engine.dispose()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 
 
@@ -23,6 +24,9 @@ class ErrorKind(StrEnum):
     PROTECTED = "protected"
     UNSUPPORTED = "unsupported"
     UNKNOWN = "unknown"
+    # The disk under the state folder (or the database server's) is full: nothing a retry of
+    # the same job fixes until space is freed, so the worker stops and gives its jobs back.
+    DISK_FULL = "disk-full"
     # Engine markers: a timeout, a worker that vanished, a cancel while running.
     TIMEOUT = "timeout"
     STALE = "stale"
@@ -77,8 +81,46 @@ def register_classifier(classifier: Classifier) -> Classifier:
     return classifier
 
 
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # sqlite3's SQLITE_FULL result code
+_PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def disk_full(exc: BaseException) -> BaseException | None:
+    """The exception in ``exc``'s chain that says a disk is full: an OSError with ENOSPC or
+    EDQUOT, SQLite's SQLITE_FULL or PostgreSQL's disk_full; libraries that wrap it (yt-dlp,
+    SQLAlchemy) keep it as the cause or context."""
+    for link in _chain(exc):
+        if isinstance(link, TikrelayError) and link.kind is ErrorKind.DISK_FULL:
+            return link
+        if isinstance(link, OSError) and link.errno in _DISK_FULL_ERRNOS:
+            return link
+        if getattr(link, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return link
+        if getattr(link, "sqlstate", None) == _PG_DISK_FULL:
+            return link
+    return None
+
+
 def classify(exc: BaseException) -> TikrelayError:
     """Map any exception to the taxonomy; unknown exceptions become UNKNOWN, never lost."""
+    full = disk_full(exc)
+    if full is not None:
+        if isinstance(full, TikrelayError):
+            return full
+        where = getattr(full, "filename", None)
+        return TikrelayError(
+            ErrorKind.DISK_FULL, f"no space left on device{f' for {where}' if where else ''}"
+        )
     if isinstance(exc, TikrelayError):
         return exc
     for classifier in reversed(_classifiers):

@@ -18,6 +18,7 @@ RETRYABLE: frozenset[ErrorKind] = frozenset(
         ErrorKind.UNKNOWN,
         ErrorKind.TIMEOUT,
         ErrorKind.STALE,
+        ErrorKind.DISK_FULL,
     }
 )
 

@@ -10,6 +10,7 @@ of a killed process keep that pattern and can be swept by whoever cleans the med
 
 from __future__ import annotations
 
+import errno
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ _THUMBNAIL_QUALITIES = (4, 10, 20, 31)  # ffmpeg's -q:v for MJPEG: 2 is best, 31
 DEFAULT_TIMEOUT_SECONDS = 1200.0
 
 _PLAYABLE_AUDIO = frozenset({"aac"})
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 _STDERR_LINES = 8
 #: Telegram states its limits in decimal megabytes (50 MB is 50,000,000 bytes).
 _MB = 1000 * 1000
@@ -290,8 +292,11 @@ def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float,
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         tail = "\n".join(lines[-_STDERR_LINES:]) or "no error output"
+        # ffmpeg exits with its AVERROR, i.e. minus the errno, as a byte.
+        full = done.returncode in {-code & 0xFF for code in _DISK_FULL_ERRNOS}
         raise TikrelayError(
-            ErrorKind.UNKNOWN, f"ffmpeg failed {what} (exit code {done.returncode}):\n{tail}"
+            ErrorKind.DISK_FULL if full else ErrorKind.UNKNOWN,
+            f"ffmpeg failed {what} (exit code {done.returncode}):\n{tail}",
         )
 
 

@@ -35,6 +35,7 @@ from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
+    from tikrelay.config.settings import Settings
     from tikrelay.pipeline.relay import DeliverPayload, Relay, Route
     from tikrelay.sources.tiktok import PostSession
 
@@ -51,11 +52,12 @@ def _stage(
     return ctx.stage(name)
 
 
-def upload_limit(relay: Relay) -> int:
-    configured = relay.settings.delivery.max_upload_mb
+def upload_limit(settings: Settings) -> int:
+    """The largest file sent to Telegram, in bytes."""
+    configured = settings.delivery.max_upload_mb
     if configured is not None:
         return int(configured * _MB)
-    return (2000 if relay.settings.telegram.local_mode else 50) * _MB
+    return (2000 if settings.telegram.local_mode else 50) * _MB
 
 
 async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> None:
@@ -154,7 +156,7 @@ async def _prepare(
                 ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
             )
         if post.kind is PostKind.VIDEO:
-            await asyncio.to_thread(_check_offer, session, upload_limit(relay))
+            await asyncio.to_thread(_check_offer, session, upload_limit(relay.settings))
         elif not post.images:
             raise TikrelayError(
                 ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
@@ -168,7 +170,7 @@ async def _prepare(
         ready = await asyncio.to_thread(_postprocess, relay, post, files, folder)
     async with _stage(relay, ctx, payload, "OUTPUT_VALIDATE"):
         if isinstance(ready, TelegramVideo):
-            await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay))
+            await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay.settings))
         if isinstance(ready, TelegramVideo) and not ready.has_audio:
             # Sent all the same (a silent clip is still the post), and said so on the timeline.
             await ctx.event("VIDEO_WITHOUT_SOUND", file=ready.path.name)
@@ -221,14 +223,25 @@ def _download_once(session: PostSession, post: Post, folder: Path) -> dict[str, 
                 return found
         source = folder / "source"
         files: dict[str, list[str]] = {}
-        if post.kind is PostKind.VIDEO:
-            files["video"] = [_relative(session.download_video(source), folder)]
-        else:
-            files["images"] = [_relative(p, folder) for p in session.download_images(source)]
-            sound = session.download_sound(source)
-            files["sound"] = [_relative(sound, folder)] if sound else []
-        write_atomically(manifest, lambda tmp: tmp.write_text(json.dumps(files)))
+        try:
+            if post.kind is PostKind.VIDEO:
+                files["video"] = [_relative(session.download_video(source), folder)]
+            else:
+                files["images"] = [_relative(p, folder) for p in session.download_images(source)]
+                sound = session.download_sound(source)
+                files["sound"] = [_relative(sound, folder)] if sound else []
+            write_atomically(manifest, lambda tmp: tmp.write_text(json.dumps(files)))
+        except BaseException:
+            _remove_partials(source)  # a failed download starts afresh, and frees its space
+            raise
         return files
+
+
+def _remove_partials(folder: Path) -> None:
+    """yt-dlp's unfinished downloads (``*.part``, ``*.part-Frag*``, ``*.ytdl``)."""
+    if folder.is_dir():
+        for leftover in [*folder.glob("*.part*"), *folder.glob("*.ytdl")]:
+            leftover.unlink(missing_ok=True)
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -34,10 +34,18 @@ class Attempt:
 
 
 class JobRunner:
+    """``on_fatal`` hears of a problem no job can get past (a full disk): the worker stops."""
+
     def __init__(
-        self, service: JobService, worker_id: str, run_db: RunDb, rng: random.Random
+        self,
+        service: JobService,
+        worker_id: str,
+        run_db: RunDb,
+        rng: random.Random,
+        on_fatal: Callable[[TikrelayError], None] = lambda error: None,
     ) -> None:
         self.service = service
+        self.on_fatal = on_fatal
         self.queue = service.queue
         self.worker_id = worker_id
         self.run_db = run_db
@@ -52,6 +60,12 @@ class JobRunner:
         after: list[AfterOutcome] = []
         try:
             await self._attempt(attempt, after)
+        except Exception as exc:  # the outcome could not be written: recovery gives it back
+            error = classify(exc)
+            if error.kind is ErrorKind.DISK_FULL:
+                self.on_fatal(error)
+            else:
+                log.error("outcome_not_written", job_id=job.id, exc_info=exc)
         finally:
             for callback in after:
                 await callback()
@@ -70,6 +84,13 @@ class JobRunner:
             await self._finish(self._defer(job, deferred))
             return
         except Exception as exc:
+            error = classify(exc)
+            if error.kind is ErrorKind.DISK_FULL:  # not the job's fault: give it back
+                self.on_fatal(error)
+                await self._finish(
+                    asyncio.ensure_future(self.run_db(self.queue.release, [job.id], self.worker_id))
+                )
+                return
             await self._finish(self._failed(job, exc))
             return
         await self._complete(job, ctx)

@@ -12,7 +12,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.pipeline.runner import Attempt, JobRunner
 from tikrelay.pipeline.schedules import fire_due
 from tikrelay.pipeline.service import JobService
@@ -67,13 +68,15 @@ class Worker:
         self.stats = WorkerStats()
         self._running: dict[int, Attempt] = {}
         self._stopping = False
+        #: Why the worker stopped on its own (a full disk): the command says so and exits.
+        self.fatal: TikrelayError | None = None
         self._wake = asyncio.Event()
         # SQLite has one writer connection: one database thread keeps calls from queueing on it.
         threads = 1 if not self.queue.is_postgres else self.concurrency + 2
         self._db = ThreadPoolExecutor(threads, thread_name_prefix="tikrelay-db")
         # Claim only kinds this worker can run: the others wait for a worker that knows them.
         self._limits = dataclasses.replace(service.limits(), kinds=service.registry.names())
-        self._runner = JobRunner(service, self.id, self.run_db, self.rng)
+        self._runner = JobRunner(service, self.id, self.run_db, self.rng, self._stop_for)
 
     async def run_db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -89,6 +92,24 @@ class Worker:
         self._stopping = True
         self._wake.set()
 
+    def _stop_for(self, error: TikrelayError) -> None:
+        """No job can get past this (a full disk): stop now, give running jobs back."""
+        if self.fatal is None:
+            self.fatal = error
+            log.info("worker_stopping", worker_id=self.id, error=str(error))
+        self.stop(now=True)
+
+    async def _unless_fatal(self, step: Awaitable[Any]) -> None:
+        """Run a database step of start-up or shutdown; a full disk stops the worker instead
+        of crashing it (jobs it could not give back are recovered by the next start)."""
+        try:
+            await step
+        except Exception as exc:
+            error = classify(exc)
+            if error.kind is not ErrorKind.DISK_FULL:
+                raise
+            self._stop_for(error)
+
     async def run(self) -> WorkerStats:
         loop = asyncio.get_running_loop()
 
@@ -103,17 +124,18 @@ class Worker:
         if listener is not None:
             background.append(asyncio.create_task(asyncio.to_thread(listener.run)))
         try:
-            await self._recover()
-            await self._loop()
+            await self._unless_fatal(self._recover())
+            if not self._stopping:
+                await self._unless_fatal(self._loop())
         finally:
-            await self._shutdown()
+            await self._unless_fatal(self._shutdown())
             if listener is not None:
                 listener.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             self.queue.on_enqueue.remove(wake)
-            await self.run_db(self.queue.unregister_worker, self.id)
+            await self._unless_fatal(self.run_db(self.queue.unregister_worker, self.id))
             self._db.shutdown(wait=True)
             log.info("worker_stopped", worker_id=self.id, claimed=self.stats.claimed)
         return self.stats

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
 from tests.e2e.relay.conftest import Relayed
 
 
@@ -45,3 +54,83 @@ def test_after_a_5xx_on_an_older_post_the_newer_one_waits_for_it(relayed: Relaye
     # Before: the newer posts went out while the oldest waited for its retry.
     assert captions == ["seeded video 1", "seeded video 2", "seeded video 3"]
     assert [r.status for r in telegram.calls("sendVideo")] == [500, 200, 200, 200]
+
+
+@contextmanager
+def small_disk(folder: Path, leave: int) -> Iterator[Path]:
+    """A 4 MB tmpfs mounted on ``folder``, filled but ``leave`` bytes; yields the filler."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], check=True)
+    try:
+        filler = folder / "filler"
+        with filler.open("wb") as out:
+            out.write(b"\0" * max(shutil.disk_usage(folder).free - leave, 0))
+        yield filler
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def full_disk_case(relayed: Relayed) -> Path:
+    """A channel that got alice's first post; four more posted since. The state folder."""
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    first = relayed.run()  # the database, the creator's secUid, the CA bundle
+    assert first.returncode == 0, first.stdout + first.stderr
+    for index in range(2, 6):
+        world.add_video("alice", desc=f"seeded video {index}")
+    return relayed.folder / "state"
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], folder: Path) -> None:
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: no space left on the disk of {folder} ("), (
+        result.stderr
+    )
+    assert "tikrelay needs at least 116.0 MB free there" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # no traceback, no task warning
+
+
+def assert_everything_arrives_once(relayed: Relayed) -> None:
+    freed = relayed.run()
+    assert freed.returncode == 0, freed.stdout + freed.stderr
+    channel = relayed.destinations["clips"]["telegram"]["chat_id"]
+    captions = [m["caption"].split("\n")[0] for m in relayed.telegram.messages(channel)]
+    assert captions == [f"seeded video {i}" for i in range(1, 6)]  # each once, in order
+
+
+def test_a_full_media_disk_gives_the_jobs_back_and_removes_partial_downloads(
+    relayed: Relayed,
+) -> None:
+    state = full_disk_case(relayed)
+    media = state / "media"
+    # Room for about one post: the disk fills while the others download.
+    with small_disk(media, leave=120_000) as filler:
+        full = relayed.run()
+        assert_one_clear_line(full, media)
+        assert not list(media.rglob("*.part*")), "partial downloads are removed"
+        jobs = relayed.run("jobs", "list", "--kind", "deliver", "--config", str(relayed.config))
+        assert "RUNNING" not in jobs.stdout, jobs.stdout  # given back, not left running
+        assert "PENDING" in jobs.stdout or "QUEUED" in jobs.stdout, jobs.stdout
+        again = relayed.run()  # still full: the same one line, not a crash
+        assert_one_clear_line(again, media)
+        filler.unlink()
+        assert_everything_arrives_once(relayed)
+
+
+def test_a_full_disk_under_the_database_ends_the_run_cleanly_and_loses_nothing(
+    relayed: Relayed,
+) -> None:
+    state = relayed.folder / "small"
+    relayed.extra = {"state_dir": str(state / "state")}
+    with small_disk(state, leave=3_500_000) as filler:
+        full_disk_case(relayed)
+        filler.write_bytes(filler.read_bytes() + b"\0" * (shutil.disk_usage(state).free - 150_000))
+        full = relayed.run()
+        assert_one_clear_line(full, state / "state")
+        filler.unlink()
+        assert_everything_arrives_once(relayed)
