@@ -7,11 +7,12 @@ import io
 import sys
 
 from yt_dlp.networking import Response
-from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.networking.exceptions import HTTPError, ProxyError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError
 
-from tikrelay.domain.errors import ErrorKind, classify
+from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.sources import ytdlp  # noqa: F401 - registers the classifier
+from tikrelay.sources.transport import RefusedRedirectError
 
 
 def http_error(status: int) -> HTTPError:
@@ -41,3 +42,22 @@ def test_the_cause_decides_through_yt_dlps_wrappers() -> None:
     except ExtractorError:
         wrapped = DownloadError("ERROR: Unable to download webpage", sys.exc_info())
     assert classify(wrapped).kind is ErrorKind.DELETED
+
+
+def test_a_proxy_error_is_a_network_error_without_the_password() -> None:
+    cause = ConnectionRefusedError("http://relay:s3cret@127.0.0.1:1 refused")
+    error = classify(ProxyError(cause=cause))
+    assert error.kind is ErrorKind.NETWORK
+    assert error.message.startswith("proxy unreachable: ")
+    assert "s3cret" not in error.message
+
+
+def test_a_refused_redirect_keeps_its_refusal_through_yt_dlps_wrappers() -> None:
+    refusal = TikrelayError(
+        ErrorKind.PROTECTED, "refused to fetch http://10.0.0.1/", retryable=False
+    )
+    try:
+        raise RefusedRedirectError(refusal)
+    except RefusedRedirectError:
+        wrapped = DownloadError("ERROR: unable to download video data", sys.exc_info())
+    assert classify(wrapped) is refusal

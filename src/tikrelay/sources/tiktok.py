@@ -64,13 +64,11 @@ class TikTokClient:
         return GuardedYoutubeDL({**options, **extra}, site=SITE)
 
     def _extract(self, url: str, key: str, attempt: int, **extra: Any) -> dict[str, Any]:
-        try:
-            with self._ydl(key, attempt, extract_flat="in_playlist", **extra) as ydl:
+        with self._ydl(key, attempt, extract_flat="in_playlist", **extra) as ydl:
+            try:
                 info = ydl.extract_info(url, download=False)
-        except TikrelayError:
-            raise
-        except Exception as exc:
-            raise classify(exc) from exc
+            except Exception as exc:
+                raise classified(ydl, exc) from exc
         if not isinstance(info, dict):
             raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
         return info
@@ -112,10 +110,8 @@ class PostSession:
         if self._item is None:
             try:
                 self._item = tiktok_page.fetch_item(self.ydl, self.url, self.post_id)
-            except TikrelayError:
-                raise
             except Exception as exc:
-                raise classify(exc) from exc
+                raise classified(self.ydl, exc) from exc
         return self._item
 
     def post(self) -> Post:
@@ -145,7 +141,7 @@ class PostSession:
         try:
             result = self.ydl.process_ie_result(info, download=True)
         except Exception as exc:
-            error = classify(exc)
+            error = classified(self.ydl, exc)
             if "requested format is not available" in error.message.lower():
                 if refused:
                     raise refused[0] from exc
@@ -217,7 +213,7 @@ class PostSession:
             try:
                 return self._fetch(url, stem, what, expected)
             except Exception as exc:
-                errors.append(exc if isinstance(exc, TikrelayError) else classify(exc))
+                errors.append(classified(self.ydl, exc))
         refusal = next((e for e in errors if e.kind is ErrorKind.PROTECTED), None)
         if refusal is not None or errors:
             raise refusal or errors[-1]
@@ -237,3 +233,11 @@ class PostSession:
 
             write_atomically(target, copy)
         return target
+
+
+def classified(ydl: GuardedYoutubeDL, exc: BaseException) -> TikrelayError:
+    """``exc`` in the taxonomy; an unreachable proxy, which yt-dlp may have swallowed on the way
+    to another error ("Unable to extract secondary user ID"), comes first."""
+    if isinstance(exc, TikrelayError):
+        return exc
+    return ydl.proxy_error() or classify(exc)

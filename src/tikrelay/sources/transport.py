@@ -19,13 +19,15 @@ import urllib.request
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
+from curl_cffi.const import CurlECode
 from yt_dlp import YoutubeDL
 from yt_dlp.networking import _requests, _urllib
 from yt_dlp.networking.exceptions import ProxyError, RequestError, TransportError
 
-from tikrelay.domain.errors import TikrelayError
+from tikrelay.config.logging import REDACTED
+from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.sources.media_urls import check_url
 
 Vet = Callable[[str], object]
@@ -125,13 +127,48 @@ def uses_proxy(proxies: dict[str, str]) -> bool:
     return bool(chosen) and chosen != "__noproxy__"
 
 
-def _refused(exc: BaseException) -> bool:
+def shown_proxy(url: str) -> str:
+    """A proxy URL fit for a report: its password replaced, as in every log line."""
+    try:
+        parts = urlsplit(url)
+        host, port, user = parts.hostname, parts.port, parts.username
+    except ValueError:
+        return "(a proxy URL that does not parse)"
+    if host is None:
+        return url.split("@")[-1]
+    host = f"[{host}]" if ":" in host else host
+    login = (
+        f"{user or ''}:{REDACTED}@" if parts.password is not None else f"{user}@" if user else ""
+    )
+    return f"{parts.scheme}://{login}{host}" + (f":{port}" if port else "")
+
+
+def _innermost(exc: BaseException) -> str:
+    seen = exc
+    for _ in range(10):
+        inner = seen.__cause__ or seen.__context__
+        if inner is None:
+            break
+        seen = inner
+    return f"{type(seen).__name__}: {seen}"[:200]
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why a connection through a proxy could not even reach the proxy, or None if it did: with
+    a proxy every connection goes to the proxy, so a refused one is the proxy's refusal."""
     seen: BaseException | None = exc
     for _ in range(10):
-        if seen is None or isinstance(seen, ConnectionRefusedError):
+        if seen is None:
             break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        code = getattr(seen, "code", None)  # curl_cffi's error (impersonated page requests)
+        if code == CurlECode.COULDNT_CONNECT:
+            return "could not connect"
+        if code == CurlECode.COULDNT_RESOLVE_PROXY:
+            return "its name does not resolve"
         seen = seen.__cause__ or seen.__context__
-    return isinstance(seen, ConnectionRefusedError)
+    return None
 
 
 class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
@@ -146,6 +183,16 @@ class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
     def vet(self, url: str) -> str:
         """``url`` if it may be fetched as media with this instance's proxy settings."""
         return check_url(url, self.site, resolve=not uses_proxy(self.proxies))
+
+    def proxy_error(self) -> TikrelayError | None:
+        """A network error naming the proxy, when a request of this instance could not reach
+        it: the real cause of whatever yt-dlp reported after swallowing that failure."""
+        if not self.proxy_failures:
+            return None
+        proxy = self.proxies.get("https") or self.proxies.get("all") or ""
+        failure = self.proxy_failures[-1]
+        reason = _unreachable(failure) or _innermost(failure)
+        return TikrelayError(ErrorKind.NETWORK, f"proxy {shown_proxy(proxy)} unreachable: {reason}")
 
     def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
         guarded = [
@@ -163,7 +210,7 @@ class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
                 raise
             except TransportError as exc:
                 # Through a proxy every connection goes to the proxy: a refused one is the proxy.
-                if uses_proxy(self.proxies) and _refused(exc):
+                if uses_proxy(self.proxies) and _unreachable(exc):
                     self.proxy_failures.append(exc)
                 raise
 

@@ -13,7 +13,7 @@ from typing import Any
 import certifi
 import structlog
 from yt_dlp import YoutubeDL
-from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.networking.exceptions import HTTPError, ProxyError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
 from tikrelay.config.logging import redact_text
@@ -172,6 +172,8 @@ def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
         return exc.refusal
     if isinstance(exc, HTTPError):
         return _http_kind(exc.status)
+    if isinstance(exc, ProxyError):
+        return TikrelayError(ErrorKind.NETWORK, f"proxy unreachable: {redact_text(str(exc))}")
     if isinstance(exc, TransportError):
         return TikrelayError(ErrorKind.NETWORK, redact_text(str(exc)))
     if isinstance(exc, GeoRestrictedError):
