@@ -1,5 +1,6 @@
 """How yt-dlp's requests leave tikrelay: every redirect target is checked before it is followed,
-and a proxy that cannot be reached is remembered even where yt-dlp swallows the error.
+a proxy that cannot be reached is remembered even where yt-dlp swallows the error, and the cookie
+jar is saved whole (see ``sources.cookies``).
 
 yt-dlp follows redirects inside its request handlers and has no option to stop them, so
 ``GuardedYoutubeDL`` builds its request director from subclasses of the urllib and requests
@@ -18,6 +19,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,6 +30,7 @@ from yt_dlp.networking.exceptions import ProxyError, RequestError, TransportErro
 
 from tikrelay.config.logging import REDACTED
 from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.sources.cookies import save_jar
 from tikrelay.sources.media_urls import check_url
 
 Vet = Callable[[str], object]
@@ -183,6 +186,12 @@ class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
     def vet(self, url: str) -> str:
         """``url`` if it may be fetched as media with this instance's proxy settings."""
         return check_url(url, self.site, resolve=not uses_proxy(self.proxies))
+
+    def save_cookies(self) -> None:
+        """Save the jar whole, by a rename (yt-dlp truncates and rewrites it in place)."""
+        cookiefile = self.params.get("cookiefile")
+        if cookiefile is not None:
+            save_jar(self.cookiejar, Path(cookiefile))
 
     def proxy_error(self) -> TikrelayError | None:
         """A network error naming the proxy, when a request of this instance could not reach

@@ -12,7 +12,6 @@ from typing import Any
 
 import certifi
 import structlog
-from yt_dlp import YoutubeDL
 from yt_dlp.networking.exceptions import HTTPError, ProxyError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
@@ -20,7 +19,8 @@ from tikrelay.config.logging import redact_text
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.domain.errors import ErrorKind, TikrelayError, register_classifier
 from tikrelay.media.files import write_atomically
-from tikrelay.sources.transport import RefusedRedirectError
+from tikrelay.sources.cookies import private_copy
+from tikrelay.sources.transport import GuardedYoutubeDL, RefusedRedirectError
 
 log = structlog.get_logger("tikrelay.sources")
 
@@ -99,8 +99,16 @@ def trust_ca_bundle(bundle: Path, folder: Path) -> Path:
     return target
 
 
-def base_options(network: NetworkSettings, *, ca_folder: Path, proxy: str | None) -> dict[str, Any]:
-    """Options for one YoutubeDL instance: quiet, our logger, the network settings."""
+def base_options(
+    network: NetworkSettings,
+    *,
+    ca_folder: Path,
+    proxy: str | None,
+    cookie_jar: Path | None = None,
+) -> dict[str, Any]:
+    """Options for one YoutubeDL instance: quiet, our logger, the network settings. With
+    ``network.cookies_file``, yt-dlp gets ``cookie_jar``, a private copy of that file (see
+    ``sources.cookies``), never the file itself."""
     options: dict[str, Any] = {
         "logger": YtdlpLogger(),
         "quiet": True,
@@ -123,13 +131,17 @@ def base_options(network: NetworkSettings, *, ca_folder: Path, proxy: str | None
         trust_ca_bundle(network.ca_bundle, ca_folder)
         options["compat_opts"] = ["no-certifi"]
     if network.cookies_file is not None:
-        options["cookiefile"] = str(check_cookie_file(network.cookies_file))
+        if cookie_jar is None:
+            raise ValueError("network.cookies_file needs a cookie_jar for its private copy")
+        options["cookiefile"] = str(
+            private_copy(check_cookie_file(network.cookies_file), cookie_jar)
+        )
     return options
 
 
 def fetch_status(options: dict[str, Any], url: str) -> int:
     """The HTTP status of one GET of ``url`` with these options (``tikrelay doctor``)."""
-    with YoutubeDL(options) as ydl, contextlib.closing(ydl.urlopen(url)) as response:
+    with GuardedYoutubeDL(options) as ydl, contextlib.closing(ydl.urlopen(url)) as response:
         status: int = response.status
     return status
 
