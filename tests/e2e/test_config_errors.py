@@ -63,6 +63,22 @@ def test_a_state_dir_that_is_a_file(tmp_path: Path) -> None:
         assert refused(result) == f"state_dir {occupied} is a file: move it away, {ELSEWHERE}"
 
 
+def test_a_state_dir_that_is_a_file_with_postgresql_is_refused_at_start(tmp_path: Path) -> None:
+    # With PostgreSQL nothing opens the state folder before the first download: the reposter
+    # checks it at start, rather than failing every job with it.
+    occupied = tmp_path / "state"
+    occupied.write_text("", encoding="utf-8")
+    path = config(
+        tmp_path,
+        f"state_dir: {occupied}\n"
+        "database_url: postgresql+psycopg://nobody@127.0.0.1:1/none\n"
+        "destinations: {clips: {telegram: {chat_id: -1001}}}\n"
+        "sources: [{tiktok: '@alice', to: [clips]}]\n",
+    )
+
+    assert refused(run_once(path)) == f"state_dir {occupied} is a file: move it away, {ELSEWHERE}"
+
+
 def test_a_state_dir_under_a_file(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
@@ -216,6 +232,7 @@ def test_a_token_in_a_file_others_may_read(tmp_path: Path) -> None:
         ("jobs", "retry", "9223372036854775808"),
         ("jobs", "cancel", "0"),
         ("jobs", "list", "-n", "100000000000000000000"),
+        ("worker", "--drain", "--concurrency", "100000000000000000000"),
     ],
 )
 def test_numbers_out_of_range_on_the_command_line(tmp_path: Path, args: tuple[str, ...]) -> None:
@@ -227,3 +244,12 @@ def test_numbers_out_of_range_on_the_command_line(tmp_path: Path, args: tuple[st
     assert "Traceback" not in result.stderr
     assert "Invalid value for" in result.stderr
     assert not (tmp_path / "state").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("option", ["--tiktok-port", "--telegram-port"])
+def test_sandbox_ports_beyond_65535(tmp_path: Path, option: str) -> None:
+    result = tikrelay("sandbox", "--once", "--state-dir", str(tmp_path / "s"), option, "70000")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Invalid value for" in result.stderr

@@ -1,5 +1,6 @@
 """Captions: templates, Telegram HTML escaping, safe length limits."""
 
+from tikrelay.captions.controls import clean_name
 from tikrelay.captions.markup import fit_html, visible_length
 from tikrelay.captions.render import (
     CAPTION_LIMIT,
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "CaptionTemplateError",
     "check_template",
+    "clean_name",
     "fit_html",
     "render_caption",
     "visible_length",

@@ -115,10 +115,11 @@ def sandbox(
         Path, typer.Option("--state-dir", help="Folder for the sandbox's files.")
     ] = Path("tikrelay-data"),
     tiktok_port: Annotated[
-        int, typer.Option(help="Port of the TikTok proxy; 0 picks a free one.")
+        int, typer.Option(min=0, max=65535, help="Port of the TikTok proxy; 0 picks a free one.")
     ] = 0,
     telegram_port: Annotated[
-        int, typer.Option(help="Port of the Bot API emulator; 0 picks a free one.")
+        int,
+        typer.Option(min=0, max=65535, help="Port of the Bot API emulator; 0 picks a free one."),
     ] = 0,
     flood_limits: Annotated[bool, typer.Option(help="Enforce Telegram's flood limits.")] = False,
     no_run: Annotated[

@@ -24,7 +24,8 @@ def worker(
         bool, typer.Option("--drain", help="Exit once no job is due (for cron runs).")
     ] = False,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Default: jobs.worker_concurrency.")
+        int | None,
+        typer.Option("--concurrency", min=1, max=1000, help="Default: jobs.worker_concurrency."),
     ] = None,
 ) -> None:
     """Run jobs. Start several, on one or many machines, against one PostgreSQL. With sources

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.pipeline.kinds import worker_registry
@@ -54,6 +55,10 @@ def check_relay_settings(settings: Settings) -> None:
 def build_relay(settings: Settings) -> Relay:
     """The reposter for these settings; its Telegram and TikTok clients start on first use."""
     check_relay_settings(settings)
+    try:  # here, not at a job's first download: with PostgreSQL nothing else makes it first
+        StatePaths(settings.state_dir).ensure()
+    except StateDirError as exc:
+        raise SetupError(str(exc)) from None
     token = settings.telegram.bot_token
     if token is None or not token.get_secret_value().strip():
         raise SetupError(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from tikrelay.captions import render_caption
+from tikrelay.captions import clean_name, render_caption
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
@@ -283,8 +283,8 @@ def _plan(
                 "audio",
                 [folder / sound[0]],
                 None,
-                title=post.sound.title,
-                performer=post.sound.author,
+                title=clean_name(post.sound.title) if post.sound.title else None,
+                performer=clean_name(post.sound.author) if post.sound.author else None,
             )
         )
     return parts
