@@ -63,6 +63,11 @@ class StatePaths:
         return self.media_cache / site / safe
 
     @property
+    def cookie_jar(self) -> Path:
+        """A private copy of ``network.cookies_file``, kept up to date by the source (0600)."""
+        return self.root / "cookies.txt"
+
+    @property
     def locks(self) -> Path:
         """Lock files of one-at-a-time work shared by processes on this machine."""
         return self.root / "locks"

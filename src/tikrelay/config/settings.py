@@ -160,7 +160,8 @@ class NetworkSettings(_Section):
     )
     cookies_file: Path | None = Field(
         default=None,
-        description="TikTok cookies (Netscape format) for source traffic; mode 0600.",
+        description="TikTok cookies (Netscape format) for source traffic; mode 0600. Only read: "
+        "tikrelay works on a private copy in state_dir (docs/security.md).",
     )
 
 

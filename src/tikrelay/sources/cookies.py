@@ -19,16 +19,10 @@ from pathlib import Path
 
 from yt_dlp.cookies import YoutubeDLCookieJar
 
-from tikrelay.config.paths import StatePaths
 from tikrelay.media.files import is_fresh, write_atomically
 
 # One process saves one jar at a time: each save merges what is on disk with its own cookies.
 _lock = threading.Lock()
-
-
-def cookie_jar_path(paths: StatePaths) -> Path:
-    """Where the private copy lives, in the state folder."""
-    return paths.root / "cookies.txt"
 
 
 def private_copy(user_file: Path, jar: Path) -> Path:

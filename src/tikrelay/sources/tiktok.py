@@ -25,7 +25,6 @@ from tikrelay.domain.posts import Post
 from tikrelay.media.content import Content, check_content
 from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
-from tikrelay.sources.cookies import cookie_jar_path
 from tikrelay.sources.refs import SITE, WEB
 from tikrelay.sources.tiktok_item import FeedEntry, entries_from_feed, post_from_item, slide_urls
 from tikrelay.sources.transport import GuardedYoutubeDL
@@ -61,7 +60,7 @@ class TikTokClient:
 
     def _ydl(self, key: str, attempt: int, **extra: Any) -> GuardedYoutubeDL:
         proxy = pick_proxy(self.network.proxies, key, attempt)
-        jar = cookie_jar_path(self.paths)
+        jar = self.paths.cookie_jar
         options = base_options(self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar)
         return GuardedYoutubeDL({**options, **extra}, site=SITE)
 

@@ -59,17 +59,18 @@ def test_after_a_5xx_on_an_older_post_the_newer_one_waits_for_it(relayed: Relaye
 @contextmanager
 def small_disk(folder: Path, leave: int) -> Iterator[Path]:
     """A 4 MB tmpfs mounted on ``folder``, filled but ``leave`` bytes; yields the filler."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if os.geteuid() != 0 or mount is None or umount is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8) (CI runs as root)")
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], check=True)
+    subprocess.run([mount, "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], check=True)
     try:
         filler = folder / "filler"
         with filler.open("wb") as out:
             out.write(b"\0" * max(shutil.disk_usage(folder).free - leave, 0))
         yield filler
     finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
+        subprocess.run([umount, "-l", str(folder)], check=True)
 
 
 def full_disk_case(relayed: Relayed) -> Path:

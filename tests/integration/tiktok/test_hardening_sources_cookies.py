@@ -15,7 +15,7 @@ import pytest
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import NetworkSettings
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
-from tikrelay.sources.cookies import cookie_jar_path, save_jar
+from tikrelay.sources.cookies import save_jar
 from tikrelay.sources.tiktok import TikTokClient
 
 USER_COOKIES = (
@@ -65,7 +65,7 @@ def test_the_users_file_is_never_written_and_the_copy_keeps_new_cookies(
         session.download_video(tmp_path / "dl")
 
     assert (user_file.read_bytes(), user_file.stat().st_mtime_ns) == before
-    jar = cookie_jar_path(client.paths)
+    jar = client.paths.cookie_jar
     assert jar.parent == tmp_path / "state"
     assert stat.S_IMODE(jar.stat().st_mode) == 0o600
     assert {"sid_tt", "tt_chain_token"} <= cookie_names(jar)
@@ -80,7 +80,7 @@ def test_a_newer_users_file_replaces_the_copy(
 ) -> None:
     world.add_creator("alice", videos=1)
     client.resolve("alice", 1)
-    jar = cookie_jar_path(client.paths)
+    jar = client.paths.cookie_jar
     assert "tt_chain_token" in cookie_names(jar)
 
     user_file.write_text(USER_COOKIES.replace("sid_tt\tsession-one", "sessionid\tsession-two"))
