@@ -135,3 +135,33 @@ def test_a_full_disk_under_the_database_ends_the_run_cleanly_and_loses_nothing(
         assert_one_clear_line(full, state / "state")
         filler.unlink()
         assert_everything_arrives_once(relayed)
+
+
+def test_the_users_cookie_file_is_only_read_by_a_run(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=2)
+    world.add_slideshow("alice", images=("jpeg", "webp"), desc="two")
+    cookies = relayed.folder / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n.tiktok.com\tTRUE\t/\tTRUE\t2147483647\tsid_tt\tsession-one\n"
+    )
+    cookies.chmod(0o600)
+    os.utime(cookies, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    before = (cookies.read_bytes(), cookies.stat().st_mtime_ns)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    ca = str(relayed.folder / "tiktok-ca.pem")  # written by relayed.config
+    network = {"proxies": [relayed.tiktok.proxy_url], "ca_bundle": ca, "cookies_file": str(cookies)}
+    relayed.extra = {"network": network}
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 new deliveries, 3 delivered" in result.stdout
+    assert (cookies.read_bytes(), cookies.stat().st_mtime_ns) == before
+    jar = relayed.folder / "state" / "cookies.txt"
+    assert jar.stat().st_mode & 0o777 == 0o600
+    kept = jar.read_text()
+    assert "sid_tt\tsession-one" in kept
+    assert "tt_chain_token" in kept  # the cookie TikTok set is kept
+    assert all("sid_tt" in r.cookies for r in world.requests(host="www.tiktok.com"))
