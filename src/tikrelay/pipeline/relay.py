@@ -263,7 +263,8 @@ class Relay:
                     native_id, entries = await asyncio.to_thread(
                         self.client.resolve, watched.username, depth, attempt=attempt
                     )
-                    await self.tx(ctx, sql.set_native_id, row.id, native_id)
+                    if native_id is not None:  # None: nothing posted yet
+                        await self.tx(ctx, sql.set_native_id, row.id, native_id)
                 else:
                     entries = await asyncio.to_thread(
                         self.client.latest, row.native_id, watched.username, depth, attempt=attempt

@@ -32,6 +32,8 @@ from tikrelay.sources.ytdlp import base_options, pick_proxy
 
 log = structlog.get_logger("tikrelay.sources")
 
+#: yt-dlp's words for a creator whose profile says zero videos.
+_NO_POSTS = "does not have any videos posted"
 # Muxed video with its own sound, never the watermarked ``download`` format, never a video-only
 # stream (yt-dlp would merge an HEVC video-only stream with the music track otherwise).
 VIDEO_FORMAT = "b[format_id!=download][vcodec!=none][acodec!=none]"
@@ -76,10 +78,17 @@ class TikTokClient:
 
     def resolve(
         self, username: str, depth: int, *, attempt: int = 0
-    ) -> tuple[str, list[FeedEntry]]:
+    ) -> tuple[str | None, list[FeedEntry]]:
         """The creator's secUid (stored by the caller) and the newest ``depth`` posts, oldest
-        first: the profile page and one feed request."""
-        info = self._extract(f"{WEB}/@{username}", f"@{username}", attempt, playlistend=depth)
+        first: the profile page and one feed request. A creator who has posted nothing yet has
+        no posts and no secUid yet (None): the next poll reads the profile again."""
+        try:
+            info = self._extract(f"{WEB}/@{username}", f"@{username}", attempt, playlistend=depth)
+        except TikrelayError as exc:
+            # yt-dlp reads the profile's videoCount and raises this, with no type of its own.
+            if exc.kind is ErrorKind.EXTRACTOR and _NO_POSTS in exc.message:
+                return None, []
+            raise
         sec_uid = info.get("id")
         if not isinstance(sec_uid, str) or not sec_uid:
             raise TikrelayError(ErrorKind.EXTRACTOR, f"no secUid found for @{username}")

@@ -51,3 +51,24 @@ def test_first_sight_delivers_the_newest_backfill_of_those_listed(relayed: Relay
     assert "left out" not in second.stdout
     captions = [m["caption"].split("\n")[0] for m in telegram.messages(chats["zero"].id)]
     assert captions == ["after the first sight"]
+
+
+def test_a_creator_who_has_posted_nothing_yet_is_polled_fine_and_later_posts_arrive(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("newcomer")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@newcomer", "to": ["clips"], "backfill": 0}]
+
+    first = relayed.run()  # was: exit 3, "This account does not have any videos posted", retried
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "polled 1 of 1 sources: 0 new deliveries" in first.stdout
+
+    world.add_video("newcomer", desc="hello world")
+    world.add_video("newcomer", desc="second")
+    second = relayed.run()  # posted after tikrelay started watching: new, whatever backfill says
+    assert second.returncode == 0, second.stdout + second.stderr
+    captions = [m["caption"].split("\n")[0] for m in telegram.messages(channel.id)]
+    assert captions == ["hello world", "second"]
