@@ -4,7 +4,6 @@ TLS verified against the emulator's CA the way users configure ``network.ca_bund
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,8 @@ from tikrelay.sources.ytdlp import check_cookie_file
 
 
 @pytest.fixture
-def client(
-    emulator: TikTokEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> TikTokClient:
-    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # restored afterwards
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(emulator.ca_pem)
-    network = NetworkSettings(proxies=[emulator.proxy_url], ca_bundle=ca)
-    return TikTokClient(network, StatePaths(tmp_path / "state"))
+def client(source_client: TikTokClient) -> TikTokClient:
+    return source_client
 
 
 def sha256(path: Path) -> str:
