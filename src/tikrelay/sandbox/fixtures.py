@@ -74,6 +74,13 @@ class MediaFixtures:
             ),
         )
 
+    def silent_video(self, variant: int = 0) -> Path:
+        """The clean clip's picture with no audio stream at all (a post whose file has no sound)."""
+        return _atomic(
+            self.root / f"silent-{variant}.mp4",
+            _ffmpeg("-i", self.clean_video(variant), "-c:v copy -an -movflags +faststart"),
+        )
+
     def watermarked_video(self, variant: int = 0) -> Path:
         """The same clip with a visible watermark box: what TikTok's ``downloadAddr`` serves."""
         return _atomic(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.relay.conftest import Relayed
+from tikrelay.media.probe import probe
 
 
 def test_a_day_long_flood_wait_is_scheduled_and_the_cron_run_exits_3_at_once(
@@ -165,3 +166,22 @@ def test_the_users_cookie_file_is_only_read_by_a_run(relayed: Relayed) -> None:
     assert "sid_tt\tsession-one" in kept
     assert "tt_chain_token" in kept  # the cookie TikTok set is kept
     assert all("sid_tt" in r.cookies for r in world.requests(host="www.tiktok.com"))
+
+
+def test_a_video_without_sound_is_sent_and_its_timeline_says_so(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    world.add_video("alice", desc="quiet", silent=True)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    [message] = telegram.messages(channel.id)
+    assert message["caption"].startswith("quiet")
+    assert probe(telegram.file_path(message["video"]["file_id"])).audio_codec is None
+    listed = relayed.run("jobs", "list", "--kind", "deliver", "--config", str(relayed.config))
+    job_id = listed.stdout.splitlines()[1].split()[0]
+    shown = relayed.run("jobs", "show", job_id, "--config", str(relayed.config))
+    assert "VIDEO_WITHOUT_SOUND" in shown.stdout, shown.stdout

@@ -51,9 +51,11 @@ class MediaPlanner:
         mac = hmac.new(self._key, path.encode(), hashlib.sha256).digest()[:18]
         return base64.urlsafe_b64encode(mac).decode()
 
-    def video(self, post_id: str, variant: int, *, hevc: bool, music: bool) -> MediaPlan:
+    def video(
+        self, post_id: str, variant: int, *, hevc: bool, music: bool, silent: bool = False
+    ) -> MediaPlan:
         fx = self._fixtures
-        clean = fx.clean_video(variant)
+        clean = fx.silent_video(variant) if silent else fx.clean_video(variant)
         plan = MediaPlan(PostMedia(cover_url=""))
         play = self._video_url(plan, post_id, clean, "unwatermarked", qs=0)
         h264 = self._video_url(plan, post_id, clean, "unwatermarked", qs=13)

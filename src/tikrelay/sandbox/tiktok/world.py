@@ -103,16 +103,18 @@ class TikTokWorld:
         desc: str = "",
         hevc: bool = False,
         music: bool = True,
+        silent: bool = False,
         at: int | None = None,
     ) -> Post:
         """A video post; by default created now, at the head of the creator's feed.
 
         It gets its own clean H.264 file, a different watermarked file for ``downloadAddr``, and
-        with ``hevc`` a higher-resolution video-only HEVC format in ``bitrateInfo``.
+        with ``hevc`` a higher-resolution video-only HEVC format in ``bitrateInfo``; with
+        ``silent`` its clean file has no audio stream (TikTok's data still lists it with sound).
         """
         create_time, post_id, variant = self._reserve(username, at)
         # Media are made outside the lock: ffmpeg may take a moment on a cold cache.
-        plan = self._planner.video(post_id, variant, hevc=hevc, music=music)
+        plan = self._planner.video(post_id, variant, hevc=hevc, music=music, silent=silent)
         post = Post(
             id=post_id,
             kind=PostKind.VIDEO,
