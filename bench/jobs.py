@@ -34,9 +34,9 @@ import bare_sql
 from tikrelay.config.logging import configure_logging
 from tikrelay.config.settings import JobSettings
 from tikrelay.domain.jobs import JobEvent
-from tikrelay.pipeline.kinds import worker_registry
-from tikrelay.pipeline.service import JobService
-from tikrelay.pipeline.worker import Worker
+from tikrelay.engine.kinds import worker_registry
+from tikrelay.engine.service import JobService
+from tikrelay.engine.worker import Worker
 from tikrelay.store import JobQueue, NewJob
 from tikrelay.store.engine import create_db_engine
 from tikrelay.store.migrate import upgrade

@@ -13,10 +13,10 @@ import pytest
 
 from tests.e2e.relay.conftest import FAST
 from tikrelay.config.settings import Settings
-from tikrelay.pipeline.app import relay_service
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.relay import Relay, Route
-from tikrelay.pipeline.sending import Part, send_parts
+from tikrelay.engine.context import JobContext
+from tikrelay.reposter.relay import Relay, Route
+from tikrelay.reposter.sending import Part, send_parts
+from tikrelay.runtime.app import relay_service
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.telegram import TelegramEmulator
 from tikrelay.store import JobQueue, NewJob, open_queue

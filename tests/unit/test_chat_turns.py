@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tikrelay.pipeline.turns import ChatTurns
+from tikrelay.reposter.turns import ChatTurns
 
 
 async def settle() -> None:

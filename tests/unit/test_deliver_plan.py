@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tikrelay.domain.posts import Post, PostKind, Sound
-from tikrelay.pipeline.deliver import _plan
+from tikrelay.reposter.deliver import _plan
 
 RLO = "\u202e"
 

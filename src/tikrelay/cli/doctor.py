@@ -36,7 +36,7 @@ from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
-    from tikrelay.pipeline.relay import Relay, Route
+    from tikrelay.reposter.relay import Relay, Route
 
 
 #: Some check failed; each ✗ line says what to fix.
@@ -109,8 +109,8 @@ async def gathered(check: Awaitable[Check]) -> list[Check]:
 
 
 def check_sources(settings: Settings) -> Check:
-    from tikrelay.pipeline.app import SetupError, check_relay_settings
-    from tikrelay.pipeline.relay import watched_sources
+    from tikrelay.reposter.relay import watched_sources
+    from tikrelay.runtime.app import SetupError, check_relay_settings
 
     try:
         check_relay_settings(settings)
@@ -133,7 +133,7 @@ def counted(number: int, noun: str) -> str:
 
 
 def relay_for(settings: Settings) -> Relay:
-    from tikrelay.pipeline.relay import Relay
+    from tikrelay.reposter.relay import Relay
 
     try:
         return Relay(settings)
@@ -146,7 +146,7 @@ def relay_for(settings: Settings) -> Relay:
 
 async def check_telegram(relay: Relay, settings: Settings) -> list[Check]:
     """The token (getMe), then every destination, within one session of the bot."""
-    from tikrelay.pipeline.relay import Route
+    from tikrelay.reposter.relay import Route
 
     api = settings.telegram.api_url
     routes = [Route(name, found) for name, found in settings.destinations.items()]

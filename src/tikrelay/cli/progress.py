@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tikrelay.pipeline.progress import Progress
+from tikrelay.reposter.progress import Progress
 
 if TYPE_CHECKING:
     from rich.progress import Progress as RichBar

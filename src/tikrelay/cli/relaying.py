@@ -24,14 +24,14 @@ EXIT_DISK_FULL = 4
 
 if TYPE_CHECKING:
     from tikrelay.config.settings import Settings
-    from tikrelay.pipeline.relay import Relay
-    from tikrelay.pipeline.worker import Worker
+    from tikrelay.engine.worker import Worker
+    from tikrelay.reposter.relay import Relay
     from tikrelay.store import JobQueue
 
 
 def open_relay(settings: Settings, pool_size: int) -> tuple[Relay, JobQueue]:
     """The reposter for these settings and its queue; a mistake exits 2 with its message."""
-    from tikrelay.pipeline.app import SetupError, build_relay
+    from tikrelay.runtime.app import SetupError, build_relay
     from tikrelay.store import DatabaseError, open_queue
 
     try:
@@ -98,7 +98,7 @@ def stopping_on_full_disk(settings: Settings) -> Iterator[None]:
 
 
 def _full_disk_message(settings: Settings, found: BaseException) -> str:
-    from tikrelay.pipeline.deliver import upload_limit
+    from tikrelay.reposter.deliver import upload_limit
 
     advice = "free some space and run again: unfinished jobs were given back and run then"
     if getattr(found, "sqlstate", None) is not None:  # the PostgreSQL server's own disk

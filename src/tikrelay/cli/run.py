@@ -22,7 +22,7 @@ from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
     from tikrelay.config.settings import Settings
-    from tikrelay.pipeline.app import RunSummary
+    from tikrelay.runtime.app import RunSummary
 
 #: The run finished, but a post or a source failed, or waits for a retry.
 EXIT_INCOMPLETE = 3
@@ -49,8 +49,8 @@ def run(
 
 def _run_once(settings: Settings) -> RunSummary:
     from tikrelay.domain.errors import ErrorKind, TikrelayError
-    from tikrelay.pipeline.app import enqueue_polls, relay_service, summarize
-    from tikrelay.pipeline.worker import Worker, pid_alive
+    from tikrelay.engine.worker import Worker, pid_alive
+    from tikrelay.runtime.app import enqueue_polls, relay_service, summarize
 
     size = settings.jobs.worker_concurrency
     relay, queue = open_relay(settings, size + 2)

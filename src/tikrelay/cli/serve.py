@@ -26,8 +26,8 @@ def serve(config: Path | None = ConfigOption) -> None:
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
 
-    from tikrelay.pipeline.app import enqueue_polls, relay_service, schedule_polls, summarize
-    from tikrelay.pipeline.worker import Worker
+    from tikrelay.engine.worker import Worker
+    from tikrelay.runtime.app import enqueue_polls, relay_service, schedule_polls, summarize
 
     size = settings.jobs.worker_concurrency
     with stopping_on_full_disk(settings):

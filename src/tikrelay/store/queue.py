@@ -1,4 +1,4 @@
-"""``JobQueue``: the storage interface the pipeline uses. It owns transactions and the clock;
+"""``JobQueue``: the storage interface the job engine uses. It owns transactions and the clock;
 the SQL lives in ``queue_sql``, ``finish_sql`` and ``leases``."""
 
 from __future__ import annotations

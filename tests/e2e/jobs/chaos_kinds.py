@@ -7,8 +7,8 @@ import asyncio
 
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert
 
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.registry import Registry
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
 
 registry = Registry()
 effects = Table(

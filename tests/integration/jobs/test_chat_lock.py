@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from tikrelay.config.settings import Settings
-from tikrelay.pipeline.app import relay_service
-from tikrelay.pipeline.relay import Relay
+from tikrelay.reposter.relay import Relay
+from tikrelay.runtime.app import relay_service
 from tikrelay.store import locks, open_queue
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import DeliverySettings, Settings
-from tikrelay.pipeline import media_cache
+from tikrelay.reposter import media_cache
 from tikrelay.store import NewJob, open_queue
 
 

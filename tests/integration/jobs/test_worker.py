@@ -14,11 +14,11 @@ from pydantic import BaseModel
 from tikrelay.config.settings import JobKindSettings, JobSettings, Settings
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
 from tikrelay.domain.jobs import JobDeferredError, JobEvent, JobStatus
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.registry import Registry
-from tikrelay.pipeline.schedules import Schedule, fire_due, save
-from tikrelay.pipeline.service import JobService
-from tikrelay.pipeline.worker import Worker
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
+from tikrelay.engine.schedules import Schedule, fire_due, save
+from tikrelay.engine.service import JobService
+from tikrelay.engine.worker import Worker
 from tikrelay.store import JobQueue, open_engine
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tikrelay.pipeline.schedules import Schedule, next_fire
+from tikrelay.engine.schedules import Schedule, next_fire
 
 RNG = random.Random(0)
 

@@ -21,9 +21,9 @@ from typing import Any
 import structlog
 
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
-from tikrelay.pipeline.runner import Attempt, JobRunner
-from tikrelay.pipeline.schedules import fire_due
-from tikrelay.pipeline.service import JobService
+from tikrelay.engine.runner import Attempt, JobRunner
+from tikrelay.engine.schedules import fire_due
+from tikrelay.engine.service import JobService
 from tikrelay.store import notify
 
 log = structlog.get_logger("tikrelay.worker")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from tikrelay.domain.errors import InvalidJobError
 
 if TYPE_CHECKING:
-    from tikrelay.pipeline.context import JobContext
+    from tikrelay.engine.context import JobContext
 
 Handler = Callable[["JobContext", Any], Awaitable[None]]
 

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
 from tikrelay.domain.jobs import JobStatus
-from tikrelay.pipeline.kinds import worker_registry
-from tikrelay.pipeline.registry import Registry
-from tikrelay.pipeline.relay import (
+from tikrelay.engine.kinds import worker_registry
+from tikrelay.engine.registry import Registry
+from tikrelay.engine.schedules import Schedule, prune, save
+from tikrelay.engine.service import JobService
+from tikrelay.reposter.relay import (
     DELIVER,
     POLL,
     POSTS_CHOSEN,
@@ -23,8 +25,6 @@ from tikrelay.pipeline.relay import (
     Relay,
     watched_sources,
 )
-from tikrelay.pipeline.schedules import Schedule, prune, save
-from tikrelay.pipeline.service import JobService
 from tikrelay.store import JobQueue
 from tikrelay.store.tables import deliveries, job_events, jobs
 

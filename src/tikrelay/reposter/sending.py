@@ -21,12 +21,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tikrelay.engine.context import JobContext
 from tikrelay.media.video import TelegramVideo
-from tikrelay.pipeline.context import JobContext
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.pipeline.relay import Relay, Route
+    from tikrelay.reposter.relay import Relay, Route
 
 # Probing stops after this many ids in a row without a message.
 PROBE_GAP = 3

@@ -26,12 +26,12 @@ from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError, classify
 from tikrelay.domain.posts import backfill as choose_backfill
 from tikrelay.domain.retry import RETRYABLE
-from tikrelay.pipeline import media_cache
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.progress import Progress
-from tikrelay.pipeline.registry import Registry
-from tikrelay.pipeline.service import JobService
-from tikrelay.pipeline.turns import ChatTurns
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
+from tikrelay.engine.service import JobService
+from tikrelay.reposter import media_cache
+from tikrelay.reposter.progress import Progress
+from tikrelay.reposter.turns import ChatTurns
 from tikrelay.sources.refs import SITE, parse_creator
 from tikrelay.store import locks
 from tikrelay.store import relay as sql
@@ -224,7 +224,7 @@ class Relay:
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver_post(ctx: JobContext, payload: DeliverPayload) -> None:
-            from tikrelay.pipeline import deliver  # PyAV, Pillow, Jinja2: only with work to do
+            from tikrelay.reposter import deliver  # PyAV, Pillow, Jinja2: only with work to do
 
             try:
                 await deliver.deliver(self, ctx, payload)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.registry import Registry
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
 
 ENTRY_POINT_GROUP = "tikrelay.job_kinds"
 

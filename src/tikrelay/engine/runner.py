@@ -14,9 +14,9 @@ from tikrelay.config.logging import redact_text
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError, classify
 from tikrelay.domain.jobs import Job, JobDeferredError, JobEvent
 from tikrelay.domain.retry import decide_retry
-from tikrelay.pipeline.completer import Completer, Outcome
-from tikrelay.pipeline.context import AfterOutcome, JobContext, RunDb
-from tikrelay.pipeline.service import JobService
+from tikrelay.engine.completer import Completer, Outcome
+from tikrelay.engine.context import AfterOutcome, JobContext, RunDb
+from tikrelay.engine.service import JobService
 from tikrelay.store.transition import EventData
 
 log = structlog.get_logger("tikrelay.worker")

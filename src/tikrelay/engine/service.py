@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from tikrelay.config.settings import JobKindSettings, JobSettings
 from tikrelay.domain.retry import BackoffPolicy
-from tikrelay.pipeline.registry import Registry
+from tikrelay.engine.registry import Registry
 from tikrelay.store import ClaimLimits, Enqueued, JobQueue, NewJob
 
 

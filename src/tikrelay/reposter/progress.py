@@ -1,5 +1,5 @@
 """What a run reports while it works. The command line shows it (a live display in a terminal,
-plain lines otherwise); the pipeline only calls these methods."""
+plain lines otherwise); the reposter only calls these methods."""
 
 from __future__ import annotations
 

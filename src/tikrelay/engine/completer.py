@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from tikrelay.pipeline.context import RunDb
+from tikrelay.engine.context import RunDb
 from tikrelay.store import CommitHook, JobQueue
 
 MAX_BATCH = 64

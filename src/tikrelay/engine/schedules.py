@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from tikrelay.pipeline.service import JobService
+from tikrelay.engine.service import JobService
 from tikrelay.store import schedules_sql
 
 

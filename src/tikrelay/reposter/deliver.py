@@ -4,7 +4,7 @@ OUTPUT_VALIDATE, TELEGRAM_SEND, then the Delivery row in the transaction that co
 The media of a post are downloaded once into the shared media cache (a file lock makes parallel
 jobs for other destinations wait and reuse them). Sending goes part by part (a video; albums of
 at most ten images; the sound) and each part follows the send-intent protocol of
-``pipeline.sending``.
+``reposter.sending``.
 """
 
 from __future__ import annotations
@@ -24,19 +24,19 @@ from tikrelay.captions import clean_name, render_caption
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
+from tikrelay.engine.context import JobContext
 from tikrelay.media.ffmpeg import ffmpeg_path
 from tikrelay.media.files import write_atomically
 from tikrelay.media.images import to_jpeg
 from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
-from tikrelay.pipeline.context import JobContext
-from tikrelay.pipeline.media_cache import locked
-from tikrelay.pipeline.sending import Part, send_parts
+from tikrelay.reposter.media_cache import locked
+from tikrelay.reposter.sending import Part, send_parts
 from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
     from tikrelay.config.settings import Settings
-    from tikrelay.pipeline.relay import DeliverPayload, Relay, Route
+    from tikrelay.reposter.relay import DeliverPayload, Relay, Route
     from tikrelay.sources.tiktok import PostSession
 
 ALBUM_SIZE = 10

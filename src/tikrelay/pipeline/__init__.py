@@ -1,1 +1,0 @@
-"""Per-job stages, scheduler, worker loop, retry policy and recovery."""

@@ -1,0 +1,1 @@
+"""The reposter: creators polled, their new posts delivered to Telegram exactly once."""
