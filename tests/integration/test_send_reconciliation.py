@@ -14,7 +14,8 @@ import pytest
 from tests.e2e.relay.conftest import FAST
 from tikrelay.config.settings import Settings
 from tikrelay.engine.context import JobContext
-from tikrelay.reposter.relay import Relay, Route
+from tikrelay.reposter.model import Route
+from tikrelay.reposter.relay import Relay
 from tikrelay.reposter.sending import Part, send_parts
 from tikrelay.runtime.app import relay_service
 from tikrelay.sandbox.fixtures import MediaFixtures

@@ -36,7 +36,8 @@ from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
-    from tikrelay.reposter.relay import Relay, Route
+    from tikrelay.reposter.model import Route
+    from tikrelay.reposter.relay import Relay
 
 
 #: Some check failed; each ✗ line says what to fix.
@@ -109,8 +110,7 @@ async def gathered(check: Awaitable[Check]) -> list[Check]:
 
 
 def check_sources(settings: Settings) -> Check:
-    from tikrelay.reposter.relay import watched_sources
-    from tikrelay.runtime.app import SetupError, check_relay_settings
+    from tikrelay.reposter.model import SetupError, check_relay_settings, watched_sources
 
     try:
         check_relay_settings(settings)
@@ -146,7 +146,7 @@ def relay_for(settings: Settings) -> Relay:
 
 async def check_telegram(relay: Relay, settings: Settings) -> list[Check]:
     """The token (getMe), then every destination, within one session of the bot."""
-    from tikrelay.reposter.relay import Route
+    from tikrelay.reposter.model import Route
 
     api = settings.telegram.api_url
     routes = [Route(name, found) for name, found in settings.destinations.items()]

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 def open_relay(settings: Settings, pool_size: int) -> tuple[Relay, JobQueue]:
     """The reposter for these settings and its queue; a mistake exits 2 with its message."""
-    from tikrelay.runtime.app import SetupError, build_relay
+    from tikrelay.reposter.model import SetupError
+    from tikrelay.runtime.app import build_relay
     from tikrelay.store import DatabaseError, open_queue
 
     try:

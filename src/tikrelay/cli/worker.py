@@ -31,7 +31,8 @@ def worker(
     """Run jobs. Start several, on one or many machines, against one PostgreSQL. With sources
     or destinations in the config, the reposter's jobs too."""
     from tikrelay.engine.worker import Worker
-    from tikrelay.runtime.app import SetupError, build_relay, relay_service
+    from tikrelay.reposter.model import SetupError
+    from tikrelay.runtime.app import build_relay, relay_service
     from tikrelay.store import DatabaseError, open_queue
 
     settings = settings_from(config)

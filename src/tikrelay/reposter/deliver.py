@@ -36,7 +36,8 @@ from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
     from tikrelay.config.settings import Settings
-    from tikrelay.reposter.relay import DeliverPayload, Relay, Route
+    from tikrelay.reposter.model import DeliverPayload, Route
+    from tikrelay.reposter.relay import Relay
     from tikrelay.sources.tiktok import PostSession
 
 ALBUM_SIZE = 10

@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tikrelay.config.logging import redact_text
 from tikrelay.config.paths import StatePaths
-from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
-from tikrelay.destinations.target import ChatTarget
+from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import InvalidJobError, classify
 from tikrelay.domain.posts import backfill as choose_backfill
 from tikrelay.domain.retry import RETRYABLE
@@ -30,9 +27,20 @@ from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
 from tikrelay.engine.service import JobService
 from tikrelay.reposter import media_cache
+from tikrelay.reposter.model import (
+    DELIVER,
+    POLL,
+    POSTS_CHOSEN,
+    PRUNE_MEDIA,
+    DeliverPayload,
+    PollPayload,
+    Route,
+    WatchedSource,
+    watched_sources,
+)
 from tikrelay.reposter.progress import Progress
 from tikrelay.reposter.turns import ChatTurns
-from tikrelay.sources.refs import SITE, parse_creator
+from tikrelay.sources.refs import SITE
 from tikrelay.store import locks
 from tikrelay.store import relay as sql
 from tikrelay.store.transition import add_events
@@ -43,64 +51,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("tikrelay.relay")
 T = TypeVar("T")
-
-POLL = "poll"
-DELIVER = "deliver"
-PRUNE_MEDIA = "prune_media"
-#: The poll's event with what it chose: listed, new, queued, and left out by ``backfill``.
-POSTS_CHOSEN = "POSTS_CHOSEN"
-
-
-class PollPayload(BaseModel):
-    source: str  # the source's key, e.g. tiktok:@alice
-
-
-class DeliverPayload(BaseModel):
-    post: str  # tiktok:<id>
-    id: str
-    url: str
-    source: str
-    destination: str
-
-
-@dataclass(frozen=True)
-class Route:
-    """A destination by name, as the config defines it now."""
-
-    name: str
-    settings: DestinationSettings
-
-    @property
-    def target(self) -> ChatTarget:
-        telegram = self.settings.telegram
-        return ChatTarget(telegram.chat_id, telegram.topic_id)
-
-    @property
-    def chat(self) -> str:
-        return str(self.settings.telegram.chat_id)
-
-
-@dataclass(frozen=True)
-class WatchedSource:
-    key: str
-    username: str
-    settings: SourceSettings
-
-
-def watched_sources(settings: Settings) -> list[WatchedSource]:
-    """The configured sources, keyed; a bad creator reference names its key."""
-    found: dict[str, WatchedSource] = {}
-    for index, source in enumerate(settings.sources):
-        try:
-            username = parse_creator(source.tiktok)
-        except ValueError as exc:
-            raise ValueError(f"sources.{index}.tiktok: {exc}") from None
-        key = f"{SITE}:@{username.lower()}"
-        if key in found:  # the same creator twice: one source routing to every destination
-            merged = sorted({*found[key].settings.to, *source.to})
-            source = source.model_copy(update={"to": merged})
-        found[key] = WatchedSource(key, username, source)
-    return list(found.values())
 
 
 class Relay:

@@ -26,7 +26,8 @@ from tikrelay.media.video import TelegramVideo
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.reposter.relay import Relay, Route
+    from tikrelay.reposter.model import Route
+    from tikrelay.reposter.relay import Relay
 
 # Probing stops after this many ids in a row without a message.
 PROBE_GAP = 3

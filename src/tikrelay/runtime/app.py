@@ -16,40 +16,18 @@ from tikrelay.engine.kinds import worker_registry
 from tikrelay.engine.registry import Registry
 from tikrelay.engine.schedules import Schedule, prune, save
 from tikrelay.engine.service import JobService
-from tikrelay.reposter.relay import (
+from tikrelay.reposter.model import (
     DELIVER,
     POLL,
     POSTS_CHOSEN,
     PRUNE_MEDIA,
     PollPayload,
-    Relay,
-    watched_sources,
+    SetupError,
+    check_relay_settings,
 )
+from tikrelay.reposter.relay import Relay
 from tikrelay.store import JobQueue
 from tikrelay.store.tables import deliveries, job_events, jobs
-
-
-class SetupError(ValueError):
-    """The settings cannot run the reposter; the message names the key and the fix."""
-
-
-def check_relay_settings(settings: Settings) -> None:
-    """What pydantic cannot check alone: creator references and caption templates."""
-    try:
-        watched_sources(settings)
-    except ValueError as exc:
-        raise SetupError(str(exc)) from None
-    templates = {n: d.caption for n, d in settings.destinations.items() if d.caption is not None}
-    if not templates:
-        return
-    from tikrelay.captions import CaptionTemplateError, check_template  # Jinja2 loads here
-
-    for name, caption in templates.items():
-        if caption:
-            try:
-                check_template(caption)
-            except CaptionTemplateError as exc:
-                raise SetupError(f"destinations.{name}.caption: {exc}") from None
 
 
 def build_relay(settings: Settings) -> Relay:

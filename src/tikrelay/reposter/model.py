@@ -1,0 +1,93 @@
+"""The reposter's model: its job kinds and payloads, routes to destinations, watched sources,
+and the checks the settings need beyond pydantic's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.destinations.target import ChatTarget
+from tikrelay.sources.refs import SITE, parse_creator
+
+POLL = "poll"
+DELIVER = "deliver"
+PRUNE_MEDIA = "prune_media"
+#: The poll's event with what it chose: listed, new, queued, and left out by ``backfill``.
+POSTS_CHOSEN = "POSTS_CHOSEN"
+
+
+class PollPayload(BaseModel):
+    source: str  # the source's key, e.g. tiktok:@alice
+
+
+class DeliverPayload(BaseModel):
+    post: str  # tiktok:<id>
+    id: str
+    url: str
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """A destination by name, as the config defines it now."""
+
+    name: str
+    settings: DestinationSettings
+
+    @property
+    def target(self) -> ChatTarget:
+        telegram = self.settings.telegram
+        return ChatTarget(telegram.chat_id, telegram.topic_id)
+
+    @property
+    def chat(self) -> str:
+        return str(self.settings.telegram.chat_id)
+
+
+@dataclass(frozen=True)
+class WatchedSource:
+    key: str
+    username: str
+    settings: SourceSettings
+
+
+def watched_sources(settings: Settings) -> list[WatchedSource]:
+    """The configured sources, keyed; a bad creator reference names its key."""
+    found: dict[str, WatchedSource] = {}
+    for index, source in enumerate(settings.sources):
+        try:
+            username = parse_creator(source.tiktok)
+        except ValueError as exc:
+            raise ValueError(f"sources.{index}.tiktok: {exc}") from None
+        key = f"{SITE}:@{username.lower()}"
+        if key in found:  # the same creator twice: one source routing to every destination
+            merged = sorted({*found[key].settings.to, *source.to})
+            source = source.model_copy(update={"to": merged})
+        found[key] = WatchedSource(key, username, source)
+    return list(found.values())
+
+
+class SetupError(ValueError):
+    """The settings cannot run the reposter; the message names the key and the fix."""
+
+
+def check_relay_settings(settings: Settings) -> None:
+    """What pydantic cannot check alone: creator references and caption templates."""
+    try:
+        watched_sources(settings)
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
+    templates = {n: d.caption for n, d in settings.destinations.items() if d.caption is not None}
+    if not templates:
+        return
+    from tikrelay.captions import CaptionTemplateError, check_template  # Jinja2 loads here
+
+    for name, caption in templates.items():
+        if caption:
+            try:
+                check_template(caption)
+            except CaptionTemplateError as exc:
+                raise SetupError(f"destinations.{name}.caption: {exc}") from None
