@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from tikrelay.captions import clean_name, render_caption
 from tikrelay.domain.errors import ErrorKind, TikrelayError
+from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
@@ -69,11 +70,11 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
     ctx.after_outcome(lambda: relay.turns.leave(route.chat, ctx.job.id))
     done = await relay.tx(ctx, sql.delivered_ids, payload.post, route.name)
     if done is not None:
-        await ctx.event("ALREADY_DELIVERED", message_ids=done)
+        await ctx.event(ReposterEvent.ALREADY_DELIVERED, message_ids=done)
         return
     sent_ids = await relay.tx(ctx, sql.sent_already, payload.post, route.name)
     if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
-        await ctx.event("SENT", message_ids=sent_ids, reconciled=False)
+        await ctx.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
         ctx.on_complete(_recorder(relay, ctx, payload, route, sent_ids, reconciled=False))
         return
     with ExitStack() as stack:
@@ -86,13 +87,13 @@ async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> Non
         finally:
             await asyncio.to_thread(stack.close)
     async with (
-        _stage(relay, ctx, payload, "TELEGRAM_SEND"),
+        _stage(relay, ctx, payload, Stage.TELEGRAM_SEND),
         relay.turns.turn(route.chat, ctx.job.id),
     ):
         await _keep_chat_order(relay, ctx, route)
         async with relay.chat_lock(route.chat):
             sent = await send_parts(relay, ctx, payload.post, route, parts)
-    await ctx.event("SENT", message_ids=sent.message_ids, reconciled=sent.reconciled)
+    await ctx.event(ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled)
     relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
     ctx.on_complete(
         _recorder(relay, ctx, payload, route, sent.message_ids, reconciled=sent.reconciled)
@@ -148,10 +149,10 @@ def _recorder(
 async def _prepare(
     relay: Relay, ctx: JobContext, payload: DeliverPayload, session: PostSession, dest: Any
 ) -> list[Part]:
-    async with _stage(relay, ctx, payload, "METADATA_FETCH"):
+    async with _stage(relay, ctx, payload, Stage.METADATA_FETCH):
         post = await asyncio.to_thread(session.post)
         await relay.tx(ctx, sql.save_post, _post_row(post, relay))
-    async with _stage(relay, ctx, payload, "CAPABILITY_CHECK"):
+    async with _stage(relay, ctx, payload, Stage.CAPABILITY_CHECK):
         if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
             raise TikrelayError(
                 ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
@@ -162,19 +163,19 @@ async def _prepare(
             raise TikrelayError(
                 ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
             )
-        await ctx.event("POST", kind=post.kind.value, images=len(post.images))
+        await ctx.event(ReposterEvent.POST, kind=post.kind.value, images=len(post.images))
     folder = relay.paths.post_media(SITE, post.id)
-    async with _stage(relay, ctx, payload, "DOWNLOAD"), relay.downloads:
+    async with _stage(relay, ctx, payload, Stage.DOWNLOAD), relay.downloads:
         files = await asyncio.to_thread(_download_once, session, post, folder)
     caption = render_caption(post, dest.caption, link=dest.link)
-    async with _stage(relay, ctx, payload, "POSTPROCESS"):
+    async with _stage(relay, ctx, payload, Stage.POSTPROCESS):
         ready = await asyncio.to_thread(_postprocess, relay, post, files, folder)
-    async with _stage(relay, ctx, payload, "OUTPUT_VALIDATE"):
+    async with _stage(relay, ctx, payload, Stage.OUTPUT_VALIDATE):
         if isinstance(ready, TelegramVideo):
             await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay.settings))
         if isinstance(ready, TelegramVideo) and not ready.has_audio:
             # Sent all the same (a silent clip is still the post), and said so on the timeline.
-            await ctx.event("VIDEO_WITHOUT_SOUND", file=ready.path.name)
+            await ctx.event(ReposterEvent.VIDEO_WITHOUT_SOUND, file=ready.path.name)
     return _plan(post, ready, files, caption, audio=dest.slideshow_audio)
 
 

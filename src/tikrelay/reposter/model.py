@@ -14,8 +14,6 @@ from tikrelay.sources.refs import SITE, parse_creator
 POLL = "poll"
 DELIVER = "deliver"
 PRUNE_MEDIA = "prune_media"
-#: The poll's event with what it chose: listed, new, queued, and left out by ``backfill``.
-POSTS_CHOSEN = "POSTS_CHOSEN"
 
 
 class PollPayload(BaseModel):

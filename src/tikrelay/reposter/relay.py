@@ -21,6 +21,7 @@ from tikrelay.config.logging import redact_text
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import InvalidJobError, classify
+from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.posts import backfill as choose_backfill
 from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
@@ -30,7 +31,6 @@ from tikrelay.reposter import media_cache
 from tikrelay.reposter.model import (
     DELIVER,
     POLL,
-    POSTS_CHOSEN,
     PRUNE_MEDIA,
     DeliverPayload,
     PollPayload,
@@ -185,7 +185,7 @@ class Relay:
         @registry.handler(PRUNE_MEDIA, max_attempts=1, max_running=1)
         async def prune_media(ctx: JobContext, payload: dict[str, object]) -> None:
             removed = await asyncio.to_thread(self.prune_media)
-            await ctx.event("MEDIA_PRUNED", folders=removed)
+            await ctx.event(ReposterEvent.MEDIA_PRUNED, folders=removed)
 
         return registry
 
@@ -207,7 +207,7 @@ class Relay:
         row = await self.tx(ctx, sql.ensure_source, watched.key, SITE, watched.username, now)
         attempt = ctx.attempt - 1
         try:
-            async with ctx.stage("FEED_FETCH"):
+            async with ctx.stage(Stage.FEED_FETCH):
                 depth = watched.settings.depth
                 if row.native_id is None:  # first poll: the profile page gives the secUid too
                     native_id, entries = await asyncio.to_thread(
@@ -222,7 +222,7 @@ class Relay:
         except Exception as exc:
             await self.tx(ctx, sql.record_poll_error, row.id, str(exc)[:500])
             raise
-        await ctx.event("FEED_LISTED", source=watched.key, posts=len(entries))
+        await ctx.event(ReposterEvent.FEED_LISTED, source=watched.key, posts=len(entries))
         first_sight = row.first_polled_at is None
         backfill = watched.settings.backfill
         keep = watched.settings.depth if backfill is None else backfill
@@ -248,7 +248,9 @@ class Relay:
                     )
             counts = {"listed": len(entries), "new": len(new), "queued": len(fresh)}
             add_events(
-                conn, [(ctx.job.id, POSTS_CHOSEN, {**counts, "left_out": left_out})], self.now()
+                conn,
+                [(ctx.job.id, ReposterEvent.POSTS_CHOSEN, {**counts, "left_out": left_out})],
+                self.now(),
             )
             log.info("polled", source=watched.key, **counts, left_out=left_out)
             self.progress.polled(

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tikrelay.domain.events import ReposterEvent
 from tikrelay.engine.context import JobContext
 from tikrelay.media.video import TelegramVideo
 from tikrelay.store import relay as sql
@@ -88,7 +89,9 @@ async def send_parts(
             )
         else:
             arrived = await _reconcile(relay, ctx, route, post_key, route.name, intent)
-            await ctx.event("RECONCILED", part=part.index, found=arrived, expected=part.expected)
+            await ctx.event(
+                ReposterEvent.RECONCILED, part=part.index, found=arrived, expected=part.expected
+            )
             sent.reconciled = sent.reconciled or bool(arrived)
             if len(arrived) < part.expected:
                 # The rest goes out now, after the chat's newest message we know of: a later
@@ -190,7 +193,7 @@ async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: st
                 found,
                 relay.now(),
             )
-            await ctx.event("SETTLED", post=other.post_key, message_ids=found)
+            await ctx.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=found)
         elif found:  # its job sends the rest later, after a mark it sets then
             await relay.tx(
                 ctx,
@@ -203,7 +206,7 @@ async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: st
             )
         else:
             await relay.tx(ctx, sql.drop_intent, other.post_key, other.destination, intent.part)
-            await ctx.event("SETTLED", post=other.post_key, message_ids=[])
+            await ctx.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=[])
     return highest
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
+from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.engine.kinds import worker_registry
 from tikrelay.engine.registry import Registry
@@ -19,7 +20,6 @@ from tikrelay.engine.service import JobService
 from tikrelay.reposter.model import (
     DELIVER,
     POLL,
-    POSTS_CHOSEN,
     PRUNE_MEDIA,
     PollPayload,
     SetupError,
@@ -141,7 +141,7 @@ def summarize(queue: JobQueue, started: datetime) -> RunSummary:
             .join(jobs, jobs.c.id == job_events.c.job_id)
             .where(
                 jobs.c.kind == POLL,
-                job_events.c.type == POSTS_CHOSEN,
+                job_events.c.type == ReposterEvent.POSTS_CHOSEN,
                 job_events.c.at >= started,
             )
         ).scalars()

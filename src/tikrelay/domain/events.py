@@ -1,0 +1,33 @@
+"""The reposter's vocabulary on a job's timeline: its stages and its own events. The engine's
+events are ``domain.jobs.JobEvent``. These names are shown by ``tikrelay jobs show`` (and later
+the dashboard): they are an interface, and the docs are checked against them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """A timed step of a job (STAGE_STARTED / STAGE_FINISHED / STAGE_FAILED carry its name)."""
+
+    FEED_FETCH = "FEED_FETCH"  # poll: the creator's newest posts, one feed request
+    METADATA_FETCH = "METADATA_FETCH"  # deliver: one read of the post page
+    CAPABILITY_CHECK = "CAPABILITY_CHECK"  # deliver: can it be sent, before any download
+    DOWNLOAD = "DOWNLOAD"  # deliver: into the shared media cache
+    POSTPROCESS = "POSTPROCESS"  # deliver: Telegram-ready video or JPEG slides
+    OUTPUT_VALIDATE = "OUTPUT_VALIDATE"  # deliver: the prepared file probed again
+    TELEGRAM_SEND = "TELEGRAM_SEND"  # deliver: every part, exactly once
+
+
+class ReposterEvent(StrEnum):
+    """What the reposter's jobs write on their timelines besides stages."""
+
+    FEED_LISTED = "FEED_LISTED"  # poll: how many posts the feed listed
+    POSTS_CHOSEN = "POSTS_CHOSEN"  # poll: listed, new, queued, left out by backfill
+    POST = "POST"  # deliver: the post's kind and number of images
+    ALREADY_DELIVERED = "ALREADY_DELIVERED"  # deliver: recorded before, nothing sent
+    VIDEO_WITHOUT_SOUND = "VIDEO_WITHOUT_SOUND"  # deliver: sent all the same
+    RECONCILED = "RECONCILED"  # deliver: what of an unconfirmed send was found in the chat
+    SETTLED = "SETTLED"  # deliver: another post's unconfirmed send settled before sending
+    SENT = "SENT"  # deliver: every part confirmed, with the message ids
+    MEDIA_PRUNED = "MEDIA_PRUNED"  # prune_media: post folders deleted
