@@ -70,12 +70,16 @@ def check_transition(current: JobStatus, target: JobStatus) -> None:
 
 
 class JobEvent(StrEnum):
-    """Event names the engine writes; job kinds add their own stage events (any upper-case name)."""
+    """Event names the engine writes; job kinds add their own (``domain.events``).
+
+    There is no "worker assigned" or "job completed" event: the STATUS_CHANGED row of the move
+    to RUNNING carries the ``worker_id`` and the move to COMPLETED is the completion, so such rows
+    would say nothing new and cost a row on every claim and every completion, the queue's two
+    hottest statements. JOB_FAILED stays beside its STATUS_CHANGED because it carries the
+    error's message, which the move does not."""
 
     JOB_CREATED = "JOB_CREATED"
     STATUS_CHANGED = "STATUS_CHANGED"
-    WORKER_ASSIGNED = "WORKER_ASSIGNED"
-    JOB_COMPLETED = "JOB_COMPLETED"
     JOB_FAILED = "JOB_FAILED"
     JOB_TIMED_OUT = "JOB_TIMED_OUT"
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
