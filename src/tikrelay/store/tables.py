@@ -236,3 +236,29 @@ send_intents = Table(
     Column("confirmed_at", UtcDateTime),
     Index("uq_send_intents_part", "post_key", "destination", "part", unique=True),
 )
+
+# -- the catalog: what is watched and where it goes, as the user defined it -----------------
+# Apart from `sources` above on purpose: that table is what the reposter learned about a creator
+# (secUid, polls, what it listed) and outlives a removal, so that a creator watched again is not
+# backfilled twice; these rows are the user's wishes and go when the user removes them.
+
+catalog_destinations = Table(
+    "catalog_destinations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("origin", String(16), nullable=False),  # file, cli, bot, web
+    Column("settings", JSON, nullable=False),  # a destinations.NAME entry, as in the YAML
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+catalog_sources = Table(
+    "catalog_sources",
+    metadata,
+    Column("key", String(300), primary_key=True),  # e.g. tiktok:@alice
+    Column("origin", String(16), nullable=False),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("settings", JSON, nullable=False),  # a sources[] entry, as in the YAML
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
