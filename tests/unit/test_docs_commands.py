@@ -67,18 +67,19 @@ def readme_table() -> set[str]:
 def test_every_command_is_in_the_readme_table() -> None:
     listed = readme_table()
     missing = [path for path, runs in commands().items() if runs and path not in listed]
-    assert [f"README.md's command table lacks `tikrelay {path}`" for path in missing] == []
+    problems = [f"README.md's command table lacks `tikrelay {path}`" for path in missing]
+    assert not problems, "\n".join(problems)
 
 
 def test_the_docs_show_only_real_commands() -> None:
     known = commands()
-    wrong = [
+    problems = [
         f"{page.relative_to(ROOT)} shows `tikrelay {path}`, which is not a command"
         for page in PAGES
         for path in sorted(invoked(page.read_text(encoding="utf-8")))
         if path not in known
     ]
-    assert wrong == []
+    assert not problems, "\n".join(problems)
 
 
 def test_the_walk_finds_sub_commands() -> None:

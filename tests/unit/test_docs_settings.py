@@ -70,29 +70,29 @@ def documented() -> set[str]:
 
 def test_every_key_is_in_the_configuration_reference() -> None:
     listed = documented()
-    assert [
-        f"docs/configuration.md does not list `{key}`" for key in LEAVES if key not in listed
-    ] == []
+    problems = [f"docs/configuration.md does not list `{k}`" for k in LEAVES if k not in listed]
+    assert not problems, "\n".join(problems)
 
 
 def test_the_configuration_reference_lists_only_real_keys() -> None:
-    assert [
+    problems = [
         f"docs/configuration.md lists `{key}`, which is not a settings key"
         for key in sorted(documented())
         if key not in KEYS
-    ] == []
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def test_the_docs_name_only_real_keys() -> None:
     sections = [name for name, _ in walk(Settings) if "." not in name and name not in LEAVES]
     dotted = re.compile(rf"`((?:{'|'.join(sections)})(?:\.|\[\])[^`\s]*)`")
-    wrong = [
+    problems = [
         f"{page.relative_to(ROOT)} names `{key}`, which is not a settings key"
         for page in PAGES
         for key in dotted.findall(page.read_text(encoding="utf-8"))
         if normal(key) not in KEYS
     ]
-    assert wrong == []
+    assert not problems, "\n".join(problems)
 
 
 def test_every_key_has_a_description() -> None:
