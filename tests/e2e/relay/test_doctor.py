@@ -1,23 +1,16 @@
-"""``tikrelay doctor`` against both emulators: what it checks, and what its failures say."""
+"""``tikrelay doctor`` against both emulators: what it checks, and what its failures say.
+
+The checks themselves, called as functions, are tested in ``tests/**/test_health*.py``."""
 
 from __future__ import annotations
 
 import os
 import socket
-import stat
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from tests.e2e.relay.conftest import TOKEN, Relayed
-from tikrelay.cli.doctor import check_state_folder, inspect_database
-from tikrelay.cli.doctor_checks import passed
-from tikrelay.config import Settings
-from tikrelay.store import open_engine
-from tikrelay.store.migrate import HEAD
 
 MARKS = ("✓", "✗", "·")
 
@@ -217,79 +210,3 @@ def test_a_config_that_does_not_load_exits_2(relayed: Relayed) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "destinatons: unknown key" in result.stderr
     assert result.stdout == ""
-
-
-def test_the_database_check_reads_the_schema_revision(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path / "state")
-    missing = inspect_database(settings)
-    assert missing.ok
-    assert missing.found.endswith("does not exist yet; it is created on the next run")
-    assert not (tmp_path / "state").exists()
-
-    engine = open_engine(settings)
-    try:
-        current = inspect_database(settings)
-        assert current.found.endswith(f"schema at revision {HEAD} (current)")
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
-        behind = inspect_database(settings)
-        assert behind.ok
-        assert behind.found.endswith(f"will be upgraded to {HEAD} on the next run")
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-        ahead = inspect_database(settings)
-        assert not ahead.ok
-        assert "newer than this tikrelay knows" in ahead.problems[0]
-    finally:
-        engine.dispose()
-
-
-def test_the_state_folder_check(tmp_path: Path) -> None:
-    tmp_path.chmod(0o700)
-    assert check_state_folder(tmp_path) == passed("state folder", f"{tmp_path} is writable")
-    later = check_state_folder(tmp_path / "a" / "b")
-    assert later.ok
-    assert "created on the next run" in later.found
-    occupied = tmp_path / "file"
-    occupied.write_text("", encoding="utf-8")
-    [problem] = check_state_folder(occupied).problems
-    assert problem == (
-        f"state_dir {occupied} is a file: move it away, or point state_dir at a folder you own"
-    )
-    [problem] = check_state_folder(occupied / "state").problems
-    assert problem.startswith(f"state_dir {occupied / 'state'} cannot be created: {occupied} is")
-
-
-def test_the_state_folder_check_notes_a_folder_others_may_read_and_changes_nothing(
-    tmp_path: Path,
-) -> None:
-    shared = tmp_path / "state"
-    shared.mkdir()
-    shared.chmod(0o755)
-
-    found = check_state_folder(shared)
-
-    assert found.ok
-    assert found.notes == (
-        f"other users may read {shared} (mode 0755); the next run makes it private",
-    )
-    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
-
-
-def test_the_database_check_notes_a_shared_file_and_leaves_the_modes_alone(
-    tmp_path: Path,
-) -> None:
-    settings = Settings(state_dir=tmp_path / "state")
-    open_engine(settings).dispose()
-    state, database = tmp_path / "state", tmp_path / "state" / "tikrelay.sqlite3"
-    state.chmod(0o755)
-    database.chmod(0o644)
-
-    found = inspect_database(settings)
-
-    assert found.ok
-    assert found.notes == (
-        f"other users may read {database} (mode 0644); the next run makes it private",
-    )
-    assert stat.S_IMODE(state.stat().st_mode) == 0o755
-    assert stat.S_IMODE(database.stat().st_mode) == 0o644
