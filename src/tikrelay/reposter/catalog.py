@@ -1,0 +1,457 @@
+"""The catalog: every watched source and every destination, as rows in the database.
+
+This module is the only way to read or change them. The config file's entries are synced in on
+start with origin ``file`` and are read-only everywhere else; entries made through tikrelay's own
+interfaces carry their origin (``cli``, later ``bot``, ``web``) and the sync leaves them alone.
+
+Rules of the sync, decided here once:
+
+- file entries are inserted or brought up to date; a file entry whose key already exists with
+  another origin is taken over by the file (settings replaced, unpaused): the file is what the
+  user declared, and an entry silently ignored would be worse;
+- a file entry no longer in the file is deleted, not disabled: what a source has seen and what
+  was delivered live in the reposter's own tables, keyed by source and destination, so nothing
+  of that history goes with the row, and a creator watched again is not backfilled twice;
+- a destination dropped from the file while sources of another origin still route to it stops
+  the sync with an error naming them, and nothing changes.
+
+Input is checked as the config file is: the same pydantic models on the same dict shape, the
+same creator forms, routes that name existing destinations, caption templates that render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, Engine
+
+from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.reposter.model import Route, SetupError, WatchedSource, check_relay_settings
+from tikrelay.reposter.model import watched_sources as file_sources
+from tikrelay.sources.refs import SITE, parse_creator
+from tikrelay.store import catalog_sql
+from tikrelay.store.queue import Clock, utc_now
+
+MAX_NAME = 200  # catalog_destinations.name
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Origin(StrEnum):
+    FILE = "file"
+    CLI = "cli"
+    BOT = "bot"
+    WEB = "web"
+
+
+class CatalogError(ValueError):
+    """A catalog change was refused; the message says what and why."""
+
+
+class InvalidEntryError(CatalogError):
+    """Bad input: the message names the field, as the config file's errors do."""
+
+
+class UnknownEntryError(CatalogError):
+    """No source or destination by that key or name."""
+
+
+class FromFileError(CatalogError):
+    """The entry comes from the config file, and only the file changes it."""
+
+
+@dataclass(frozen=True)
+class CatalogSource:
+    key: str
+    username: str
+    origin: str
+    paused: bool
+    settings: SourceSettings
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def watched(self) -> WatchedSource:
+        return WatchedSource(self.key, self.username, self.settings)
+
+
+@dataclass(frozen=True)
+class CatalogDestination:
+    name: str
+    origin: str
+    settings: DestinationSettings
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def route(self) -> Route:
+        return Route(self.name, self.settings)
+
+
+@dataclass
+class EntryChanges:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)  # made elsewhere, now the file's
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    sources: EntryChanges = field(default_factory=EntryChanges)
+    destinations: EntryChanges = field(default_factory=EntryChanges)
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            getattr(changes, kind)
+            for changes in (self.sources, self.destinations)
+            for kind in ("added", "changed", "adopted", "removed")
+        )
+
+
+def source_key(ref: str) -> str:
+    """``tiktok:@alice``, ``@alice``, ``alice`` or a profile URL → ``tiktok:@alice``."""
+    text = ref.strip()
+    if text.lower().startswith(f"{SITE}:"):
+        text = text[len(SITE) + 1 :]
+    try:
+        username = parse_creator(text)
+    except ValueError as exc:
+        raise InvalidEntryError(f"tiktok: {exc}") from None
+    return _key(username)
+
+
+def _key(username: str) -> str:
+    return f"{SITE}:@{username.lower()}"  # as watched_sources keys the file's sources
+
+
+def _field_errors(exc: ValidationError, renamed: Mapping[str, str] | None = None) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        name = (renamed or {}).get(name, name)
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{name}: unknown option")
+        elif error["type"] == "value_error":
+            problems.append(f"{name}: {str(error['msg']).removeprefix('Value error, ')}")
+        else:
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(problems)
+
+
+def _validated(
+    model: type[M], data: Mapping[str, Any], renamed: Mapping[str, str] | None = None
+) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidEntryError(_field_errors(exc, renamed)) from None
+
+
+def _stored(model: BaseModel) -> dict[str, Any]:
+    # What the user gave, not every default: a row reads like its YAML entry, and defaults
+    # changed by a later tikrelay apply to it as they would to the file.
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+def _check_name(name: str) -> str:
+    if not name.strip():
+        raise InvalidEntryError("name: empty; give the destination a name, such as 'channel'")
+    if name != name.strip() or any(not char.isprintable() for char in name):
+        raise InvalidEntryError(f"name: {name!r} has spaces around it or control characters")
+    if len(name) > MAX_NAME:
+        raise InvalidEntryError(f"name: longer than {MAX_NAME} characters")
+    return name
+
+
+def _check_caption(settings: DestinationSettings) -> None:
+    if not settings.caption:
+        return
+    from tikrelay.captions import CaptionTemplateError, check_template  # Jinja2 loads here
+
+    try:
+        check_template(settings.caption)
+    except CaptionTemplateError as exc:
+        raise InvalidEntryError(f"caption: {exc}") from None
+
+
+class Catalog:
+    """Sources and destinations in the database of ``engine``. ``config_file`` only names the
+    file in messages that send the user there."""
+
+    def __init__(
+        self, engine: Engine, *, config_file: Path | str | None = None, clock: Clock = utc_now
+    ) -> None:
+        self.engine = engine
+        self.config_file = config_file
+        self.clock = clock
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            catalog_sql.lock(conn)
+            yield conn
+
+    def _file(self) -> str:
+        return f"the config file {self.config_file}" if self.config_file else "the config file"
+
+    def _refuse_file_row(self, what: str, origin: str) -> None:
+        if origin == Origin.FILE:
+            raise FromFileError(f"{what} comes from {self._file()}: change it there")
+
+    # -- the config file ------------------------------------------------------------------------
+
+    def sync_from_settings(self, settings: Settings) -> SyncReport:
+        """Make the catalog's ``file`` rows what ``settings`` defines, in one transaction."""
+        try:
+            check_relay_settings(settings)  # creator forms and caption templates
+        except SetupError as exc:
+            raise InvalidEntryError(str(exc)) from None
+        for name in settings.destinations:
+            try:
+                _check_name(name)
+            except InvalidEntryError as exc:
+                raise InvalidEntryError(f"destinations.{exc}") from None
+        destinations = {n: _stored(d) for n, d in settings.destinations.items()}
+        sources = {w.key: _stored(w.settings) for w in file_sources(settings)}
+        report = SyncReport()
+        with self._writing() as conn:
+            self._upsert_destinations(conn, destinations, report.destinations)
+            self._sync_sources(conn, sources, report.sources)
+            self._drop_destinations(conn, destinations, report.destinations)
+        return report
+
+    def _upsert_destinations(
+        self, conn: Connection, wanted: dict[str, dict[str, Any]], report: EntryChanges
+    ) -> None:
+        now = self.clock()
+        have = {row.name: row for row in catalog_sql.destinations(conn)}
+        for name, data in wanted.items():
+            found = have.get(name)
+            if found is None:
+                catalog_sql.insert_destination(conn, name, Origin.FILE, data, now)
+                report.added.append(name)
+            elif found.origin != Origin.FILE or dict(found.settings) != data:
+                catalog_sql.replace_destination(conn, name, Origin.FILE, data, now)
+                (report.changed if found.origin == Origin.FILE else report.adopted).append(name)
+
+    def _sync_sources(
+        self, conn: Connection, wanted: dict[str, dict[str, Any]], report: EntryChanges
+    ) -> None:
+        now = self.clock()
+        have = {row.key: row for row in catalog_sql.sources(conn)}
+        for key, data in wanted.items():
+            found = have.get(key)
+            if found is None:
+                catalog_sql.insert_source(conn, key, Origin.FILE, data, now)
+                report.added.append(key)
+            elif found.origin != Origin.FILE or dict(found.settings) != data or found.paused:
+                catalog_sql.replace_source(conn, key, Origin.FILE, data, now)
+                (report.changed if found.origin == Origin.FILE else report.adopted).append(key)
+        gone = [k for k, row in have.items() if row.origin == Origin.FILE and k not in wanted]
+        catalog_sql.delete_sources(conn, gone)
+        report.removed.extend(gone)
+
+    def _drop_destinations(
+        self, conn: Connection, wanted: dict[str, dict[str, Any]], report: EntryChanges
+    ) -> None:
+        """Delete the file's destinations no longer in it; refused (the whole sync rolled back)
+        while sources of another origin route to one of them."""
+        have = catalog_sql.destinations(conn)
+        dropped = [r.name for r in have if r.origin == Origin.FILE and r.name not in wanted]
+        if not dropped:
+            return
+        sources = catalog_sql.sources(conn)
+        for name in dropped:
+            users = [f"{r.key} ({r.origin})" for r in sources if name in r.settings["to"]]
+            if users:
+                raise CatalogError(
+                    f"destination {name!r} is no longer in {self._file()}, but sources added "
+                    f"elsewhere route to it: {', '.join(users)}; put it back in the file "
+                    "until you have removed them (tikrelay sources remove KEY)"
+                )
+        catalog_sql.delete_destinations(conn, dropped)
+        report.removed.extend(dropped)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def source_entries(self, include_paused: bool = True) -> list[CatalogSource]:
+        with self.engine.connect() as conn:
+            rows = catalog_sql.sources(conn)
+        return [self._source(row) for row in rows if include_paused or not row.paused]
+
+    def sources(self, include_paused: bool = False) -> list[WatchedSource]:
+        """What is watched now (paused sources only when asked), by key."""
+        return [entry.watched for entry in self.source_entries(include_paused)]
+
+    def source(self, key: str) -> CatalogSource | None:
+        with self.engine.connect() as conn:
+            row = catalog_sql.source(conn, source_key(key))
+        return None if row is None else self._source(row)
+
+    def destination_entries(self) -> list[CatalogDestination]:
+        with self.engine.connect() as conn:
+            rows = catalog_sql.destinations(conn)
+        return [self._destination(row) for row in rows]
+
+    def destinations(self) -> dict[str, DestinationSettings]:
+        return {entry.name: entry.settings for entry in self.destination_entries()}
+
+    def destination(self, name: str) -> DestinationSettings | None:
+        with self.engine.connect() as conn:
+            row = catalog_sql.destination(conn, name)
+        return None if row is None else self._destination(row).settings
+
+    def _source(self, row: catalog_sql.SourceRow) -> CatalogSource:
+        try:
+            settings = SourceSettings.model_validate(row.settings)
+            username = parse_creator(settings.tiktok)
+        except (ValidationError, ValueError) as exc:
+            raise CatalogError(self._unreadable(f"source {row.key}", row.origin, exc)) from None
+        return CatalogSource(
+            row.key, username, row.origin, row.paused, settings, row.created_at, row.updated_at
+        )
+
+    def _destination(self, row: catalog_sql.DestinationRow) -> CatalogDestination:
+        try:
+            settings = DestinationSettings.model_validate(row.settings)
+        except ValidationError as exc:
+            raise CatalogError(
+                self._unreadable(f"destination {row.name}", row.origin, exc)
+            ) from None
+        return CatalogDestination(row.name, row.origin, settings, row.created_at, row.updated_at)
+
+    def _unreadable(self, what: str, origin: str, exc: Exception) -> str:
+        reason = _field_errors(exc) if isinstance(exc, ValidationError) else str(exc)
+        fix = f"fix it in {self._file()}" if origin == Origin.FILE else "remove it and add it again"
+        return f"{what} in the catalog is no longer valid ({reason}): {fix}"
+
+    # -- changing sources -----------------------------------------------------------------------
+
+    def add_source(
+        self, tiktok: str, to: Sequence[str], *, origin: Origin | str = Origin.CLI, **options: Any
+    ) -> CatalogSource:
+        """Watch a creator; ``options`` are the other keys of a ``sources`` entry (``depth``,
+        ``backfill``, ``every_minutes``)."""
+        made_by = self._origin(origin)
+        data = {"tiktok": tiktok, "to": list(dict.fromkeys(to)), **options}
+        settings = _validated(SourceSettings, data)
+        try:
+            key = _key(parse_creator(settings.tiktok))
+        except ValueError as exc:
+            raise InvalidEntryError(f"tiktok: {exc}") from None
+        with self._writing() as conn:
+            found = catalog_sql.source(conn, key)
+            if found is not None:
+                self._refuse_file_row(f"source {key}", found.origin)
+                raise CatalogError(
+                    f"source {key} exists already (added through {found.origin}); remove it "
+                    "first to add it again with other settings"
+                )
+            known = {row.name for row in catalog_sql.destinations(conn)}
+            missing = [name for name in settings.to if name not in known]
+            if missing:
+                defined = ", ".join(sorted(known)) or "none defined"
+                raise InvalidEntryError(
+                    f"to: destination {missing[0]!r} does not exist (defined: {defined})"
+                )
+            catalog_sql.insert_source(conn, key, made_by, _stored(settings), self.clock())
+            row = catalog_sql.source(conn, key)
+        assert row is not None
+        return self._source(row)
+
+    def remove_source(self, key: str) -> str:
+        """Stop watching; return the source's key."""
+        with self._writing() as conn:
+            row = self._changeable_source(conn, key)
+            catalog_sql.delete_sources(conn, [row.key])
+        return row.key
+
+    def pause_source(self, key: str) -> bool:
+        """Stop polling it, keeping its settings; False when it was paused already."""
+        return self._set_paused(key, True)
+
+    def resume_source(self, key: str) -> bool:
+        """Poll it again; False when it was not paused."""
+        return self._set_paused(key, False)
+
+    def _set_paused(self, key: str, paused: bool) -> bool:
+        with self._writing() as conn:
+            row = self._changeable_source(conn, key)
+            return catalog_sql.set_paused(conn, row.key, paused, self.clock())
+
+    def _changeable_source(self, conn: Connection, ref: str) -> catalog_sql.SourceRow:
+        key = source_key(ref)
+        row = catalog_sql.source(conn, key)
+        if row is None:
+            raise UnknownEntryError(f"source {key} is not in the catalog")
+        self._refuse_file_row(f"source {key}", row.origin)
+        return row
+
+    # -- changing destinations ------------------------------------------------------------------
+
+    def add_destination(
+        self,
+        name: str,
+        chat_id: int | str,
+        topic_id: int | None = None,
+        *,
+        origin: Origin | str = Origin.CLI,
+        **options: Any,
+    ) -> CatalogDestination:
+        """A Telegram chat (and forum topic) posts may go to; ``options`` are the other keys of
+        a ``destinations`` entry (``caption``, ``link``, ``slideshow_audio``)."""
+        made_by = self._origin(origin)
+        _check_name(name)
+        telegram: dict[str, Any] = {"chat_id": chat_id}
+        if topic_id is not None:
+            telegram["topic_id"] = topic_id
+        renamed = {"telegram.chat_id": "chat_id", "telegram.topic_id": "topic_id"}
+        settings = _validated(DestinationSettings, {"telegram": telegram, **options}, renamed)
+        _check_caption(settings)
+        with self._writing() as conn:
+            found = catalog_sql.destination(conn, name)
+            if found is not None:
+                self._refuse_file_row(f"destination {name!r}", found.origin)
+                raise CatalogError(
+                    f"destination {name!r} exists already (added through {found.origin}); "
+                    "remove it first to add it again with other settings"
+                )
+            catalog_sql.insert_destination(conn, name, made_by, _stored(settings), self.clock())
+            row = catalog_sql.destination(conn, name)
+        assert row is not None
+        return self._destination(row)
+
+    def remove_destination(self, name: str) -> None:
+        """Refused while any source, paused or not, routes to it."""
+        with self._writing() as conn:
+            row = catalog_sql.destination(conn, name)
+            if row is None:
+                raise UnknownEntryError(f"destination {name!r} is not in the catalog")
+            self._refuse_file_row(f"destination {name!r}", row.origin)
+            users = [s.key for s in catalog_sql.sources(conn) if name in s.settings["to"]]
+            if users:
+                raise CatalogError(
+                    f"destination {name!r} is in use: {', '.join(users)} route to it; remove "
+                    "those sources first"
+                )
+            catalog_sql.delete_destinations(conn, [name])
+
+    @staticmethod
+    def _origin(origin: Origin | str) -> Origin:
+        try:
+            made_by = Origin(origin)
+        except ValueError:
+            known = ", ".join(o.value for o in Origin if o is not Origin.FILE)
+            raise InvalidEntryError(f"origin: {origin!r} is not one of {known}") from None
+        if made_by is Origin.FILE:
+            raise InvalidEntryError("origin: 'file' is for the config file's entries, by sync")
+        return made_by
