@@ -14,10 +14,11 @@ import pytest
 from tests.e2e.relay.conftest import FAST
 from tikrelay.config.settings import Settings
 from tikrelay.engine.context import JobContext
-from tikrelay.reposter.model import Route
-from tikrelay.reposter.relay import Relay
-from tikrelay.reposter.sending import Part, send_parts
-from tikrelay.runtime.app import relay_service
+from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.ledger import Ledger
+from tikrelay.reposter.model import Route, Routes
+from tikrelay.reposter.parts import AlbumPart
+from tikrelay.reposter.sending import send_parts
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.telegram import TelegramEmulator
 from tikrelay.store import JobQueue, NewJob, open_queue
@@ -28,23 +29,25 @@ TOKEN = "123456:RECONCILE"
 
 @dataclass
 class Harness:
-    relay: Relay
+    clients: Clients
     queue: JobQueue
     route: Route
     emu: TelegramEmulator
     photo: Path
 
-    async def context(self) -> JobContext:
+    async def ledger(self) -> Ledger:
         job = self.queue.enqueue(NewJob(kind="noop", payload={}, max_attempts=1)).job
 
         async def run_db(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             return await asyncio.to_thread(func, *args, **kwargs)
 
-        return JobContext(job, run_db=run_db, add_event=self.queue.add_event, stage_timeouts={})
+        ctx = JobContext(job, run_db=run_db, add_event=self.queue.add_event, stage_timeouts={})
+        return Ledger(ctx, self.queue)
 
     async def send(self, post: str) -> list[int]:
-        part = Part(0, "photos", [self.photo], f"caption of {post}")
-        sent = await send_parts(self.relay, await self.context(), post, self.route, [part])
+        part = AlbumPart(0, [self.photo], f"caption of {post}")
+        sender = self.clients.telegram
+        sent = await send_parts(await self.ledger(), sender, self.route, post, [part])
         return sent.message_ids
 
     def died_before_sending(self, post: str, *, after: int) -> None:
@@ -59,7 +62,7 @@ class Harness:
                 expected=1,
                 parts=1,
                 after_message_id=after,
-                now=self.relay.now(),
+                now=self.queue.clock(),
             )
 
     def captions(self) -> list[str]:
@@ -80,11 +83,11 @@ async def harness(tmp_path: Path, media: MediaFixtures) -> AsyncIterator[Harness
             }
         )
         queue = open_queue(settings)
-        relay = Relay(settings)
-        relay_service(queue, settings, relay)
+        clients = Clients(settings)
+        route = Routes(settings).route("clips")
         try:
-            async with relay.sender:
-                yield Harness(relay, queue, relay.route("clips"), emu, media.image(1, "jpeg"))
+            async with clients.telegram:
+                yield Harness(clients, queue, route, emu, media.image(1, "jpeg"))
         finally:
             queue.engine.dispose()
 

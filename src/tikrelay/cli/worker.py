@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tikrelay.cli.common import ConfigOption, fail, settings_from
-from tikrelay.cli.relaying import run_until_stopped, stopping_on_full_disk
+from tikrelay.cli.common import ConfigOption, settings_from
+from tikrelay.cli.relaying import open_runtime, stopping_on_full_disk
 from tikrelay.config.logging import configure_logging
 
 
@@ -30,31 +29,12 @@ def worker(
 ) -> None:
     """Run jobs. Start several, on one or many machines, against one PostgreSQL. With sources
     or destinations in the config, the reposter's jobs too."""
-    from tikrelay.engine.worker import Worker
-    from tikrelay.reposter.model import SetupError
-    from tikrelay.runtime.app import build_relay, relay_service
-    from tikrelay.store import DatabaseError, open_queue
-
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
-    relay = None
-    if settings.sources or settings.destinations:
+    reposter = bool(settings.sources or settings.destinations)
+    with stopping_on_full_disk(settings):
+        runtime = open_runtime(settings, reposter=reposter, extra_kinds=kinds)
         try:
-            relay = build_relay(settings)
-        except SetupError as exc:
-            raise fail(str(exc)) from None
-    size = concurrency or settings.jobs.worker_concurrency
-    try:
-        queue = open_queue(settings, pool_size=size + 2)
-    except DatabaseError as exc:
-        raise fail(str(exc)) from None
-    try:
-        service = relay_service(queue, settings, relay, kinds)
-    except ValueError as exc:
-        queue.engine.dispose()
-        raise fail(str(exc)) from None
-    try:
-        with stopping_on_full_disk(settings):
-            asyncio.run(run_until_stopped(relay, Worker(service, concurrency=size, drain=drain)))
-    finally:
-        queue.engine.dispose()
+            runtime.work(drain=drain, concurrency=concurrency)
+        finally:
+            runtime.close()

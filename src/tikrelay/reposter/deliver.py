@@ -14,114 +14,165 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from tikrelay.captions import clean_name, render_caption
+from tikrelay.config.settings import DestinationSettings, Settings
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
-from tikrelay.media.ffmpeg import ffmpeg_path
-from tikrelay.media.files import write_atomically
-from tikrelay.media.images import to_jpeg
-from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
-from tikrelay.reposter.media_cache import locked
-from tikrelay.reposter.sending import Part, send_parts
-from tikrelay.sources.refs import SITE
+from tikrelay.media.video import TelegramVideo, validate_video
+from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.ledger import Ledger
+from tikrelay.reposter.media_cache import Downloaded, MediaCache
+from tikrelay.reposter.model import DeliverPayload, Route, Routes, upload_limit
+from tikrelay.reposter.parts import ALBUM_SIZE, AlbumPart, AudioPart, Part, VideoPart
+from tikrelay.reposter.progress import Progress
+from tikrelay.reposter.sending import send_parts
+from tikrelay.reposter.turns import Chats
+from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.config.settings import Settings
-    from tikrelay.reposter.model import DeliverPayload, Route
-    from tikrelay.reposter.relay import Relay
     from tikrelay.sources.tiktok import PostSession
 
-ALBUM_SIZE = 10
+_MB = 1000 * 1000
 # A job waiting for an older one of its chat comes due this long after it.
 ORDER_GAP = timedelta(seconds=1)
-_MB = 1000 * 1000
 
 
-def _stage(
-    relay: Relay, ctx: JobContext, payload: DeliverPayload, name: str
-) -> AbstractAsyncContextManager[None]:
-    relay.progress.stage(payload.post, payload.destination, name)
-    return ctx.stage(name)
+class Deliverer:
+    """The ``deliver`` job's handler, given exactly what it uses."""
 
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        queue: JobQueue,
+        routes: Routes,
+        clients: Clients,
+        media: MediaCache,
+        chats: Chats,
+        progress: Progress,
+    ) -> None:
+        self.queue = queue
+        self.routes = routes
+        self.clients = clients
+        self.media = media
+        self.chats = chats
+        self.progress = progress
+        self.max_bytes = upload_limit(settings)
 
-def upload_limit(settings: Settings) -> int:
-    """The largest file sent to Telegram, in bytes."""
-    configured = settings.delivery.max_upload_mb
-    if configured is not None:
-        return int(configured * _MB)
-    return (2000 if settings.telegram.local_mode else 50) * _MB
-
-
-async def deliver(relay: Relay, ctx: JobContext, payload: DeliverPayload) -> None:
-    route = relay.route(payload.destination)
-    # First thing, before any await: younger jobs for this chat now wait for this one, until
-    # its outcome is written (then they can see whether it will be retried).
-    await relay.turns.join(route.chat, ctx.job.id)
-    ctx.after_outcome(lambda: relay.turns.leave(route.chat, ctx.job.id))
-    done = await relay.tx(ctx, sql.delivered_ids, payload.post, route.name)
-    if done is not None:
-        await ctx.event(ReposterEvent.ALREADY_DELIVERED, message_ids=done)
-        return
-    sent_ids = await relay.tx(ctx, sql.sent_already, payload.post, route.name)
-    if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
-        await ctx.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
-        ctx.on_complete(_recorder(relay, ctx, payload, route, sent_ids, reconciled=False))
-        return
-    with ExitStack() as stack:
-        session = await asyncio.to_thread(
-            stack.enter_context,
-            relay.client.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
+    async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
+        route = self.routes.route(payload.destination)
+        ledger = Ledger(ctx, self.queue)
+        turns = self.chats.turns
+        # First thing, before any await: younger jobs for this chat now wait for this one, until
+        # its outcome is written (then they can see whether it will be retried).
+        await turns.join(route.chat, ctx.job.id)
+        ctx.after_outcome(lambda: turns.leave(route.chat, ctx.job.id))
+        done = await ledger.run(sql.delivered_ids, payload.post, route.name)
+        if done is not None:
+            await ledger.event(ReposterEvent.ALREADY_DELIVERED, message_ids=done)
+            return
+        sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
+        if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
+            await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
+            ledger.on_complete(_recorder(ledger, payload, route, sent_ids, reconciled=False))
+            return
+        with ExitStack() as stack:
+            session = await asyncio.to_thread(
+                stack.enter_context,
+                self.clients.tiktok.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
+            )
+            try:
+                parts = await self._prepare(ledger, payload, session, route.settings)
+            finally:
+                await asyncio.to_thread(stack.close)
+        async with (
+            self._stage(ledger, payload, Stage.TELEGRAM_SEND),
+            turns.turn(route.chat, ctx.job.id),
+        ):
+            await self._keep_chat_order(ledger, route)
+            async with self.chats.lock(route.chat):
+                sent = await send_parts(ledger, self.clients.telegram, route, payload.post, parts)
+        await ledger.event(
+            ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
         )
-        try:
-            parts = await _prepare(relay, ctx, payload, session, route.settings)
-        finally:
-            await asyncio.to_thread(stack.close)
-    async with (
-        _stage(relay, ctx, payload, Stage.TELEGRAM_SEND),
-        relay.turns.turn(route.chat, ctx.job.id),
-    ):
-        await _keep_chat_order(relay, ctx, route)
-        async with relay.chat_lock(route.chat):
-            sent = await send_parts(relay, ctx, payload.post, route, parts)
-    await ctx.event(ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled)
-    relay.progress.delivered(payload.post, route.name, len(sent.message_ids))
-    ctx.on_complete(
-        _recorder(relay, ctx, payload, route, sent.message_ids, reconciled=sent.reconciled)
-    )
+        self.progress.delivered(payload.post, route.name, len(sent.message_ids))
+        ledger.on_complete(
+            _recorder(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
+        )
 
+    def _stage(
+        self, ledger: Ledger, payload: DeliverPayload, name: Stage
+    ) -> AbstractAsyncContextManager[None]:
+        self.progress.stage(payload.post, payload.destination, name)
+        return ledger.ctx.stage(name)
 
-async def _keep_chat_order(relay: Relay, ctx: JobContext, route: Route) -> None:
-    """An older post to the same chat that waits (for a retry, or to be claimed) goes first:
-    this job waits until just after it, its attempt not counted."""
-    older = [
-        job
-        for job in await relay.tx(ctx, sql.waiting_before, ctx.job.kind, ctx.job.id)
-        if job.destination in relay.settings.destinations
-        and relay.route(job.destination).chat == route.chat
-    ]
-    if not older:
-        return
-    first = min(older, key=lambda job: job.run_at)
-    latest = max(job.run_at for job in older)
-    raise JobDeferredError(
-        max(latest, relay.now()) + ORDER_GAP,
-        f"waits for the older post {first.post_key} to go to the same chat first",
-    )
+    async def _keep_chat_order(self, ledger: Ledger, route: Route) -> None:
+        """An older post to the same chat that waits (for a retry, or to be claimed) goes
+        first: this job waits until just after it, its attempt not counted."""
+        job = ledger.ctx.job
+        older = [
+            waiting
+            for waiting in await ledger.run(sql.waiting_before, job.kind, job.id)
+            if self.routes.chat_of(waiting.destination) == route.chat
+        ]
+        if not older:
+            return
+        first = min(older, key=lambda waiting: waiting.run_at)
+        latest = max(waiting.run_at for waiting in older)
+        raise JobDeferredError(
+            max(latest, ledger.now()) + ORDER_GAP,
+            f"waits for the older post {first.post_key} to go to the same chat first",
+        )
+
+    async def _prepare(
+        self,
+        ledger: Ledger,
+        payload: DeliverPayload,
+        session: PostSession,
+        dest: DestinationSettings,
+    ) -> list[Part]:
+        async with self._stage(ledger, payload, Stage.METADATA_FETCH):
+            post = await asyncio.to_thread(session.post)
+            await ledger.run(sql.save_post, _post_row(post, ledger.now()))
+        async with self._stage(ledger, payload, Stage.CAPABILITY_CHECK):
+            if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
+                raise TikrelayError(
+                    ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
+                )
+            if post.kind is PostKind.VIDEO:
+                await asyncio.to_thread(_check_offer, session, self.max_bytes)
+            elif not post.images:
+                raise TikrelayError(
+                    ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
+                )
+            await ledger.event(ReposterEvent.POST, kind=post.kind.value, images=len(post.images))
+        async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
+            files = await asyncio.to_thread(self.media.download_once, session, post)
+        caption = render_caption(post, dest.caption, link=dest.link)
+        async with self._stage(ledger, payload, Stage.POSTPROCESS):
+            ready = await asyncio.to_thread(self.media.prepare, post, files)
+        async with self._stage(ledger, payload, Stage.OUTPUT_VALIDATE):
+            if isinstance(ready, TelegramVideo):
+                await asyncio.to_thread(validate_video, ready, max_bytes=self.max_bytes)
+                if not ready.has_audio:
+                    # Sent all the same (a silent clip is still the post), and said so.
+                    await ledger.event(ReposterEvent.VIDEO_WITHOUT_SOUND, file=ready.path.name)
+        folder = self.media.folder(post)
+        return _plan(post, ready, files, folder, caption, audio=dest.slideshow_audio)
 
 
 def _recorder(
-    relay: Relay,
-    ctx: JobContext,
+    ledger: Ledger,
     payload: DeliverPayload,
     route: Route,
     message_ids: list[int],
@@ -138,48 +189,15 @@ def _recorder(
             chat_id=route.chat,
             topic_id=route.settings.telegram.topic_id,
             message_ids=message_ids,
-            job_id=ctx.job.id,
+            job_id=ledger.job_id,
             reconciled=reconciled,
-            now=relay.now(),
+            now=ledger.now(),
         )
 
     return record
 
 
-async def _prepare(
-    relay: Relay, ctx: JobContext, payload: DeliverPayload, session: PostSession, dest: Any
-) -> list[Part]:
-    async with _stage(relay, ctx, payload, Stage.METADATA_FETCH):
-        post = await asyncio.to_thread(session.post)
-        await relay.tx(ctx, sql.save_post, _post_row(post, relay))
-    async with _stage(relay, ctx, payload, Stage.CAPABILITY_CHECK):
-        if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
-            raise TikrelayError(
-                ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
-            )
-        if post.kind is PostKind.VIDEO:
-            await asyncio.to_thread(_check_offer, session, upload_limit(relay.settings))
-        elif not post.images:
-            raise TikrelayError(
-                ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
-            )
-        await ctx.event(ReposterEvent.POST, kind=post.kind.value, images=len(post.images))
-    folder = relay.paths.post_media(SITE, post.id)
-    async with _stage(relay, ctx, payload, Stage.DOWNLOAD), relay.downloads:
-        files = await asyncio.to_thread(_download_once, session, post, folder)
-    caption = render_caption(post, dest.caption, link=dest.link)
-    async with _stage(relay, ctx, payload, Stage.POSTPROCESS):
-        ready = await asyncio.to_thread(_postprocess, relay, post, files, folder)
-    async with _stage(relay, ctx, payload, Stage.OUTPUT_VALIDATE):
-        if isinstance(ready, TelegramVideo):
-            await asyncio.to_thread(validate_video, ready, max_bytes=upload_limit(relay.settings))
-        if isinstance(ready, TelegramVideo) and not ready.has_audio:
-            # Sent all the same (a silent clip is still the post), and said so on the timeline.
-            await ctx.event(ReposterEvent.VIDEO_WITHOUT_SOUND, file=ready.path.name)
-    return _plan(post, ready, files, caption, audio=dest.slideshow_audio)
-
-
-def _post_row(post: Post, relay: Relay) -> dict[str, Any]:
+def _post_row(post: Post, now: datetime) -> dict[str, Any]:
     data = asdict(post)
     data["kind"] = post.kind.value
     data["created_at"] = post.created_at.isoformat() if post.created_at else None
@@ -192,7 +210,7 @@ def _post_row(post: Post, relay: Relay) -> dict[str, Any]:
         "author": post.author,
         "created_at": post.created_at,
         "data": json.loads(json.dumps(data, default=str)),
-        "first_seen_at": relay.now(),
+        "first_seen_at": now,
     }
 
 
@@ -215,78 +233,29 @@ def _check_offer(session: PostSession, limit: int) -> None:
         )
 
 
-def _download_once(session: PostSession, post: Post, folder: Path) -> dict[str, list[str]]:
-    """The post's files, downloaded by the first job that needs them and reused after."""
-    manifest = folder / "downloaded.json"
-    with locked(folder):
-        if manifest.exists():
-            found: dict[str, list[str]] = json.loads(manifest.read_text())
-            if all((folder / name).is_file() for names in found.values() for name in names):
-                return found
-        source = folder / "source"
-        files: dict[str, list[str]] = {}
-        try:
-            if post.kind is PostKind.VIDEO:
-                files["video"] = [_relative(session.download_video(source), folder)]
-            else:
-                files["images"] = [_relative(p, folder) for p in session.download_images(source)]
-                sound = session.download_sound(source)
-                files["sound"] = [_relative(sound, folder)] if sound else []
-            write_atomically(manifest, lambda tmp: tmp.write_text(json.dumps(files)))
-        except BaseException:
-            _remove_partials(source)  # a failed download starts afresh, and frees its space
-            raise
-        return files
-
-
-def _remove_partials(folder: Path) -> None:
-    """yt-dlp's unfinished downloads (``*.part``, ``*.part-Frag*``, ``*.ytdl``)."""
-    if folder.is_dir():
-        for leftover in [*folder.glob("*.part*"), *folder.glob("*.ytdl")]:
-            leftover.unlink(missing_ok=True)
-
-
-def _relative(path: Path, folder: Path) -> str:
-    return str(path.relative_to(folder))
-
-
-def _postprocess(
-    relay: Relay, post: Post, files: dict[str, list[str]], folder: Path
-) -> TelegramVideo | list[Path]:
-    out = folder / "telegram"
-    with locked(folder):
-        if post.kind is PostKind.VIDEO:
-            ffmpeg = ffmpeg_path(relay.settings.ffmpeg)
-            return prepare_video(folder / files["video"][0], out, ffmpeg=ffmpeg)
-        out.mkdir(parents=True, exist_ok=True)
-        return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files["images"]]
-
-
 def _plan(
     post: Post,
     ready: TelegramVideo | list[Path],
-    files: dict[str, list[str]],
+    files: Downloaded,
+    folder: Path,
     caption: str,
     *,
     audio: bool,
 ) -> list[Part]:
     if isinstance(ready, TelegramVideo):
-        return [Part(0, "video", [ready.path], caption, video=ready)]
-    parts = [
-        Part(index, "photos", ready[start : start + ALBUM_SIZE], caption if index == 0 else None)
+        return [VideoPart(0, ready, caption)]
+    parts: list[Part] = [
+        AlbumPart(index, ready[start : start + ALBUM_SIZE], caption if index == 0 else None)
         for index, start in enumerate(range(0, len(ready), ALBUM_SIZE))
     ]
-    sound = files.get("sound") or []
-    if audio and sound and post.sound is not None:
-        folder = ready[0].parent.parent
+    if audio and files.sound and post.sound is not None:
+        title, performer = post.sound.title, post.sound.author
         parts.append(
-            Part(
+            AudioPart(
                 len(parts),
-                "audio",
-                [folder / sound[0]],
-                None,
-                title=clean_name(post.sound.title) if post.sound.title else None,
-                performer=clean_name(post.sound.author) if post.sound.author else None,
+                folder / files.sound,
+                title=clean_name(title) if title else None,
+                performer=clean_name(performer) if performer else None,
             )
         )
     return parts

@@ -1,21 +1,36 @@
 """The shared media cache: one folder per post (``StatePaths.post_media``), locked while a job
-downloads or prepares into it, deleted once no delivery needs it any more."""
+downloads or prepares into it, deleted once no delivery needs it any more.
+
+A post's files are downloaded once, by the first job that needs them; the folder's manifest
+(``downloaded.json``, a :class:`Downloaded`) tells later jobs, for other destinations or after a
+crash, that they are all there."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+import json
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
+from tikrelay.domain.posts import Post, PostKind
+from tikrelay.media.files import write_atomically
+from tikrelay.sources.refs import SITE
 from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
+
+if TYPE_CHECKING:
+    from tikrelay.media.video import TelegramVideo
+    from tikrelay.sources.tiktok import PostSession
 
 log = structlog.get_logger("tikrelay.media")
 LOCK_NAME = ".lock"
@@ -38,6 +53,103 @@ def locked(folder: Path, *, wait: bool = True) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+MANIFEST = "downloaded.json"
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A post's downloaded files, relative to its folder: the video, or the slides and sound."""
+
+    video: str | None = None
+    images: tuple[str, ...] = ()
+    sound: str | None = None
+
+    @property
+    def files(self) -> list[str]:
+        return [name for name in (self.video, *self.images, self.sound) if name]
+
+    def to_json(self) -> str:
+        if self.video is not None:
+            return json.dumps({"video": [self.video]})
+        return json.dumps(
+            {"images": list(self.images), "sound": [self.sound] if self.sound else []}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Downloaded:
+        data = json.loads(text)
+        video, sound = data.get("video") or [None], data.get("sound") or [None]
+        return cls(video=video[0], images=tuple(data.get("images") or ()), sound=sound[0])
+
+
+class MediaCache:
+    """The posts' folders under ``state_dir/media``, with the download limit of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = StatePaths(settings.state_dir)
+        self.downloads = asyncio.Semaphore(settings.delivery.downloads)
+
+    def folder(self, post: Post) -> Path:
+        return self.paths.post_media(SITE, post.id)
+
+    def download_once(self, session: PostSession, post: Post) -> Downloaded:
+        """The post's files, downloaded by the first job that needs them and reused after;
+        a failed download leaves no partial file behind (it starts afresh, and frees space)."""
+        folder = self.folder(post)
+        manifest = folder / MANIFEST
+        with locked(folder):
+            if manifest.exists():
+                found = Downloaded.from_json(manifest.read_text())
+                if all((folder / name).is_file() for name in found.files):
+                    return found
+            source = folder / "source"
+            try:
+                if post.kind is PostKind.VIDEO:
+                    files = Downloaded(video=_relative(session.download_video(source), folder))
+                else:
+                    images = tuple(_relative(p, folder) for p in session.download_images(source))
+                    sound = session.download_sound(source)
+                    files = Downloaded(
+                        images=images, sound=_relative(sound, folder) if sound else None
+                    )
+                write_atomically(manifest, lambda tmp: tmp.write_text(files.to_json()))
+            except BaseException:
+                _remove_partials(source)
+                raise
+            return files
+
+    def prepare(self, post: Post, files: Downloaded) -> TelegramVideo | list[Path]:
+        """The Telegram-ready video, or the slides as JPEG, beside the downloads."""
+        from tikrelay.media.ffmpeg import ffmpeg_path  # PyAV and Pillow: only with work to do
+        from tikrelay.media.images import to_jpeg
+        from tikrelay.media.video import prepare_video
+
+        folder = self.folder(post)
+        out = folder / "telegram"
+        with locked(folder):
+            if files.video is not None:
+                ffmpeg = ffmpeg_path(self.settings.ffmpeg)
+                return prepare_video(folder / files.video, out, ffmpeg=ffmpeg)
+            out.mkdir(parents=True, exist_ok=True)
+            return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files.images]
+
+    def prune(self, queue: JobQueue, kind: str) -> int:
+        """Delete posts' media no job of ``kind`` needs any more (delivery.keep_media_hours)."""
+        return prune(self.settings, queue, kind)
+
+
+def _remove_partials(folder: Path) -> None:
+    """yt-dlp's unfinished downloads (``*.part``, ``*.part-Frag*``, ``*.ytdl``)."""
+    if folder.is_dir():
+        for leftover in [*folder.glob("*.part*"), *folder.glob("*.ytdl")]:
+            leftover.unlink(missing_ok=True)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    return str(path.relative_to(folder))
 
 
 def _last_change(folder: Path) -> float:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
 from tikrelay.destinations.target import ChatTarget
+from tikrelay.domain.errors import InvalidJobError
 from tikrelay.sources.refs import SITE, parse_creator
 
 POLL = "poll"
@@ -66,6 +67,42 @@ def watched_sources(settings: Settings) -> list[WatchedSource]:
             source = source.model_copy(update={"to": merged})
         found[key] = WatchedSource(key, username, source)
     return list(found.values())
+
+
+_MB = 1000 * 1000
+
+
+def upload_limit(settings: Settings) -> int:
+    """The largest file sent to Telegram, in bytes."""
+    configured = settings.delivery.max_upload_mb
+    if configured is not None:
+        return int(configured * _MB)
+    return (2000 if settings.telegram.local_mode else 50) * _MB
+
+
+class Routes:
+    """Sources and destinations by key and name, as the configuration defines them now."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.destinations = settings.destinations
+        self.sources = {watched.key: watched for watched in watched_sources(settings)}
+
+    def route(self, name: str) -> Route:
+        found = self.destinations.get(name)
+        if found is None:
+            raise InvalidJobError(f"destination {name!r} is no longer in the config")
+        return Route(name, found)
+
+    def source(self, key: str) -> WatchedSource:
+        found = self.sources.get(key)
+        if found is None:
+            raise InvalidJobError(f"source {key!r} is no longer in the config")
+        return found
+
+    def chat_of(self, name: str) -> str | None:
+        """The chat a destination posts to, if it still exists."""
+        found = self.destinations.get(name)
+        return None if found is None else Route(name, found).chat
 
 
 class SetupError(ValueError):

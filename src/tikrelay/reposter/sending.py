@@ -22,33 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tikrelay.domain.events import ReposterEvent
-from tikrelay.engine.context import JobContext
-from tikrelay.media.video import TelegramVideo
+from tikrelay.reposter.ledger import Ledger
+from tikrelay.reposter.model import Route
+from tikrelay.reposter.parts import AlbumPart, AudioPart, Part, VideoPart, expected
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.reposter.model import Route
-    from tikrelay.reposter.relay import Relay
+    from tikrelay.destinations.telegram import TelegramSender
 
 # Probing stops after this many ids in a row without a message.
 PROBE_GAP = 3
 # Sends older than this no longer count against any of a chat's limits (a rolling minute).
 PACE_MEMORY = 90.0
-
-
-@dataclass(frozen=True)
-class Part:
-    index: int
-    kind: str  # video, photos or audio
-    files: list[Path]
-    caption: str | None
-    video: TelegramVideo | None = None
-    title: str | None = None
-    performer: str | None = None
-
-    @property
-    def expected(self) -> int:
-        return len(self.files)
 
 
 @dataclass
@@ -58,12 +43,13 @@ class Sent:
 
 
 async def send_parts(
-    relay: Relay, ctx: JobContext, post_key: str, route: Route, parts: list[Part]
+    ledger: Ledger, sender: TelegramSender, route: Route, post_key: str, parts: list[Part]
 ) -> Sent:
+    """Send each part exactly once (the caller holds the chat: its turn and its lock)."""
     sent = Sent()
-    await _seed_pace(relay, ctx, route)
-    settled = await _settle_chat(relay, ctx, route, post_key)
-    known = await relay.tx(ctx, sql.intents, post_key, route.name)
+    await _seed_pace(ledger, sender, route)
+    settled = await _settle_chat(ledger, sender, route, post_key)
+    known = await ledger.run(sql.intents, post_key, route.name)
     for part in parts:
         intent = known.get(part.index)
         if intent is not None and intent.message_ids is not None:
@@ -71,35 +57,33 @@ async def send_parts(
             continue
         arrived: list[int] = []
         if intent is None:
-            newest = await relay.tx(ctx, sql.newest_message_id, route.chat)
+            newest = await ledger.run(sql.newest_message_id, route.chat)
             mark = max((m for m in (newest, settled) if m is not None), default=None)
             if mark is None:
-                mark = await _empty_chat_mark(relay, route)
-            await relay.tx(
-                ctx,
+                mark = await _empty_chat_mark(sender, route)
+            await ledger.run(
                 sql.start_intent,
                 post_key=post_key,
                 destination=route.name,
                 part=part.index,
                 chat_id=route.chat,
-                expected=part.expected,
+                expected=expected(part),
                 parts=len(parts),
                 after_message_id=mark,
-                now=relay.now(),
+                now=ledger.now(),
             )
         else:
-            arrived = await _reconcile(relay, ctx, route, post_key, route.name, intent)
-            await ctx.event(
-                ReposterEvent.RECONCILED, part=part.index, found=arrived, expected=part.expected
+            arrived = await _reconcile(ledger, sender, route, post_key, route.name, intent)
+            await ledger.event(
+                ReposterEvent.RECONCILED, part=part.index, found=arrived, expected=expected(part)
             )
             sent.reconciled = sent.reconciled or bool(arrived)
-            if len(arrived) < part.expected:
+            if len(arrived) < expected(part):
                 # The rest goes out now, after the chat's newest message we know of: a later
                 # attempt probes after that, never between (another post's may be there).
-                newest = await relay.tx(ctx, sql.newest_message_id, route.chat)
+                newest = await ledger.run(sql.newest_message_id, route.chat)
                 marks = [m for m in (newest, settled, *arrived) if m is not None]
-                await relay.tx(
-                    ctx,
+                await ledger.run(
                     sql.remark_intent,
                     post_key,
                     route.name,
@@ -110,50 +94,50 @@ async def send_parts(
         missing = part.files[len(arrived) :]
         ids = list(arrived)
         if missing:
-            ids += await _send(relay, route, part, missing, caption=not arrived)
-        await relay.tx(ctx, sql.confirm_intent, post_key, route.name, part.index, ids, relay.now())
+            ids += await _send(sender, route, part, missing, caption=not arrived)
+        await ledger.run(sql.confirm_intent, post_key, route.name, part.index, ids, ledger.now())
         sent.message_ids += ids
     return sent
 
 
 async def _send(
-    relay: Relay, route: Route, part: Part, files: list[Path], *, caption: bool
+    sender: TelegramSender, route: Route, part: Part, files: list[Path], *, caption: bool
 ) -> list[int]:
-    text = part.caption if caption else None
-    sender, target = relay.sender, route.target
-    if part.kind == "video" and part.video is not None:
-        video = part.video
-        return await sender.send_video(
-            target,
-            video.path,
-            width=video.width,
-            height=video.height,
-            duration=video.duration,
-            thumbnail=video.thumbnail,
-            caption=text,
-        )
-    if part.kind == "audio":
-        return await sender.send_audio(
-            target, files[0], title=part.title, performer=part.performer, caption=text
-        )
-    # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the next
-    # attempt probes which images arrived and sends only the others.
-    return await sender.send_photos(target, files, text)
+    target = route.target
+    match part:
+        case VideoPart(video=video, caption=text):
+            return await sender.send_video(
+                target,
+                video.path,
+                width=video.width,
+                height=video.height,
+                duration=video.duration,
+                thumbnail=video.thumbnail,
+                caption=text if caption else None,
+            )
+        case AudioPart(file=file, title=title, performer=performer):
+            return await sender.send_audio(
+                target, file, title=title, performer=performer, caption=None
+            )
+        case AlbumPart(caption=text):
+            # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the
+            # next attempt probes which images arrived and sends only the others.
+            return await sender.send_photos(target, files, text if caption else None)
 
 
-async def _seed_pace(relay: Relay, ctx: JobContext, route: Route) -> None:
+async def _seed_pace(ledger: Ledger, sender: TelegramSender, route: Route) -> None:
     """Tell the pacer what this chat got in the last minute from any process or earlier run
     (the chat's lock is ours, so nothing else is sending to it now): two workers, or a cron run
     right after another, keep to one chat's limits together."""
-    pacer = relay.sender.pacer
+    pacer = sender.pacer
     if pacer is None:
         return
-    wall = relay.now()
-    sends = await relay.tx(ctx, sql.recent_sends, route.chat, wall - timedelta(seconds=PACE_MEMORY))
+    wall = ledger.now()
+    sends = await ledger.run(sql.recent_sends, route.chat, wall - timedelta(seconds=PACE_MEMORY))
     pacer.seed(route.target.chat_id, [((wall - at).total_seconds(), n) for at, n in sends])
 
 
-async def _empty_chat_mark(relay: Relay, route: Route) -> int | None:
+async def _empty_chat_mark(sender: TelegramSender, route: Route) -> int | None:
     """0 when the chat has no messages at all (ids start at 1), else None (unknown).
 
     Before tikrelay's first confirmed message in a chat there is no mark to probe from. A chat
@@ -161,12 +145,14 @@ async def _empty_chat_mark(relay: Relay, route: Route) -> int | None:
     asked about, never a chat's history (a probe may take a keyboard off somebody's message).
     """
     for message_id in range(1, PROBE_GAP + 1):
-        if await relay.sender.probe_message(route.target, message_id):
+        if await sender.probe_message(route.target, message_id):
             return None
     return 0
 
 
-async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: str) -> int | None:
+async def _settle_chat(
+    ledger: Ledger, sender: TelegramSender, route: Route, post_key: str
+) -> int | None:
     """Before sending, settle other posts' sends to this chat that a crash left unconfirmed.
 
     Their jobs may run only later (a retry, another run); until then a message of theirs that
@@ -178,25 +164,23 @@ async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: st
     The highest id found raises our mark.
     """
     highest: int | None = None
-    for other in await relay.tx(ctx, sql.open_intents, route.chat, post_key):
+    for other in await ledger.run(sql.open_intents, route.chat, post_key):
         intent = other.intent
-        found = await _reconcile(relay, ctx, route, other.post_key, other.destination, intent)
+        found = await _reconcile(ledger, sender, route, other.post_key, other.destination, intent)
         if found:
             highest = max(found) if highest is None else max(highest, *found)
         if len(found) == intent.expected:
-            await relay.tx(
-                ctx,
+            await ledger.run(
                 sql.confirm_intent,
                 other.post_key,
                 other.destination,
                 intent.part,
                 found,
-                relay.now(),
+                ledger.now(),
             )
-            await ctx.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=found)
+            await ledger.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=found)
         elif found:  # its job sends the rest later, after a mark it sets then
-            await relay.tx(
-                ctx,
+            await ledger.run(
                 sql.remark_intent,
                 other.post_key,
                 other.destination,
@@ -205,14 +189,14 @@ async def _settle_chat(relay: Relay, ctx: JobContext, route: Route, post_key: st
                 arrived=found,
             )
         else:
-            await relay.tx(ctx, sql.drop_intent, other.post_key, other.destination, intent.part)
-            await ctx.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=[])
+            await ledger.run(sql.drop_intent, other.post_key, other.destination, intent.part)
+            await ledger.event(ReposterEvent.SETTLED, post=other.post_key, message_ids=[])
     return highest
 
 
 async def _reconcile(
-    relay: Relay,
-    ctx: JobContext,
+    ledger: Ledger,
+    sender: TelegramSender,
     route: Route,
     post_key: str,
     destination: str,
@@ -223,14 +207,14 @@ async def _reconcile(
     if intent.after_message_id is None:
         return list(intent.arrived)
     start = max([intent.after_message_id, *intent.arrived])
-    others = await relay.tx(
-        ctx, sql.known_message_ids, route.chat, start, (post_key, destination, intent.part)
+    others = await ledger.run(
+        sql.known_message_ids, route.chat, start, (post_key, destination, intent.part)
     )
     found = list(intent.arrived)
     candidate, gap = start + 1, 0
     while len(found) < intent.expected and gap < PROBE_GAP:
         if candidate not in others:
-            if await relay.sender.probe_message(route.target, candidate):
+            if await sender.probe_message(route.target, candidate):
                 found.append(candidate)
                 gap = 0
             else:

@@ -13,6 +13,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tikrelay.store import locks
 
 
 class ChatTurns:
@@ -46,3 +51,36 @@ class ChatTurns:
             await self._changed.wait_for(lambda: self._may_send(chat, job_id))
             self._holder[chat] = job_id
         yield
+
+
+class Chats:
+    """A process's hold on its destination chats: the turns of its own jobs, and a named lock
+    shared with other processes (several workers, a cron run beside the service), so that sends
+    to one chat stay one at a time, which reconciliation relies on."""
+
+    def __init__(self, engine: Engine, lock_folder: Path) -> None:
+        self.turns = ChatTurns()
+        self._engine = engine
+        self._lock_folder = lock_folder
+
+    @asynccontextmanager
+    async def lock(self, chat: str) -> AsyncIterator[None]:
+        held = locks.held(self._engine, f"chat:{chat}", self._lock_folder)
+        loop = asyncio.get_running_loop()
+        taking = loop.run_in_executor(None, held.__enter__)
+
+        def give_back(took: asyncio.Future[None]) -> None:
+            if not took.cancelled() and took.exception() is None:
+                loop.run_in_executor(None, held.__exit__, None, None, None)
+
+        try:
+            await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            # Cancelled while waiting (a job timeout, a shutdown): the thread still gets the
+            # lock in the end, and must hand it back then, or the chat stays locked.
+            taking.add_done_callback(give_back)
+            raise
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(held.__exit__, None, None, None)

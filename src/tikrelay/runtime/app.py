@@ -1,37 +1,42 @@
-"""Wiring, once per entry point: the reposter's parts from the settings, the registry a worker
-runs, and what a run did (for its summary)."""
+"""The one place the program is put together from the settings: the database and job queue, the
+engine's kinds and plugins, the reposter (routes, clients, media cache, chats, listeners). The
+faces only call it: the CLI's ``run --once``, ``serve`` and ``worker`` (and later the bot and the
+web) get the same program and the same summary.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
-from dataclasses import dataclass, field
-from datetime import datetime
-
-from sqlalchemy import select
+import shutil
+import signal
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
-from tikrelay.domain.events import ReposterEvent
-from tikrelay.domain.jobs import JobStatus
 from tikrelay.engine.kinds import worker_registry
 from tikrelay.engine.registry import Registry
-from tikrelay.engine.schedules import Schedule, prune, save
 from tikrelay.engine.service import JobService
+from tikrelay.engine.worker import Worker, pid_alive
+from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import (
     DELIVER,
     POLL,
-    PRUNE_MEDIA,
-    PollPayload,
     SetupError,
     check_relay_settings,
+    upload_limit,
 )
-from tikrelay.reposter.relay import Relay
-from tikrelay.store import JobQueue
-from tikrelay.store.tables import deliveries, job_events, jobs
+from tikrelay.reposter.progress import Listeners
+from tikrelay.store import JobQueue, open_queue
+from tikrelay.store.reports import RunSummary, run_summary
 
 
-def build_relay(settings: Settings) -> Relay:
-    """The reposter for these settings; its Telegram and TikTok clients start on first use."""
+def check_reposter_settings(settings: Settings) -> None:
+    """Everything the reposter needs that pydantic cannot check alone; SetupError names the key."""
     check_relay_settings(settings)
     try:  # here, not at a job's first download: with PostgreSQL nothing else makes it first
         StatePaths(settings.state_dir).ensure()
@@ -43,125 +48,145 @@ def build_relay(settings: Settings) -> Relay:
             "no bot token: set TELEGRAM_BOT_TOKEN in the environment (from @BotFather), "
             "or telegram.bot_token in a file only you can read"
         )
-    return Relay(settings)
 
 
-def relay_service(
-    queue: JobQueue, settings: Settings, relay: Relay | None, extra: list[str] | None = None
-) -> JobService:
-    """The job service with the built-in kinds, plugins (and ``extra`` ``module:attr`` specs),
-    and the reposter's kinds."""
-    registry = Registry()
-    registry.include(worker_registry(extra))
-    if relay is not None:
-        registry.include(relay.registry())
-    service = JobService(queue, registry, settings.jobs)
-    if relay is not None:
-        relay.bind(service)
-    return service
+class Runtime:
+    """The program for one set of settings. ``open`` raises SetupError (the settings cannot run
+    the reposter) or store.DatabaseError (the database cannot be used), each naming the key."""
 
+    def __init__(
+        self, settings: Settings, queue: JobQueue, service: JobService, reposter: Reposter | None
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.service = service
+        self.reposter = reposter
+        self.listeners = reposter.listeners if reposter is not None else Listeners()
 
-def poll_schedule_name(source_key: str) -> str:
-    return f"{POLL}:{source_key}"
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        pool_size: int | None = None,
+        reposter: bool = True,
+        extra_kinds: list[str] | None = None,
+        clients: Clients | None = None,
+    ) -> Runtime:
+        """``reposter``: also the reposter's jobs (checked first, so that a mistake in its
+        settings is said before the database is opened). ``extra_kinds``: ``module:attr``
+        registries of more job kinds (ValueError names a bad one)."""
+        if reposter:
+            check_reposter_settings(settings)
+        size = pool_size or settings.jobs.worker_concurrency + 2
+        queue = open_queue(settings, pool_size=size)
+        try:
+            registry = Registry()
+            registry.include(worker_registry(extra_kinds))
+            service = JobService(queue, registry, settings.jobs)
+            found = Reposter(settings, service, clients) if reposter else None
+            if found is not None:
+                registry.include(found.registry())
+        except BaseException:
+            queue.engine.dispose()
+            raise
+        return cls(settings, queue, service, found)
 
+    def close(self) -> None:
+        self.queue.engine.dispose()
 
-def enqueue_polls(service: JobService, relay: Relay) -> int:
-    """One poll job per configured source (a source whose poll waits for a retry keeps it).
-    The dedupe key is the one the source's schedule uses, so a cron run and ``serve`` never
-    poll one source twice at the same time."""
-    for key in relay.sources:
-        name = poll_schedule_name(key)
-        service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"schedule:{name}")
-    return len(relay.sources)
+    def __enter__(self) -> Runtime:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-def schedule_polls(service: JobService, relay: Relay, rng: random.Random) -> None:
-    """A poll schedule per source (``every_minutes``, up to a tenth of it late, so that many
-    sources do not all poll in the same second); schedules of removed sources go."""
-    names = []
-    for key, watched in relay.sources.items():
-        interval = watched.settings.every_minutes * 60
-        name = poll_schedule_name(key)
-        names.append(name)
-        schedule = Schedule(
-            name=name,
-            kind=POLL,
-            payload=PollPayload(source=key).model_dump(),
-            interval_seconds=interval,
-            jitter_seconds=interval / 10,
+    # -- what the faces call ---------------------------------------------------------------
+
+    def run_once(self) -> RunSummary:
+        """Poll every source, deliver what is new, drain the queue (retries due within
+        ``jobs.drain_wait_seconds`` included), clean the media cache; what the run did."""
+        started = self.queue.clock()
+        if self.reposter is not None:
+            self.reposter.enqueue_polls()
+        # Jobs a killed run left RUNNING are due again at once; otherwise "nothing due" would
+        # skip them until their lease ran out.
+        self.queue.recover(
+            host=socket.gethostname(),
+            is_alive=pid_alive,
+            lease=timedelta(seconds=self.settings.jobs.lease_seconds),
         )
-        save(service, schedule, rng)
-    prune(service, f"{POLL}:", names)
-    # Downloaded media go once no delivery needs them (delivery.keep_media_hours).
-    save(service, Schedule(name=PRUNE_MEDIA, kind=PRUNE_MEDIA, interval_seconds=3600), rng)
+        if self.queue.has_due_work(self.service.registry.names()):
+            self.work(drain=True)
+        summary = self.summary(started)
+        if self.reposter is not None:
+            self.reposter.prune_media()
+        return summary
 
+    def serve(self, on_start: Callable[[], None] | None = None) -> RunSummary:
+        """Poll each source on its schedule and deliver, until SIGTERM/SIGINT; what it did."""
+        started = self.queue.clock()
+        if self.reposter is not None:
+            self.reposter.schedule_polls(random.Random())  # noqa: S311 - jitter, not secrets
+            self.reposter.enqueue_polls()  # the first poll now, not one interval from now
+        if on_start is not None:
+            on_start()
+        self.work(drain=False)
+        return self.summary(started)
 
-@dataclass(frozen=True)
-class FailedPost:
-    post: str
-    url: str
-    destination: str
-    reason: str
-    waiting: bool  # a retry is scheduled
+    def work(self, *, drain: bool, concurrency: int | None = None) -> None:
+        """Run jobs until stopped (``drain``: until none is due). The first SIGTERM/SIGINT lets
+        running jobs finish (``jobs.shutdown_grace_seconds``), a second one releases them at
+        once. A full disk stops the worker: its error is raised here."""
+        size = concurrency or self.settings.jobs.worker_concurrency
+        asyncio.run(self._work(Worker(self.service, concurrency=size, drain=drain)))
 
+    async def _work(self, worker: Worker) -> None:
+        loop = asyncio.get_running_loop()
+        signals = 0
 
-@dataclass
-class RunSummary:
-    polled: int = 0
-    new_posts: int = 0
-    left_out: int = 0  # older posts not delivered on purpose (``backfill`` on a first poll)
-    delivered: int = 0
-    failed: list[FailedPost] = field(default_factory=list)
-    failed_sources: list[tuple[str, str, bool]] = field(default_factory=list)
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            worker.stop(now=signals > 1)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.failed_sources
-
-
-def summarize(queue: JobQueue, started: datetime) -> RunSummary:
-    """What the jobs of this run did (changed since ``started``), and every job still waiting,
-    whichever run it comes from."""
-    summary = RunSummary()
-    waiting = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
-    with queue.engine.connect() as conn:
-        rows = conn.execute(
-            select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
-            .where(
-                jobs.c.kind.in_([POLL, DELIVER]),
-                (jobs.c.updated_at >= started) | jobs.c.status.in_(waiting),
-            )
-            .order_by(jobs.c.id)
-        ).all()
-        summary.delivered = len(
-            conn.execute(select(deliveries.c.id).where(deliveries.c.delivered_at >= started)).all()
-        )
-        chosen = conn.execute(
-            select(job_events.c.data)
-            .join(jobs, jobs.c.id == job_events.c.job_id)
-            .where(
-                jobs.c.kind == POLL,
-                job_events.c.type == ReposterEvent.POSTS_CHOSEN,
-                job_events.c.at >= started,
-            )
-        ).scalars()
-        summary.left_out = sum(int(data.get("left_out") or 0) for data in chosen)
-        summary.new_posts = len(
-            conn.execute(
-                select(jobs.c.id).where(jobs.c.kind == DELIVER, jobs.c.created_at >= started)
-            ).all()
-        )
-    for kind, status, payload, error in rows:
-        later = status != JobStatus.FAILED
-        if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
-            if kind == POLL and status == JobStatus.COMPLETED:
-                summary.polled += 1
-            continue
-        reason = error or ("not finished yet" if later else "failed")
-        if kind == POLL:
-            summary.failed_sources.append((payload["source"], reason, later))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        if self.reposter is None:
+            await worker.run()
         else:
-            summary.failed.append(
-                FailedPost(payload["post"], payload["url"], payload["destination"], reason, later)
-            )
-    return summary
+            async with self.reposter.clients.telegram:
+                await worker.run()
+        if worker.fatal is not None:
+            raise worker.fatal
+
+    def summary(self, started: datetime) -> RunSummary:
+        """What the reposter's jobs did since ``started``, and every one still waiting."""
+        return run_summary(self.queue.engine, started, poll=POLL, deliver=DELIVER)
+
+
+def describe_full_disk(settings: Settings, found: BaseException) -> str:
+    """One line for a full disk: which folder, how much room there is and tikrelay needs."""
+    advice = "free some space and run again: unfinished jobs were given back and run then"
+    if getattr(found, "sqlstate", None) is not None:  # the PostgreSQL server's own disk
+        return f"the database server's disk is full (database_url): {advice}"
+    # state_dir, or its media cache when that is a disk of its own with less room.
+    paths = StatePaths(settings.state_dir.absolute())
+    folder = min((paths.root, paths.media_cache), key=lambda f: (_free(f), f != paths.root))
+    need = 2 * upload_limit(settings) + 16 * 1000 * 1000  # a download, its prepared copy, the db
+    return (
+        f"no space left on the disk of {folder} ({_size(_free(folder))} free): "
+        f"tikrelay needs at least {_size(need)} free there; {advice}"
+    )
+
+
+def _free(folder: Path) -> int:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    return shutil.disk_usage(existing).free
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1000**3), ("MB", 1000**2), ("kB", 1000)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"

@@ -6,21 +6,21 @@ import asyncio
 import threading
 from pathlib import Path
 
+from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
-from tikrelay.reposter.relay import Relay
-from tikrelay.runtime.app import relay_service
+from tikrelay.reposter.turns import Chats
 from tikrelay.store import locks, open_queue
 
 
 async def test_cancel_while_waiting_gives_the_lock_back(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path)
     queue = open_queue(settings)
-    relay = Relay(settings)
-    relay_service(queue, settings, relay)
+    folder = StatePaths(tmp_path).locks
+    chats = Chats(queue.engine, folder)
     holding, release = threading.Event(), threading.Event()
 
     def other_process() -> None:  # another sender holds the chat
-        with locks.held(queue.engine, "chat:-100", relay.paths.locks):
+        with locks.held(queue.engine, "chat:-100", folder):
             holding.set()
             release.wait(10)
 
@@ -30,7 +30,7 @@ async def test_cancel_while_waiting_gives_the_lock_back(tmp_path: Path) -> None:
         assert await asyncio.to_thread(holding.wait, 10)
 
         async def send() -> None:
-            async with relay.chat_lock("-100"):
+            async with chats.lock("-100"):
                 raise AssertionError("never reached: cancelled while waiting")
 
         waiting = asyncio.create_task(send())
@@ -42,7 +42,7 @@ async def test_cancel_while_waiting_gives_the_lock_back(tmp_path: Path) -> None:
         holder.join(10)
         # The cancelled waiter got the lock after the holder left, and handed it back.
         async with asyncio.timeout(10):
-            async with relay.chat_lock("-100"):
+            async with chats.lock("-100"):
                 pass
     finally:
         release.set()

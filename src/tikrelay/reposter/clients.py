@@ -1,0 +1,55 @@
+"""The reposter's two clients, each made on first use: python-telegram-bot and yt-dlp load only
+when there is work for them (a cron run with nothing due starts neither)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tikrelay.config.paths import StatePaths
+from tikrelay.config.settings import Settings
+
+if TYPE_CHECKING:
+    from tikrelay.destinations.telegram import TelegramSender
+    from tikrelay.sources.tiktok import TikTokClient
+
+
+class Clients:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        telegram: TelegramSender | None = None,
+        tiktok: TikTokClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._telegram = telegram
+        self._tiktok = tiktok
+
+    @property
+    def telegram(self) -> TelegramSender:
+        """The Telegram sender with its flood pacer."""
+        if self._telegram is None:
+            from tikrelay.destinations.pacer import FloodPacer
+            from tikrelay.destinations.telegram import TelegramSender
+
+            telegram = self.settings.telegram
+            token = telegram.bot_token
+            self._telegram = TelegramSender(
+                token.get_secret_value() if token else "",
+                api_url=telegram.api_url,
+                local_mode=telegram.local_mode,
+                pacer=FloodPacer(**telegram.flood.model_dump()),
+                # A longer flood wait is scheduled as a retry: a draining run exits meanwhile.
+                max_wait=self.settings.jobs.drain_wait_seconds,
+            )
+        return self._telegram
+
+    @property
+    def tiktok(self) -> TikTokClient:
+        """The TikTok client (yt-dlp with the network settings)."""
+        if self._tiktok is None:
+            from tikrelay.sources.tiktok import TikTokClient
+
+            paths = StatePaths(self.settings.state_dir).ensure()
+            self._tiktok = TikTokClient(self.settings.network, paths)
+        return self._tiktok

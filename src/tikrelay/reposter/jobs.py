@@ -1,0 +1,139 @@
+"""The reposter's job kinds, registered with the engine: ``poll``, ``deliver`` and
+``prune_media``, each handler given exactly what it uses."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING
+
+from tikrelay.config.logging import redact_text
+from tikrelay.config.paths import StatePaths
+from tikrelay.config.settings import Settings
+from tikrelay.domain.errors import classify
+from tikrelay.domain.events import ReposterEvent
+from tikrelay.domain.retry import RETRYABLE
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
+from tikrelay.engine.schedules import Schedule, prune, save
+from tikrelay.engine.service import JobService
+from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.media_cache import MediaCache
+from tikrelay.reposter.model import DELIVER, POLL, PRUNE_MEDIA, DeliverPayload, PollPayload, Routes
+from tikrelay.reposter.poll import Poller
+from tikrelay.reposter.progress import Listeners
+from tikrelay.reposter.turns import Chats
+
+if TYPE_CHECKING:
+    from tikrelay.reposter.deliver import Deliverer
+
+
+def poll_schedule_name(source_key: str) -> str:
+    return f"{POLL}:{source_key}"
+
+
+class Reposter:
+    """The reposter in one process: its routes, clients, media cache, chats and listeners."""
+
+    def __init__(
+        self, settings: Settings, service: JobService, clients: Clients | None = None
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.routes = Routes(settings)
+        self.clients = clients or Clients(settings)
+        self.media = MediaCache(settings)
+        self.chats = Chats(service.queue.engine, StatePaths(settings.state_dir).locks)
+        self.listeners = Listeners()
+        self.poller = Poller(
+            service=service, routes=self.routes, clients=self.clients, progress=self.listeners
+        )
+        self._deliverer: Deliverer | None = None
+
+    @property
+    def deliverer(self) -> Deliverer:
+        """Made on the first delivery: PyAV, Pillow and Jinja2 load only with work to do."""
+        if self._deliverer is None:
+            from tikrelay.reposter.deliver import Deliverer
+
+            self._deliverer = Deliverer(
+                settings=self.settings,
+                queue=self.service.queue,
+                routes=self.routes,
+                clients=self.clients,
+                media=self.media,
+                chats=self.chats,
+                progress=self.listeners,
+            )
+        return self._deliverer
+
+    def enqueue_polls(self) -> int:
+        """One poll job per source (a source whose poll waits for a retry keeps it). The dedupe
+        key is the one the source's schedule uses, so a cron run and ``serve`` never poll one
+        source twice at the same time."""
+        for key in self.routes.sources:
+            name = poll_schedule_name(key)
+            self.service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"schedule:{name}")
+        return len(self.routes.sources)
+
+    def schedule_polls(self, rng: random.Random) -> None:
+        """A poll schedule per source (``every_minutes``, up to a tenth of it late, so that many
+        sources do not all poll in the same second); schedules of removed sources go; and the
+        media cache's hourly clean-up."""
+        names = []
+        for key, watched in self.routes.sources.items():
+            interval = watched.settings.every_minutes * 60
+            name = poll_schedule_name(key)
+            names.append(name)
+            schedule = Schedule(
+                name=name,
+                kind=POLL,
+                payload=PollPayload(source=key).model_dump(),
+                interval_seconds=interval,
+                jitter_seconds=interval / 10,
+            )
+            save(self.service, schedule, rng)
+        prune(self.service, f"{POLL}:", names)
+        # Downloaded media go once no delivery needs them (delivery.keep_media_hours).
+        save(self.service, Schedule(name=PRUNE_MEDIA, kind=PRUNE_MEDIA, interval_seconds=3600), rng)
+
+    def prune_media(self) -> int:
+        """Delete posts' media no delivery needs any more (delivery.keep_media_hours)."""
+        return self.media.prune(self.service.queue, DELIVER)
+
+    def registry(self) -> Registry:
+        registry = Registry()
+
+        # Two polls at a time: reading feeds is mostly CPU in yt-dlp, and deliveries (ahead of
+        # polls in the queue) should start downloading as soon as the first poll is done. A
+        # failed feed waits for its backoff, not in this run: a run never hammers a source.
+        @registry.handler(
+            POLL, payload=PollPayload, max_attempts=3, max_running=2, drain_wait=False
+        )
+        async def poll(ctx: JobContext, payload: PollPayload) -> None:
+            try:
+                await self.poller(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"source {payload.source}", exc)
+                raise
+
+        @registry.handler(DELIVER, payload=DeliverPayload)
+        async def deliver(ctx: JobContext, payload: DeliverPayload) -> None:
+            try:
+                await self.deliverer(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                raise
+
+        @registry.handler(PRUNE_MEDIA, max_attempts=1, max_running=1)
+        async def prune_media(ctx: JobContext, payload: dict[str, object]) -> None:
+            removed = await asyncio.to_thread(self.prune_media)
+            await ctx.event(ReposterEvent.MEDIA_PRUNED, folders=removed)
+
+        return registry
+
+    def _report_failure(self, ctx: JobContext, what: str, exc: Exception) -> None:
+        error = classify(exc)
+        retryable = error.retryable if error.retryable is not None else error.kind in RETRYABLE
+        retry = retryable and ctx.attempt < ctx.job.max_attempts
+        self.listeners.failed(what, f"{error.kind}: {redact_text(error.message)}", retry=retry)

@@ -1,0 +1,53 @@
+"""What a post is sent as, part by part: a video, an album of at most ten photos, a sound. Each
+part is one send intent (``reposter.sending``); an album may arrive in part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tikrelay.media.video import TelegramVideo
+
+ALBUM_SIZE = 10
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    index: int
+    video: TelegramVideo
+    caption: str | None
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.video.path]
+
+
+@dataclass(frozen=True)
+class AlbumPart:
+    index: int
+    photos: list[Path]
+    caption: str | None  # under the first photo
+
+    @property
+    def files(self) -> list[Path]:
+        return self.photos
+
+
+@dataclass(frozen=True)
+class AudioPart:
+    index: int
+    file: Path
+    title: str | None
+    performer: str | None
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.file]
+
+
+Part = VideoPart | AlbumPart | AudioPart
+
+
+def expected(part: Part) -> int:
+    """How many messages the part makes."""
+    return len(part.files)

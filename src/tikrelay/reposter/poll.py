@@ -1,0 +1,92 @@
+"""The ``poll`` job: a source's newest posts read with one feed request; the new ones become
+``deliver`` jobs (oldest first, one per destination) in the transaction that completes the poll,
+so that either all of it is written or none of it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy import Connection
+
+from tikrelay.domain.events import ReposterEvent, Stage
+from tikrelay.domain.posts import backfill as choose_backfill
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.service import JobService
+from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.ledger import Ledger
+from tikrelay.reposter.model import DELIVER, DeliverPayload, PollPayload, Routes
+from tikrelay.reposter.progress import Progress
+from tikrelay.sources.refs import SITE
+from tikrelay.store import relay as sql
+from tikrelay.store.transition import add_events
+
+log = structlog.get_logger("tikrelay.relay")
+
+
+class Poller:
+    """The ``poll`` job's handler, given exactly what it uses."""
+
+    def __init__(
+        self, *, service: JobService, routes: Routes, clients: Clients, progress: Progress
+    ) -> None:
+        self.service = service
+        self.routes = routes
+        self.clients = clients
+        self.progress = progress
+
+    async def __call__(self, ctx: JobContext, payload: PollPayload) -> None:
+        watched = self.routes.source(payload.source)
+        ledger = Ledger(ctx, self.service.queue)
+        row = await ledger.run(sql.ensure_source, watched.key, SITE, watched.username, ledger.now())
+        attempt = ctx.attempt - 1
+        client = self.clients.tiktok
+        depth = watched.settings.depth
+        try:
+            async with ctx.stage(Stage.FEED_FETCH):
+                if row.native_id is None:  # first poll: the profile page gives the secUid too
+                    native_id, entries = await asyncio.to_thread(
+                        client.resolve, watched.username, depth, attempt=attempt
+                    )
+                    if native_id is not None:  # None: nothing posted yet
+                        await ledger.run(sql.set_native_id, row.id, native_id)
+                else:
+                    entries = await asyncio.to_thread(
+                        client.latest, row.native_id, watched.username, depth, attempt=attempt
+                    )
+        except Exception as exc:
+            await ledger.run(sql.record_poll_error, row.id, str(exc)[:500])
+            raise
+        await ledger.event(ReposterEvent.FEED_LISTED, source=watched.key, posts=len(entries))
+        first_sight = row.first_polled_at is None
+        backfill = watched.settings.backfill
+        keep = depth if backfill is None else backfill
+
+        def record(conn: Connection) -> None:
+            keys = [f"{SITE}:{e.id}" for e in entries]
+            new = set(sql.record_listing(conn, row.id, keys, ledger.now()))
+            fresh = [e for e in entries if f"{SITE}:{e.id}" in new]
+            left_out = 0
+            if first_sight:  # only the newest ``backfill`` of what was already there
+                fresh, left_out = choose_backfill(fresh, keep)
+            for entry in fresh:  # oldest first: deliver jobs are claimed in this order
+                key = f"{SITE}:{entry.id}"
+                for name in watched.settings.to:
+                    if sql.delivered_ids(conn, key, name) is not None:
+                        continue
+                    job = DeliverPayload(
+                        post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
+                    )
+                    # Ahead of the other polls: downloads start while the rest are read.
+                    self.service.enqueue(
+                        DELIVER, job, dedupe_key=f"deliver:{key}:{name}", priority=1, conn=conn
+                    )
+            counts = {"listed": len(entries), "new": len(new), "queued": len(fresh)}
+            chosen = {**counts, "left_out": left_out}
+            add_events(conn, [(ledger.job_id, ReposterEvent.POSTS_CHOSEN, chosen)], ledger.now())
+            log.info("polled", source=watched.key, **chosen)
+            self.progress.polled(
+                watched.key, len(entries), len(fresh) * len(watched.settings.to), left_out
+            )
+
+        ledger.on_complete(record)

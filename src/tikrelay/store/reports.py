@@ -1,0 +1,91 @@
+"""The reads that every face shares: what a run did, for the command line's summary (and the
+bot's /status and the web's dashboard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+
+from tikrelay.domain.events import ReposterEvent
+from tikrelay.domain.jobs import ACTIVE_STATUSES, JobStatus
+from tikrelay.store.tables import deliveries, job_events, jobs
+
+
+@dataclass(frozen=True)
+class FailedPost:
+    post: str
+    url: str
+    destination: str
+    reason: str
+    waiting: bool  # a retry is scheduled
+
+
+@dataclass(frozen=True)
+class FailedSource:
+    source: str
+    reason: str
+    waiting: bool  # a retry is scheduled
+
+
+@dataclass
+class RunSummary:
+    polled: int = 0
+    new_posts: int = 0
+    left_out: int = 0  # older posts not delivered on purpose (``backfill`` on a first poll)
+    delivered: int = 0
+    failed: list[FailedPost] = field(default_factory=list)
+    failed_sources: list[FailedSource] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.failed_sources
+
+
+def run_summary(engine: Engine, started: datetime, *, poll: str, deliver: str) -> RunSummary:
+    """What the ``poll`` and ``deliver`` jobs of a run did (changed since ``started``), and every
+    such job still waiting, whichever run it comes from."""
+    summary = RunSummary()
+    waiting = [status.value for status in ACTIVE_STATUSES]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
+            .where(
+                jobs.c.kind.in_([poll, deliver]),
+                (jobs.c.updated_at >= started) | jobs.c.status.in_(waiting),
+            )
+            .order_by(jobs.c.id)
+        ).all()
+        summary.delivered = conn.execute(
+            select(func.count()).select_from(deliveries).where(deliveries.c.delivered_at >= started)
+        ).scalar_one()
+        chosen = conn.execute(
+            select(job_events.c.data)
+            .join(jobs, jobs.c.id == job_events.c.job_id)
+            .where(
+                jobs.c.kind == poll,
+                job_events.c.type == ReposterEvent.POSTS_CHOSEN,
+                job_events.c.at >= started,
+            )
+        ).scalars()
+        summary.left_out = sum(int(data.get("left_out") or 0) for data in chosen)
+        summary.new_posts = conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.kind == deliver, jobs.c.created_at >= started)
+        ).scalar_one()
+    for kind, status, payload, error in rows:
+        later = status != JobStatus.FAILED
+        if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+            if kind == poll and status == JobStatus.COMPLETED:
+                summary.polled += 1
+            continue
+        reason = error or ("not finished yet" if later else "failed")
+        if kind == poll:
+            summary.failed_sources.append(FailedSource(payload["source"], reason, later))
+        else:
+            summary.failed.append(
+                FailedPost(payload["post"], payload["url"], payload["destination"], reason, later)
+            )
+    return summary
