@@ -13,6 +13,7 @@ from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.health.limits import NETWORK_TIMEOUT
 from tikrelay.health.report import Check, failed, passed, skipped
+from tikrelay.reposter.clients import Clients
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
@@ -36,7 +37,7 @@ async def check_telegram(settings: Settings) -> list[Check]:
     async with contextlib.AsyncExitStack() as session:
         try:
             async with asyncio.timeout(NETWORK_TIMEOUT):
-                sender = await session.enter_async_context(sender_for(settings))
+                sender = await session.enter_async_context(Clients(settings).telegram)
                 username = await sender.whoami()
         except TimeoutError:
             problem = f"{api} did not answer within {NETWORK_TIMEOUT:g} s: check telegram.api_url"
@@ -49,22 +50,6 @@ async def check_telegram(settings: Settings) -> list[Check]:
         bot = passed("telegram", f"the token is accepted: bot @{username} at {api}")
         destinations = await asyncio.gather(*(check_destination(sender, r) for r in routes))
     return [bot, *destinations]
-
-
-def sender_for(settings: Settings) -> TelegramSender:
-    """A sender like a run's: the same token, API URL, local mode and flood pacer."""
-    from tikrelay.destinations.pacer import FloodPacer
-    from tikrelay.destinations.telegram import TelegramSender
-
-    telegram = settings.telegram
-    token = telegram.bot_token
-    return TelegramSender(
-        token.get_secret_value() if token else "",
-        api_url=telegram.api_url,
-        local_mode=telegram.local_mode,
-        pacer=FloodPacer(**telegram.flood.model_dump()),
-        max_wait=settings.jobs.drain_wait_seconds,
-    )
 
 
 def token_problem(error: TikrelayError, api: str, token: str) -> str:
