@@ -377,8 +377,7 @@ def test_a_destination_in_use_cannot_be_removed(catalog: Catalog) -> None:
     with pytest.raises(CatalogError) as raised:
         catalog.remove_destination("channel")
     assert str(raised.value) == (
-        "destination 'channel' is in use: tiktok:@alice, tiktok:@bob route to it; "
-        "remove those sources first"
+        "destination 'channel' is in use by tiktok:@alice, tiktok:@bob: remove those sources first"
     )
     assert sorted(catalog.destinations()) == ["channel", "spare"]
     catalog.remove_source("@alice")

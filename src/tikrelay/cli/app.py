@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tikrelay import __version__
+from tikrelay.cli.catalog import destinations_app, sources_app
 from tikrelay.cli.doctor import doctor
 from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
@@ -23,6 +24,8 @@ app = typer.Typer(
 
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
+app.add_typer(destinations_app, name="destinations")
 app.command("init")(init)
 app.command("run")(run)
 app.command("serve")(serve)

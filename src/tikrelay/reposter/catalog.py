@@ -440,8 +440,8 @@ class Catalog:
             users = [s.key for s in catalog_sql.sources(conn) if name in s.settings["to"]]
             if users:
                 raise CatalogError(
-                    f"destination {name!r} is in use: {', '.join(users)} route to it; remove "
-                    "those sources first"
+                    f"destination {name!r} is in use by {', '.join(users)}: remove those "
+                    "sources first"
                 )
             catalog_sql.delete_destinations(conn, [name])
 
