@@ -17,7 +17,7 @@ from tikrelay.sandbox.telegram.flood import FloodLimits
 from tikrelay.sandbox.telegram.world import Chat
 
 if TYPE_CHECKING:
-    from tikrelay.sandbox.telegram.emulator import TelegramEmulator
+    from tikrelay.sandbox.telegram.facade import EmulatorFacade
 
 PREFIX = "/_emulator"
 Body = dict[str, Any]
@@ -58,7 +58,7 @@ def _chat_id(request: web.Request) -> int:
 class _Control:
     """The control actions; each takes the request and its JSON body."""
 
-    def __init__(self, emu: TelegramEmulator) -> None:
+    def __init__(self, emu: EmulatorFacade) -> None:
         self.emu = emu
 
     def state(self, request: web.Request, body: Body) -> Body:
@@ -114,7 +114,7 @@ class _Control:
         return {"faults": []}
 
 
-def control_routes(emu: TelegramEmulator) -> list[web.RouteDef]:
+def control_routes(emu: EmulatorFacade) -> list[web.RouteDef]:
     control, people = _Control(emu), emu.env.people
     routes: list[tuple[str, str, Callable[[web.Request, Body], Any]]] = [
         ("GET", "/state", control.state),
