@@ -284,3 +284,16 @@ def test_group_completion_isolates_a_failing_hook(queue: JobQueue) -> None:
     assert results[999] is False
     assert "EFFECT" in event_types(queue, hooked.id)
     assert queue.get(broken.id).status is JobStatus.RUNNING  # type: ignore[union-attr]
+
+
+def test_a_claims_status_changed_names_the_worker(queue: JobQueue) -> None:
+    # JobEvent has no WORKER_ASSIGNED: the move to RUNNING carries the worker, on both claim paths.
+    free = queue.enqueue(NewJob(kind="noop", payload={}, max_attempts=3)).job
+    keyed = queue.enqueue(
+        NewJob(kind="noop", payload={}, max_attempts=3, concurrency_key="chat:1")
+    ).job
+    queue.claim("w-free", 1, LEASE)
+    queue.claim("w-keyed", 1, LEASE, ClaimLimits(max_running=10))
+    for job_id, worker in ((free.id, "w-free"), (keyed.id, "w-keyed")):
+        moves = [e.data for e in queue.events(job_id) if e.type == JobEvent.STATUS_CHANGED]
+        assert moves == [{"from": "QUEUED", "to": "RUNNING", "worker_id": worker}]
