@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SourceArg = Annotated[
-    str, typer.Argument(help="The source: @username, a profile URL or its key (tiktok:@name).")
+    str,
+    typer.Argument(
+        metavar="SOURCE", help="The source: @username, a profile URL or its key (tiktok:@name)."
+    ),
 ]
-NameArg = Annotated[str, typer.Argument(help="The destination's name.")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The destination's name.")]
 
 sources_app = typer.Typer(
     help="What is watched: list, add, remove, pause and resume sources.", no_args_is_help=True
@@ -91,7 +94,9 @@ def list_sources(config: Path | None = ConfigOption) -> None:
 
 @sources_app.command("add")
 def add_source(
-    tiktok: Annotated[str, typer.Argument(help="A TikTok creator: @username or profile URL.")],
+    tiktok: Annotated[
+        str, typer.Argument(metavar="CREATOR", help="A TikTok creator: @username or profile URL.")
+    ],
     to: Annotated[
         list[str], typer.Option("--to", "-t", help="A destination's name; repeat for more.")
     ],
@@ -156,7 +161,7 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
     catalog = catalog_from(config)
     entries = changed(catalog.destination_entries)
     if not entries:
-        typer.echo("no destinations yet: add one with `tikrelay destinations add NAME CHAT_ID`")
+        typer.echo("no destinations yet: add one with `tikrelay destinations add NAME CHAT`")
         return
     users: dict[str, int] = {}
     for source in changed(catalog.source_entries):
@@ -177,7 +182,10 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
 def add_destination(
     name: NameArg,
     chat_id: Annotated[
-        str, typer.Argument(help="The chat: a numeric id (-100… for channels) or @channel.")
+        str,
+        typer.Argument(
+            metavar="CHAT", help="The chat: a numeric id (-100… for channels) or @channel."
+        ),
     ],
     topic_id: Annotated[
         int | None, typer.Option("--topic-id", help="A forum topic; omit for General.")
