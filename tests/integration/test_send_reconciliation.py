@@ -84,7 +84,7 @@ async def harness(tmp_path: Path, media: MediaFixtures) -> AsyncIterator[Harness
         )
         queue = open_queue(settings)
         clients = Clients(settings)
-        route = Routes(settings).route("clips")
+        route = Routes.from_settings(settings).route("clips")
         try:
             async with clients.telegram:
                 yield Harness(clients, queue, route, emu, media.image(1, "jpeg"))

@@ -7,7 +7,6 @@ start, so what it shows and checks against is what the file says now.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -16,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tikrelay.cli.common import EXIT_REFUSED, ConfigOption, fail, settings_from
+from tikrelay.cli.common import EXIT_REFUSED, ConfigOption, config_path, fail, settings_from
 from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -49,9 +48,8 @@ def catalog_from(config: Path | None) -> Catalog:
 
     configure_logging(level=logging.WARNING)
     settings = settings_from(config)
-    named = config or os.environ.get("TIKRELAY_CONFIG")
     try:
-        catalog = Catalog(open_engine(settings), config_file=named)
+        catalog = Catalog(open_engine(settings), config_file=config_path(config))
         catalog.sync_from_settings(settings)
     except (DatabaseError, CatalogError) as exc:  # the file cannot be applied: a config mistake
         raise fail(str(exc)) from None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from tikrelay.cli.common import fail
+from tikrelay.cli.common import config_path, fail
 from tikrelay.cli.progress import LiveProgress, progress_display
 from tikrelay.domain.errors import disk_full
 
@@ -22,15 +23,21 @@ if TYPE_CHECKING:
 
 
 def open_runtime(
-    settings: Settings, *, reposter: bool = True, extra_kinds: list[str] | None = None
+    settings: Settings,
+    config: Path | None,
+    *,
+    reposter: bool = True,
+    extra_kinds: list[str] | None = None,
 ) -> Runtime:
-    """The program for these settings; a mistake exits 2 with its message."""
+    """The program for these settings (from ``config``); a mistake exits 2 with its message."""
     from tikrelay.reposter.model import SetupError
     from tikrelay.runtime.app import Runtime
     from tikrelay.store import DatabaseError
 
     try:
-        return Runtime.open(settings, reposter=reposter, extra_kinds=extra_kinds)
+        return Runtime.open(
+            settings, config_file=config_path(config), reposter=reposter, extra_kinds=extra_kinds
+        )
     except (SetupError, DatabaseError) as exc:
         raise fail(str(exc)) from None
     except ValueError as exc:  # a bad --kinds module:attr

@@ -33,7 +33,7 @@ def run(
     settings = settings_from(config)
     configure_logging(level=logging.WARNING)
     with stopping_on_full_disk(settings):
-        runtime = open_runtime(settings)
+        runtime = open_runtime(settings, config)
         try:
             with showing_progress(runtime):
                 summary = runtime.run_once()

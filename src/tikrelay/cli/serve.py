@@ -19,7 +19,7 @@ def serve(config: Path | None = ConfigOption) -> None:
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
     with stopping_on_full_disk(settings):
-        runtime = open_runtime(settings)
+        runtime = open_runtime(settings, config)
         try:
             sources = len(runtime.reposter.routes.sources) if runtime.reposter else 0
 

@@ -31,9 +31,11 @@ def worker(
     or destinations in the config, the reposter's jobs too."""
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
-    reposter = bool(settings.sources or settings.destinations)
+    # The reposter's jobs too when there is a reposter to run: sources or destinations in the
+    # file, or a bot token (the catalog may hold sources added from the command line).
+    reposter = bool(settings.sources or settings.destinations or settings.telegram.bot_token)
     with stopping_on_full_disk(settings):
-        runtime = open_runtime(settings, reposter=reposter, extra_kinds=kinds)
+        runtime = open_runtime(settings, config, reposter=reposter, extra_kinds=kinds)
         try:
             runtime.work(drain=drain, concurrency=concurrency)
         finally:

@@ -36,11 +36,15 @@ class Reposter:
     """The reposter in one process: its routes, clients, media cache, chats and listeners."""
 
     def __init__(
-        self, settings: Settings, service: JobService, clients: Clients | None = None
+        self,
+        settings: Settings,
+        service: JobService,
+        routes: Routes,
+        clients: Clients | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
-        self.routes = Routes(settings)
+        self.routes = routes
         self.clients = clients or Clients(settings)
         self.media = MediaCache(settings)
         self.chats = Chats(service.queue.engine, StatePaths(settings.state_dir).locks)

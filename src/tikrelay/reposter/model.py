@@ -3,6 +3,7 @@ and the checks the settings need beyond pydantic's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -81,22 +82,29 @@ def upload_limit(settings: Settings) -> int:
 
 
 class Routes:
-    """Sources and destinations by key and name, as the configuration defines them now."""
+    """Sources and destinations by key and name, as they stood when the program started: the
+    catalog's (which the config file is synced into), or the settings' alone."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.destinations = settings.destinations
-        self.sources = {watched.key: watched for watched in watched_sources(settings)}
+    def __init__(
+        self, destinations: Mapping[str, DestinationSettings], sources: Iterable[WatchedSource]
+    ) -> None:
+        self.destinations = dict(destinations)
+        self.sources = {watched.key: watched for watched in sources}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Routes:
+        return cls(settings.destinations, watched_sources(settings))
 
     def route(self, name: str) -> Route:
         found = self.destinations.get(name)
         if found is None:
-            raise InvalidJobError(f"destination {name!r} is no longer in the config")
+            raise InvalidJobError(f"destination {name!r} is no longer in the catalog")
         return Route(name, found)
 
     def source(self, key: str) -> WatchedSource:
         found = self.sources.get(key)
         if found is None:
-            raise InvalidJobError(f"source {key!r} is no longer in the config")
+            raise InvalidJobError(f"source {key!r} is no longer watched (or is paused)")
         return found
 
     def chat_of(self, name: str) -> str | None:

@@ -21,11 +21,13 @@ from tikrelay.engine.kinds import worker_registry
 from tikrelay.engine.registry import Registry
 from tikrelay.engine.service import JobService
 from tikrelay.engine.worker import Worker, pid_alive
+from tikrelay.reposter.catalog import Catalog, CatalogError
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import (
     DELIVER,
     POLL,
+    Routes,
     SetupError,
     check_relay_settings,
     upload_limit,
@@ -68,14 +70,17 @@ class Runtime:
         cls,
         settings: Settings,
         *,
+        config_file: Path | None = None,
         pool_size: int | None = None,
         reposter: bool = True,
         extra_kinds: list[str] | None = None,
         clients: Clients | None = None,
     ) -> Runtime:
-        """``reposter``: also the reposter's jobs (checked first, so that a mistake in its
-        settings is said before the database is opened). ``extra_kinds``: ``module:attr``
-        registries of more job kinds (ValueError names a bad one)."""
+        """``reposter``: also the reposter's jobs (its settings are checked first, so that a
+        mistake is said before the database is opened); the config file's sources and
+        destinations are synced into the catalog, and the reposter works from the catalog.
+        ``extra_kinds``: ``module:attr`` registries of more job kinds (ValueError names a bad
+        one). ``config_file`` names the file in the catalog's messages."""
         if reposter:
             check_reposter_settings(settings)
         size = pool_size or settings.jobs.worker_concurrency + 2
@@ -84,8 +89,15 @@ class Runtime:
             registry = Registry()
             registry.include(worker_registry(extra_kinds))
             service = JobService(queue, registry, settings.jobs)
-            found = Reposter(settings, service, clients) if reposter else None
-            if found is not None:
+            found = None
+            if reposter:
+                catalog = Catalog(queue.engine, config_file=config_file)
+                try:
+                    catalog.sync_from_settings(settings)
+                except CatalogError as exc:
+                    raise SetupError(str(exc)) from None
+                routes = Routes(catalog.destinations(), catalog.sources())
+                found = Reposter(settings, service, routes, clients)
                 registry.include(found.registry())
         except BaseException:
             queue.engine.dispose()

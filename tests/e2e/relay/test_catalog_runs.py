@@ -1,0 +1,41 @@
+"""The reposter works from the catalog: a source added from the command line is polled and
+delivered by the next run, a paused one is not, and a file-made one cannot be paused there."""
+
+from __future__ import annotations
+
+from tests.e2e.relay.conftest import Relayed
+
+
+def test_sources_added_and_paused_from_the_command_line_take_effect_in_the_next_run(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice", videos=1)
+    world.add_creator("bob", videos=1)
+    world.add_creator("carol", videos=1)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    config = str(relayed.config)
+
+    added = relayed.run("sources", "add", "@bob", "--to", "clips", "--config", config)
+    assert added.returncode == 0, added.stdout + added.stderr
+    carol = relayed.run("sources", "add", "@carol", "--to", "clips", "--config", config)
+    assert carol.returncode == 0, carol.stdout + carol.stderr
+    paused = relayed.run("sources", "pause", "@carol", "--config", config)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    refused = relayed.run("sources", "pause", "@alice", "--config", config)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "config file" in refused.stderr
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "polled 2 of 2 sources: 2 new deliveries, 2 delivered" in result.stdout
+    authors = sorted(m["caption"].rsplit("@", 1)[1] for m in telegram.messages(channel.id))
+    assert authors == ["alice", "bob"]  # carol is paused
+
+    resumed = relayed.run("sources", "resume", "@carol", "--config", config)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = relayed.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "polled 3 of 3 sources: 1 new deliveries, 1 delivered" in again.stdout
