@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tests.integration.tiktok.conftest import collect_yt_dlp_leaks
+from tests.support.ytdlp import collect_yt_dlp_leaks
 from tikrelay.config import Settings
 from tikrelay.health import Report, Status, examine
 from tikrelay.sandbox.fixtures import MediaFixtures

@@ -11,7 +11,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReactionTy
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, InvalidToken
 
-from tests.integration.telegram_support import (  # noqa: F401 - fixtures
+from tests.support.telegram import (  # noqa: F401 - fixtures
     assert_clean,
     bot,
     emu,

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from telegram.error import BadRequest
 
-from tests.integration.telegram_support import (  # noqa: F401 - fixtures
+from tests.support.telegram import (  # noqa: F401 - fixtures
     emu,
     make_bot,
     ptb_timedelta,

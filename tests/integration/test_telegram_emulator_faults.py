@@ -14,7 +14,7 @@ from telegram.error import BadRequest, ChatMigrated, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from tests.integration.telegram_support import (  # noqa: F401 - fixtures
+from tests.support.telegram import (  # noqa: F401 - fixtures
     TOKEN,
     bot,
     emu,

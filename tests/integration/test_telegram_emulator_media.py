@@ -12,7 +12,7 @@ import pytest
 from telegram import Bot, InputFile, InputMediaDocument, InputMediaPhoto, InputMediaVideo
 from telegram.error import BadRequest, NetworkError
 
-from tests.integration.telegram_support import (  # noqa: F401 - fixtures
+from tests.support.telegram import (  # noqa: F401 - fixtures
     assert_clean,
     bot,
     emu,

@@ -26,7 +26,7 @@ from telegram.ext import (
     InlineQueryHandler,
 )
 
-from tests.integration.telegram_support import (  # noqa: F401 - fixtures
+from tests.support.telegram import (  # noqa: F401 - fixtures
     assert_clean,
     bot,
     emu,

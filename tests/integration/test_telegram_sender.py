@@ -16,7 +16,7 @@ import pytest
 import structlog
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TimedOut
 
-from tests.integration.telegram_support import ptb_timedelta  # noqa: F401 - fixture
+from tests.support.telegram import ptb_timedelta  # noqa: F401 - fixture
 from tikrelay.destinations.pacer import FloodPacer
 from tikrelay.destinations.telegram import ChatTarget, TelegramSender
 from tikrelay.destinations.telegram_checks import PRIVATE_NOTE, TOPIC_NOTE

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from tests.e2e.jobs.chaos_kinds import effects
-from tests.jobs_db import BACKENDS, temporary_database
+from tests.support.chaos_kinds import effects
+from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.domain.jobs import JobEvent, JobStatus
 from tikrelay.store import JobQueue, NewJob
 from tikrelay.store.tables import job_events, jobs
@@ -57,7 +57,7 @@ def start_worker(config: Path, log: Path, *extra: str) -> subprocess.Popen[bytes
         "--config",
         str(config),
         "--kinds",
-        "tests.e2e.jobs.chaos_kinds:registry",
+        "tests.support.chaos_kinds:registry",
         "--concurrency",
         "8",
         *extra,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs_db import BACKENDS, temporary_database
+from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.store import NewJob, open_queue
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs_db import BACKENDS, FakeClock, temporary_database
+from tests.support.jobs_db import BACKENDS, FakeClock, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.config.settings import Settings
 from tikrelay.store import JobQueue, open_engine

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from tests.jobs_db import BACKENDS, temporary_database
+from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.store import migrate
 from tikrelay.store.engine import create_db_engine
 from tikrelay.store.tables import metadata

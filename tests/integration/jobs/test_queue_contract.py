@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from tests.jobs_db import FakeClock
+from tests.support.jobs_db import FakeClock
 from tikrelay.domain.errors import InvalidJobError, QueueFullError
 from tikrelay.domain.jobs import IllegalTransitionError, JobEvent, JobStatus
 from tikrelay.store import ClaimLimits, JobQueue, NewJob

@@ -20,7 +20,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine, delete, select
 
-from tests.jobs_db import BACKENDS, FakeClock, temporary_database
+from tests.support.jobs_db import BACKENDS, FakeClock, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.domain.jobs import FINAL_STATUSES, JobEvent, JobStatus, is_allowed
 from tikrelay.store import JobQueue, NewJob, open_engine

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from yt_dlp.networking.exceptions import RequestError
 
-from tests.integration.tiktok.recording import RecordingServer
+from tests.support.recording import RecordingServer
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 from tikrelay.sandbox.tiktok.model import IMAGE_HOST, MUSIC_HOST, VIDEO_HOST

@@ -10,9 +10,8 @@ import pytest
 import yt_dlp
 from yt_dlp.utils import DownloadError
 
+from tests.support.ytdlp import NO_WATERMARK
 from tikrelay.sandbox.tiktok import EmulatorControl, TikTokEmulator, TikTokWorld
-
-from .conftest import NO_WATERMARK
 
 pytestmark = pytest.mark.timeout(60)
 

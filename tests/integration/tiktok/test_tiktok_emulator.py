@@ -13,11 +13,10 @@ import pytest
 import yt_dlp
 from yt_dlp.networking import Request
 
+from tests.support.ytdlp import NO_WATERMARK
 from tikrelay.media.ffmpeg import ffmpeg_path
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
-
-from .conftest import NO_WATERMARK
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,6 +11,7 @@ import pytest
 import yt_dlp
 from yt_dlp.utils import DownloadError
 
+from tests.support.ytdlp import NO_WATERMARK, RecordingLogger
 from tikrelay.sandbox.tiktok import (
     IP_BLOCKED,
     PRIVATE_ACCOUNT,
@@ -19,8 +20,6 @@ from tikrelay.sandbox.tiktok import (
     TikTokEmulator,
     TikTokWorld,
 )
-
-from .conftest import NO_WATERMARK, RecordingLogger
 
 pytestmark = pytest.mark.timeout(60)
 

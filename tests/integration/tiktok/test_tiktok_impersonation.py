@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 import yt_dlp
 
+from tests.support.ytdlp import NO_WATERMARK, RecordingLogger
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
-
-from .conftest import NO_WATERMARK, RecordingLogger
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,9 +17,8 @@ import pytest
 import yt_dlp
 from yt_dlp.networking import Request
 
+from tests.support.ytdlp import NO_WATERMARK
 from tikrelay.sandbox.tiktok import EmulatorControl, Post, TikTokEmulator, TikTokWorld
-
-from .conftest import NO_WATERMARK
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -3,8 +3,8 @@ never contacts it, posts nothing of it, and reports the post as failed, saying w
 
 from __future__ import annotations
 
-from tests.e2e.relay.conftest import Relayed
-from tests.integration.tiktok.recording import recording_server
+from tests.support.recording import recording_server
+from tests.support.relayed import Relayed
 from tikrelay.sandbox.fixtures import MediaFixtures
 
 

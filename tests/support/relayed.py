@@ -1,19 +1,17 @@
-"""Both emulators serving a world, a config pointing tikrelay at them, and the real command."""
+"""The reposter end to end: both emulators serving a world, a config pointing tikrelay at them, and
+the real command in a subprocess."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.telegram import TelegramEmulator
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 
@@ -66,13 +64,3 @@ class Relayed:
             timeout=timeout,
             env=env,
         )
-
-
-@pytest.fixture
-def relayed(media: MediaFixtures, tmp_path: Path) -> Iterator[Relayed]:
-    world = TikTokWorld(media)
-    with (
-        TikTokEmulator(world).running() as tiktok,
-        TelegramEmulator(TOKEN, files_dir=tmp_path / "telegram").running() as telegram,
-    ):
-        yield Relayed(world, tiktok, telegram, tmp_path)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.jobs_db import BACKENDS, FakeClock, temporary_database
+from tests.support.jobs_db import BACKENDS, FakeClock, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
 from tikrelay.reposter.catalog import (

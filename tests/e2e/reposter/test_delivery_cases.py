@@ -3,7 +3,7 @@ flood control answers, posts that cannot be delivered, first sight."""
 
 from __future__ import annotations
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 from tikrelay.sandbox.tiktok.model import PRIVATE_POST
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from tests.e2e.relay.conftest import TOKEN, Relayed
+from tests.support.relayed import TOKEN, Relayed
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.Popen[str]) -> None:

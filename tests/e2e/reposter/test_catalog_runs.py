@@ -3,7 +3,7 @@ delivered by the next run, a paused one is not, and a file-made one cannot be pa
 
 from __future__ import annotations
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 
 
 def test_sources_added_and_paused_from_the_command_line_take_effect_in_the_next_run(

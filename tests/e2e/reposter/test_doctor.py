@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.e2e.relay.conftest import TOKEN, Relayed
+from tests.support.relayed import TOKEN, Relayed
 
 MARKS = ("✓", "✗", "·")
 

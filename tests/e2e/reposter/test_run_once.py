@@ -7,8 +7,8 @@ from pathlib import Path
 
 import av
 
-from tests.e2e.relay.conftest import Relayed
-from tests.jobs_db import temporary_database
+from tests.support.jobs_db import temporary_database
+from tests.support.relayed import Relayed
 from tikrelay.media.probe import probe
 
 

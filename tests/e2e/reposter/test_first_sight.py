@@ -3,7 +3,7 @@ there are fewer, oldest first; what is left out on purpose is counted, never los
 
 from __future__ import annotations
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 
 # username → (posts, source settings beyond tiktok/to, captions expected on the first run)
 CASES = {

@@ -3,7 +3,7 @@ failed for good, naming the field, delivers the others, and does not try it agai
 
 from __future__ import annotations
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 
 
 def test_a_post_with_a_malformed_create_time_fails_once_naming_the_field(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.jobs_db import BACKENDS, temporary_database
+from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.store import migrate
 from tikrelay.store import relay as sql
 from tikrelay.store.engine import create_db_engine

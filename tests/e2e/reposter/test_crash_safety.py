@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 
-from tests.e2e.relay.conftest import TOKEN, Relayed
+from tests.support.relayed import TOKEN, Relayed
 
 VIDEOS, SLIDESHOWS, SLIDES = 16, 4, 3
 KILLED_RUNS = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 
 
 def closed_port() -> int:

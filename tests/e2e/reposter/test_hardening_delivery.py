@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.relay.conftest import Relayed
+from tests.support.relayed import Relayed
 from tikrelay.media.probe import probe
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.relay.conftest import FAST
+from tests.support.relayed import FAST
 from tikrelay.config.settings import Settings
 from tikrelay.engine.context import JobContext
 from tikrelay.reposter.clients import Clients

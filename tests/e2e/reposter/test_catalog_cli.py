@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs_db import BACKENDS, temporary_database
+from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.config.settings import DestinationSettings, SourceSettings
 from tikrelay.reposter.catalog import Catalog
