@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from tests.jobs_db import temporary_database
+from tests.support.jobs_db import temporary_database
 
 import bare_sql
 from tikrelay.config.logging import configure_logging
