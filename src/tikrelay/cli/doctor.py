@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from tikrelay.cli.common import ConfigOption, settings_from
-from tikrelay.config.loader import CONFIG_ENV
+from tikrelay.cli.common import ConfigOption, config_path, settings_from
 from tikrelay.config.logging import configure_logging
-from tikrelay.health import Check, Report, Status, examine
+
+if TYPE_CHECKING:
+    from tikrelay.health import Check, Report
 
 #: Some check failed; each ✗ line says what to fix.
 EXIT_PROBLEMS = 1
@@ -31,8 +32,9 @@ def doctor(config: Path | None = ConfigOption) -> None:
     # Library log records (python-telegram-bot logs a refused token with a traceback) would
     # interleave with the report, which already has a line for every failure.
     logging.getLogger().addHandler(logging.NullHandler())
-    source = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    report = asyncio.run(examine(settings, config_file=source))
+    from tikrelay.health import examine  # the checks' libraries load only for doctor
+
+    report = asyncio.run(examine(settings, config_file=config_path(config)))
     show(report)
     if not report.ok:
         raise typer.Exit(EXIT_PROBLEMS)
@@ -49,6 +51,8 @@ def show(report: Report) -> None:
 
 
 def show_check(check: Check) -> None:
+    from tikrelay.health import Status
+
     # The report comes redacted (bot token, URL passwords): its text is shown as it is.
     if check.status is Status.SKIPPED:
         typer.secho(f"· {check.name}: {check.detail}", dim=True)
