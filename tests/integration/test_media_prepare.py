@@ -484,3 +484,62 @@ def test_fitted_geometry_meets_telegrams_rules(width: int, height: int) -> None:
     assert all(p <= o for p, o in zip(picture, (width, height), strict=True))
     if width + height <= MAX_SIDES_SUM and max(width, height) <= MAX_RATIO * min(width, height):
         assert picture == canvas == (width, height)
+
+
+# -- what plays everywhere: 8-bit 4:2:0, upright ------------------------------------------------
+
+
+def test_10_bit_h264_is_reencoded_to_8_bit_with_the_reason(tmp_path: Path) -> None:
+    source = make_media(
+        tmp_path / "ten.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=144x256:rate=15:duration=1"),
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=1"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p10le", "-c:a", "aac", "-shortest"),
+    )
+    assert probe(source).pixel_format == "yuv420p10le"
+
+    video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
+
+    info = probe(video.path)
+    assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
+    assert (video.remuxed, video.reencoded) == (False, True)
+    assert video.reasons == (
+        "pixel format yuv420p10le (High 10) does not play everywhere; 8-bit 4:2:0 does",
+    )
+    validate_video(video, max_bytes=50_000_000)
+
+
+def test_a_rotated_video_is_turned_upright(tmp_path: Path) -> None:
+    plain = make_media(
+        tmp_path / "plain.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=256x144:rate=15:duration=1"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p"),
+    )
+    # A landscape clip with a display matrix that turns it to portrait, as phones record.
+    source = make_media(
+        tmp_path / "rotated.mp4", "-display_rotation", "90", "-i", str(plain), "-c", "copy"
+    )
+    assert (probe(source).rotation, probe(source).width) == (90, 256)
+
+    video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
+
+    info = probe(video.path)
+    assert (info.rotation, info.width, info.height) == (0, 144, 256)  # upright pixels
+    assert (video.width, video.height) == (144, 256)
+    assert video.reasons == ("rotated 90 degrees by its display matrix: turned upright",)
+
+
+def test_hev1_hevc_is_reencoded_and_a_friendly_source_is_not(
+    media: MediaFixtures, tmp_path: Path
+) -> None:
+    hev1 = make_media(
+        tmp_path / "hev1.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=144x256:rate=15:duration=1"),
+        *("-c:v", "libx265", "-tag:v", "hev1", "-x265-params", "log-level=error"),
+    )
+    converted = prepare_video(hev1, tmp_path / "a", ffmpeg=FFMPEG)
+    assert converted.reasons == ("video codec hevc (tag hev1) is not H.264",)
+    assert probe(converted.path).video_codec == "h264"
+
+    friendly = prepare_video(media.clean_video(3), tmp_path / "b", ffmpeg=FFMPEG)
+    assert (friendly.remuxed, friendly.reasons) == (True, ())

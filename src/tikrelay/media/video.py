@@ -36,6 +36,8 @@ _THUMBNAIL_QUALITIES = (4, 10, 20, 31)  # ffmpeg's -q:v for MJPEG: 2 is best, 31
 DEFAULT_TIMEOUT_SECONDS = 1200.0
 
 _PLAYABLE_AUDIO = frozenset({"aac"})
+#: 8-bit 4:2:0, what every player decodes (yuvj420p: the same, full range).
+_PLAYABLE_PIXELS = frozenset({"yuv420p", "yuvj420p"})
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 _STDERR_LINES = 8
 #: Telegram states its limits in decimal megabytes (50 MB is 50,000,000 bytes).
@@ -57,22 +59,40 @@ class TelegramVideo:
     remuxed: bool
     reencoded: bool
     has_audio: bool = True
+    reasons: tuple[str, ...] = ()  # why anything was re-encoded (nothing: only remuxed)
 
 
 @dataclass(frozen=True)
 class _Plan:
+    """What to do with a source, and why: every stream copied unless it would not play."""
+
     copy_video: bool
     audio: str  # "copy", "encode" or "none"
+    reasons: tuple[str, ...] = ()
 
     @classmethod
     def for_source(cls, info: MediaInfo) -> _Plan:
+        video: list[str] = []
+        sound: list[str] = []
+        if info.video_codec != "h264":
+            video.append(f"video codec {info.video_codec} (tag {info.codec_tag}) is not H.264")
+        elif info.pixel_format not in _PLAYABLE_PIXELS:
+            video.append(
+                f"pixel format {info.pixel_format} ({info.profile}) does not play everywhere; "
+                "8-bit 4:2:0 does"
+            )
+        if info.rotation:
+            # Players that ignore the display matrix would show it on its side: turn the
+            # pixels upright instead (ffmpeg applies the matrix when it decodes).
+            video.append(f"rotated {info.rotation} degrees by its display matrix: turned upright")
         if not info.has_audio:
             audio = "none"
         elif info.audio_codec in _PLAYABLE_AUDIO:
             audio = "copy"
         else:
             audio = "encode"
-        return cls(copy_video=info.video_codec == "h264", audio=audio)
+            sound.append(f"audio codec {info.audio_codec} is not AAC")
+        return cls(copy_video=not video, audio=audio, reasons=tuple(video + sound))
 
     @property
     def remuxed(self) -> bool:
@@ -135,6 +155,7 @@ def prepare_video(
         remuxed=plan.remuxed,
         reencoded=not plan.remuxed,
         has_audio=made.has_audio,
+        reasons=plan.reasons,
     )
 
 
@@ -181,6 +202,10 @@ def _probe_source(source: Path) -> MediaInfo:
 def _playability_problem(info: MediaInfo) -> str | None:
     if info.video_codec != "h264":
         return f"video codec is {info.video_codec or 'missing'}, not h264"
+    if info.pixel_format not in _PLAYABLE_PIXELS:
+        return f"pixel format is {info.pixel_format}, not 8-bit 4:2:0"
+    if info.rotation:
+        return f"it is rotated {info.rotation}° by its display matrix"
     if info.has_audio and info.audio_codec not in _PLAYABLE_AUDIO:
         return f"audio codec is {info.audio_codec}, not aac"
     if not info.duration or info.duration <= 0:

@@ -161,6 +161,11 @@ class Deliverer:
         caption = render_caption(post, dest.caption, link=dest.link)
         async with self._stage(ledger, payload, Stage.POSTPROCESS):
             ready = await asyncio.to_thread(self.media.prepare, post, files)
+            if isinstance(ready, TelegramVideo):
+                action = "re-encoded" if ready.reencoded else "remuxed"
+                await ledger.event(
+                    ReposterEvent.VIDEO_PREPARED, action=action, reasons=list(ready.reasons)
+                )
         async with self._stage(ledger, payload, Stage.OUTPUT_VALIDATE):
             if isinstance(ready, TelegramVideo):
                 await asyncio.to_thread(validate_video, ready, max_bytes=self.max_bytes)

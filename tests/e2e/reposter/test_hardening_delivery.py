@@ -185,3 +185,4 @@ def test_a_video_without_sound_is_sent_and_its_timeline_says_so(relayed: Relayed
     job_id = listed.stdout.splitlines()[1].split()[0]
     shown = relayed.run("jobs", "show", job_id, "--config", str(relayed.config))
     assert "VIDEO_WITHOUT_SOUND" in shown.stdout, shown.stdout
+    assert "VIDEO_PREPARED" in shown.stdout, shown.stdout  # remuxed: no reasons
