@@ -543,3 +543,20 @@ def test_hev1_hevc_is_reencoded_and_a_friendly_source_is_not(
 
     friendly = prepare_video(media.clean_video(3), tmp_path / "b", ffmpeg=FFMPEG)
     assert (friendly.remuxed, friendly.reasons) == (True, ())
+
+
+def test_av1_in_mp4_is_reencoded_with_the_reason(tmp_path: Path) -> None:
+    source = make_media(
+        tmp_path / "av1.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=144x256:rate=15:duration=1"),
+        *("-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "log-level=0"),
+    )
+    assert probe(source).video_codec in ("av1", "libdav1d", "libaom-av1")
+
+    video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
+
+    info = probe(video.path)
+    assert (info.video_codec, info.pixel_format) == ("h264", "yuv420p")
+    assert len(video.reasons) == 1
+    assert video.reasons[0].endswith("is not H.264")
+    assert "(tag av01)" in video.reasons[0]
