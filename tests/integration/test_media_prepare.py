@@ -18,7 +18,7 @@ from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.media.ffmpeg import ffmpeg_path
 from tikrelay.media.images import MAX_RATIO, MAX_SIDES_SUM, fit_geometry, to_jpeg
 from tikrelay.media.probe import probe
-from tikrelay.media.video import TelegramVideo, prepare_video, validate_video
+from tikrelay.media.video import TelegramVideo, fit_video, prepare_video, validate_video
 from tikrelay.sandbox.fixtures import MediaFixtures
 
 FFMPEG = ffmpeg_path()
@@ -560,3 +560,46 @@ def test_av1_in_mp4_is_reencoded_with_the_reason(tmp_path: Path) -> None:
     assert len(video.reasons) == 1
     assert video.reasons[0].endswith("is not H.264")
     assert "(tag av01)" in video.reasons[0]
+
+
+# -- size fit --------------------------------------------------------------------------------
+
+
+def test_a_video_over_the_limit_is_compressed_to_fit_keeping_its_duration_and_sound(
+    tmp_path: Path,
+) -> None:
+    source = make_media(
+        tmp_path / "big.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=720x1280:rate=25:duration=3"),
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=3"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-qp", "5", "-c:a", "aac", "-shortest"),
+    )
+    video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
+    limit = 300_000
+    assert video.size > limit
+
+    fitted = fit_video(video, tmp_path / "out", max_bytes=limit, ffmpeg=FFMPEG)
+
+    assert fitted.size <= limit
+    assert fitted.path.stat().st_size == fitted.size
+    info = probe(fitted.path)
+    assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
+    assert info.duration == pytest.approx(3.0, abs=0.2)
+    assert min(info.width or 0, info.height or 0) >= 480  # the source had 720
+    assert "over the 300,000-byte upload limit: re-encoded at" in fitted.reasons[-1]
+    assert fitted.thumbnail is not None
+    validate_video(fitted, max_bytes=limit)
+    assert fit_video(fitted, tmp_path / "out", max_bytes=limit, ffmpeg=FFMPEG) is fitted
+
+
+def test_a_video_that_cannot_fit_is_a_size_limit_error(tmp_path: Path) -> None:
+    source = make_media(
+        tmp_path / "long.mp4",
+        *("-f", "lavfi", "-i", "testsrc2=size=144x256:rate=15:duration=20"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"),
+    )
+    video = prepare_video(source, tmp_path / "out", ffmpeg=FFMPEG)
+    with pytest.raises(TikrelayError) as raised:
+        fit_video(video, tmp_path / "out", max_bytes=20_000, ffmpeg=FFMPEG)
+    assert raised.value.kind is ErrorKind.SIZE_LIMIT
+    assert raised.value.retryable is False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -274,6 +274,11 @@ class TelegramDestination(_Section):
         ge=1,
         le=MAX_TOPIC_ID,
         description="A forum topic (message_thread_id); omit for General.",
+    )
+    oversize: Literal["compress", "skip"] = Field(
+        default="compress",
+        description="A video over the upload limit: compress re-encodes it to fit; skip fails the "
+        "post as too large.",
     )
 
     @field_validator("chat_id")

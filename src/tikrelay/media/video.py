@@ -332,3 +332,84 @@ def _file_arg(path: Path) -> str:
 
 def _megabytes(size: int) -> str:
     return f"{size / _MB:.1f}".removesuffix(".0") + " MB"
+
+
+#: Audio kept in a compressed video: enough for speech and music on a phone.
+_FIT_AUDIO_BPS = 64_000
+#: A one-pass encode lands near its bitrate, not on it: aim this far below the limit, and try
+#: once more, lower, if it still does not fit.
+_FIT_MARGINS = (0.85, 0.65)
+#: The short side is kept at least this long where the source has it.
+_FIT_MIN_SHORT_SIDE = 480
+
+
+def fit_video(
+    video: TelegramVideo,
+    out_dir: Path,
+    *,
+    max_bytes: int,
+    ffmpeg: Path,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> TelegramVideo:
+    """``video`` itself if it fits in ``max_bytes``, else a re-encode that does: a video bitrate
+    from the duration and the limit (after the audio's), the duration kept, the short side kept
+    down to 480 px where the source has more, the sound kept. Raises SIZE_LIMIT when even that
+    cannot fit."""
+    if video.size <= max_bytes:
+        return video
+    duration = max(video.duration, 0.1)
+    short = min(video.width, video.height)
+    side = min(short, max(_FIT_MIN_SHORT_SIDE, short // 2))
+    audio = _FIT_AUDIO_BPS if video.has_audio else 0
+    target = out_dir / f"{video.path.stem.removesuffix('.telegram')}.fit.mp4"
+    for margin in _FIT_MARGINS:
+        video_bps = int(max_bytes * 8 * margin / duration) - audio
+        if video_bps < 16_000:
+            break
+        args = _fit_args(video, video_bps, side)
+        what = f"compressing {video.path.name} to {max_bytes} bytes"
+        write_atomically(target, partial(_run_ffmpeg, ffmpeg, args, timeout=timeout, what=what))
+        made = _output_info(target)
+        if made.size <= max_bytes:
+            thumbnail = _thumbnail(
+                target, made, out_dir / f"{target.stem}.thumb.jpg", ffmpeg, timeout
+            )
+            return TelegramVideo(
+                path=target,
+                width=made.width or 0,
+                height=made.height or 0,
+                duration=made.duration or 0.0,
+                thumbnail=thumbnail,
+                size=made.size,
+                remuxed=False,
+                reencoded=True,
+                has_audio=made.has_audio,
+                reasons=(
+                    *video.reasons,
+                    f"{video.size:,} bytes is over the {max_bytes:,}-byte upload limit: "
+                    f"re-encoded at {video_bps // 1000} kbit/s video "
+                    f"({video.size * 8 // max(int(duration), 1) // 1000} kbit/s before)",
+                ),
+            )
+    raise TikrelayError(
+        ErrorKind.SIZE_LIMIT,
+        f"video {video.path.name} is {_megabytes(video.size)} and cannot be compressed to fit "
+        f"the {_megabytes(max_bytes)} upload limit",
+        retryable=False,
+    )
+
+
+def _fit_args(video: TelegramVideo, video_bps: int, side: int) -> list[str]:
+    # Scale so that the short side is ``side`` (never up), even dimensions for yuv420p.
+    if video.width <= video.height:
+        scale = f"scale='min({side},iw)':-2"
+    else:
+        scale = f"scale=-2:'min({side},ih)'"
+    args = ["-i", _file_arg(video.path), "-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast"]
+    args += ["-b:v", str(video_bps), "-maxrate", str(video_bps), "-bufsize", str(2 * video_bps)]
+    args += ["-pix_fmt", "yuv420p", "-vf", scale]
+    if video.has_audio:
+        args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(_FIT_AUDIO_BPS)]
+    else:
+        args += ["-an"]
+    return [*args, "-movflags", "+faststart", "-f", "mp4"]

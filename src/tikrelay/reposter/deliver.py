@@ -150,7 +150,8 @@ class Deliverer:
                     ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
                 )
             if post.kind is PostKind.VIDEO:
-                await asyncio.to_thread(_check_offer, session, self.max_bytes)
+                skip = dest.telegram.oversize == "skip"
+                await asyncio.to_thread(_check_offer, session, self.max_bytes if skip else None)
             elif not post.images:
                 raise TikrelayError(
                     ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
@@ -161,6 +162,8 @@ class Deliverer:
         caption = render_caption(post, dest.caption, link=dest.link)
         async with self._stage(ledger, payload, Stage.POSTPROCESS):
             ready = await asyncio.to_thread(self.media.prepare, post, files)
+            if isinstance(ready, TelegramVideo) and dest.telegram.oversize == "compress":
+                ready = await asyncio.to_thread(self.media.fit, post, ready, self.max_bytes)
             if isinstance(ready, TelegramVideo):
                 action = "re-encoded" if ready.reencoded else "remuxed"
                 await ledger.event(
@@ -219,9 +222,9 @@ def _post_row(post: Post, now: datetime) -> dict[str, Any]:
     }
 
 
-def _check_offer(session: PostSession, limit: int) -> None:
-    """Refuse before downloading what could not be sent: no clean video with sound, or every
-    such format bigger than Telegram takes."""
+def _check_offer(session: PostSession, limit: int | None) -> None:
+    """Refuse before downloading what could not be sent: no clean video with sound, or (with a
+    ``limit``: the destination does not compress) every such format bigger than that."""
     offer = session.video_offer()
     if offer.usable_formats == 0:
         raise TikrelayError(
@@ -229,11 +232,12 @@ def _check_offer(session: PostSession, limit: int) -> None:
             "the post offers no un-watermarked video with sound",
             retryable=False,
         )
-    if offer.smallest_size is not None and offer.smallest_size > limit:
+    if limit is not None and offer.smallest_size is not None and offer.smallest_size > limit:
         raise TikrelayError(
             ErrorKind.SIZE_LIMIT,
-            f"the video is {offer.smallest_size / _MB:.1f} MB, over the {limit / _MB:g} MB "
-            "upload limit; a local Bot API server (telegram.local_mode) takes up to 2000 MB",
+            f"the video is too large: {offer.smallest_size / _MB:.1f} MB, over the "
+            f"{limit / _MB:g} MB upload limit (oversize: skip); oversize: compress re-encodes it "
+            "to fit, and a local Bot API server (telegram.local_mode) takes up to 2000 MB",
             retryable=False,
         )
 

@@ -136,6 +136,16 @@ class MediaCache:
             out.mkdir(parents=True, exist_ok=True)
             return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files.images]
 
+    def fit(self, post: Post, video: TelegramVideo, max_bytes: int) -> TelegramVideo:
+        """``video``, or a re-encode of it that fits in ``max_bytes``, beside it."""
+        from tikrelay.media.ffmpeg import ffmpeg_path
+        from tikrelay.media.video import fit_video
+
+        folder = self.folder(post)
+        with locked(folder):
+            ffmpeg = ffmpeg_path(self.settings.ffmpeg)
+            return fit_video(video, folder / "telegram", max_bytes=max_bytes, ffmpeg=ffmpeg)
+
     def prune(self, queue: JobQueue, kind: str) -> int:
         """Delete posts' media no job of ``kind`` needs any more (delivery.keep_media_hours)."""
         return prune(self.settings, queue, kind)

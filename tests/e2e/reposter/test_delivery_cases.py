@@ -4,6 +4,7 @@ flood control answers, posts that cannot be delivered, first sight."""
 from __future__ import annotations
 
 from tests.support.relayed import Relayed
+from tikrelay.media.probe import probe
 from tikrelay.sandbox.tiktok.model import PRIVATE_POST
 
 
@@ -182,19 +183,20 @@ def test_a_creator_whose_feed_fails_is_skipped_with_its_reason(relayed: Relayed)
     assert "source tiktok:@bob will retry:" in again.stdout
 
 
-def test_a_video_over_the_upload_limit_is_refused_before_it_is_downloaded(
+def test_with_oversize_skip_a_video_over_the_limit_is_refused_before_it_is_downloaded(
     relayed: Relayed,
 ) -> None:
     world, telegram = relayed.world, relayed.telegram
     channel = telegram.add_chat("channel", title="Clips", username="clips")
     world.add_creator("alice", videos=1)
-    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id, "oversize": "skip"}}}
     relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
     relayed.extra = {"delivery": {"max_upload_mb": 0.001}}  # 1,000 bytes
 
     result = relayed.run()
     assert result.returncode == 3, result.stdout + result.stderr
     assert "size-limit" in result.stdout
+    assert "the video is too large" in result.stdout
     assert "over the 0.001 MB upload limit" in result.stdout
     assert world.requests(host="v16-webapp-prime.tiktok.com") == []  # nothing downloaded
     assert telegram.messages(channel.id) == []
@@ -219,3 +221,29 @@ def test_media_go_once_no_delivery_needs_them(relayed: Relayed) -> None:
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert [p for p in cache.iterdir() if p.is_dir()] == []
     assert len(telegram.messages(channel.id)) == 2  # and nothing was sent again
+
+
+def test_a_video_over_the_limit_is_compressed_to_fit_by_default(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="squeezed")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    relayed.extra = {"delivery": {"max_upload_mb": 0.04}}  # 40,000 bytes
+    assert post.media.clean_size is not None
+    assert post.media.clean_size > 40_000
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    [message] = telegram.messages(channel.id)
+    sent = telegram.file_path(message["video"]["file_id"])
+    assert sent.stat().st_size <= 40_000
+    info = probe(sent)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    assert info.duration is not None
+    assert abs(info.duration - 1.0) < 0.2
+    listed = relayed.run("jobs", "list", "--kind", "deliver", "--config", str(relayed.config))
+    job_id = listed.stdout.splitlines()[1].split()[0]
+    shown = relayed.run("jobs", "show", job_id, "--config", str(relayed.config))
+    assert "over the 40,000-byte upload limit: re-encoded at" in shown.stdout, shown.stdout
