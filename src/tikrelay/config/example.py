@@ -39,6 +39,7 @@ destinations:
     telegram:
       chat_id: "@your_channel"        # required: @channelname or a numeric id like -1001234567890
       # topic_id: 7                   # a forum topic
+      # oversize: compress            # over the upload limit: compress to fit, or skip
     # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
     # link: false                     # add a link to the original post
     # slideshow_audio: true           # send a slideshow's sound after its images
