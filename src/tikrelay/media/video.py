@@ -145,17 +145,24 @@ def prepare_video(
         write_atomically(target, convert)
         made = _output_info(target)
     thumbnail = _thumbnail(target, made, out_dir / f"{source.stem}.thumb.jpg", ffmpeg, timeout)
+    return _made(made, thumbnail, remuxed=plan.remuxed, reasons=plan.reasons)
+
+
+def _made(
+    made: MediaInfo, thumbnail: Path | None, *, remuxed: bool, reasons: tuple[str, ...]
+) -> TelegramVideo:
+    """The prepared file as sent: its own dimensions, duration and size."""
     return TelegramVideo(
-        path=target,
+        path=made.path,
         width=made.width or 0,
         height=made.height or 0,
         duration=made.duration or 0.0,
         thumbnail=thumbnail,
         size=made.size,
-        remuxed=plan.remuxed,
-        reencoded=not plan.remuxed,
+        remuxed=remuxed,
+        reencoded=not remuxed,
         has_audio=made.has_audio,
-        reasons=plan.reasons,
+        reasons=reasons,
     )
 
 
@@ -368,29 +375,23 @@ def fit_video(
             break
         args = _fit_args(video, video_bps, side)
         what = f"compressing {video.path.name} to {max_bytes} bytes"
-        write_atomically(target, partial(_run_ffmpeg, ffmpeg, args, timeout=timeout, what=what))
+
+        def convert(tmp: Path, args: list[str] = args, what: str = what) -> None:
+            _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
+            _check_output(tmp, video.path)
+
+        write_atomically(target, convert)
         made = _output_info(target)
         if made.size <= max_bytes:
             thumbnail = _thumbnail(
                 target, made, out_dir / f"{target.stem}.thumb.jpg", ffmpeg, timeout
             )
-            return TelegramVideo(
-                path=target,
-                width=made.width or 0,
-                height=made.height or 0,
-                duration=made.duration or 0.0,
-                thumbnail=thumbnail,
-                size=made.size,
-                remuxed=False,
-                reencoded=True,
-                has_audio=made.has_audio,
-                reasons=(
-                    *video.reasons,
-                    f"{video.size:,} bytes is over the {max_bytes:,}-byte upload limit: "
-                    f"re-encoded at {video_bps // 1000} kbit/s video "
-                    f"({video.size * 8 // max(int(duration), 1) // 1000} kbit/s before)",
-                ),
+            fitted = (
+                f"{video.size:,} bytes is over the {max_bytes:,}-byte upload limit: "
+                f"re-encoded at {video_bps // 1000} kbit/s video "
+                f"({video.size * 8 // max(int(duration), 1) // 1000} kbit/s before)"
             )
+            return _made(made, thumbnail, remuxed=False, reasons=(*video.reasons, fitted))
     raise TikrelayError(
         ErrorKind.SIZE_LIMIT,
         f"video {video.path.name} is {_megabytes(video.size)} and cannot be compressed to fit "
