@@ -53,6 +53,13 @@ class Relayed:
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
         return path
 
+    def newest_timeline(self, kind: str) -> str:
+        """``tikrelay jobs show`` of the newest job of ``kind``, as a user reads it."""
+        config = str(self.config)
+        listed = self.run("jobs", "list", "--kind", kind, "--config", config)
+        job_id = listed.stdout.splitlines()[1].split()[0]
+        return self.run("jobs", "show", job_id, "--config", config).stdout
+
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``tikrelay run --once`` (or ``args``) in a subprocess, the token in the environment."""
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
