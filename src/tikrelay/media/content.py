@@ -21,7 +21,8 @@ from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "GIF", "MPO", "AVIF"})
 AUDIO_CODECS = frozenset({"mp3", "mp3float", "aac", "opus", "vorbis", "flac", "alac"})
-VIDEO_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "vp8", "mpeg4"})
+# PyAV names a stream by its decoder: AV1 is read by libdav1d (or libaom).
+VIDEO_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "libdav1d", "libaom-av1", "vp8", "mpeg4"})
 VIDEO_CONTAINERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "flv", "mpegts"})
 _ATTACHED_PICTURE = 0x0400  # AV_DISPOSITION_ATTACHED_PIC: cover art, not a video track
 

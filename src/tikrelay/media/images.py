@@ -1,7 +1,8 @@
-"""Slides and covers as JPEGs that Telegram's sendPhoto accepts.
+"""Slides and covers as JPEGs that Telegram's sendPhoto accepts, and small cover thumbnails.
 
 Telegram's rules for a photo: at most 10 MB, width + height at most 10000, width/height ratio at
-most 20. Slides come as JPEG, PNG, WebP or HEIC, with EXIF orientation and sometimes transparency.
+most 20. For a thumbnail (of a video, an audio, a document): JPEG, at most 320 px a side, under
+200 kB. Slides come as JPEG, PNG, WebP or HEIC, with EXIF orientation and sometimes transparency.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import io
 import math
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -21,12 +24,21 @@ from tikrelay.media.files import is_fresh, write_atomically
 MAX_PHOTO_BYTES = 10 * 1000 * 1000
 MAX_SIDES_SUM = 10000
 MAX_RATIO = 20
+#: Telegram's thumbnail limits, the same as ``video.THUMBNAIL_MAX_*`` (a unit test keeps them
+#: equal; importing video here would load PyAV for every image).
+THUMBNAIL_MAX_SIDE = 320
+THUMBNAIL_MAX_BYTES = 200 * 1000
 
 _BACKGROUND = (255, 255, 255)
 _QUALITIES = (90, 80, 70, 60)
 #: Each round that still does not fit shrinks both sides by this factor.
 _SHRINK = 0.75
 _EXIF_ORIENTATION = 0x0112
+#: EXIF orientations that turn the picture a quarter: width and height swap on display.
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+#: A thumbnail's qualities, best first, then the lowest once more without the colour profile
+#: (some profiles are hundreds of kB): 320x320 pixels of noise at 40 come to about 30 kB.
+_THUMBNAIL_QUALITIES = (85, 75, 60, 40)
 #: Colour profiles describe the pixels of these modes; kept so colours do not shift.
 _RGB_PROFILE_MODES = frozenset({"RGB", "RGBA", "RGBX", "P", "PA"})
 
@@ -82,6 +94,85 @@ def to_jpeg(source: Path, out: Path, *, max_bytes: int = MAX_PHOTO_BYTES) -> Pat
     data = _encode(upright, max_bytes)
     write_atomically(out, lambda tmp: tmp.write_bytes(data))
     return out
+
+
+def cover_thumbnail(source: Path, out: Path) -> Path:
+    """Write a small JPEG of ``source`` (anything Pillow reads, HEIC and WebP included) to
+    ``out`` within Telegram's thumbnail rules, at most 320 px a side and under 200 kB, and return
+    ``out``: for a sound's cover or a slideshow video's thumbnail.
+
+    EXIF orientation applied, transparency flattened onto white, the aspect ratio kept, never
+    upscaled. A JPEG is decoded at a reduced scale (Pillow's draft mode), so a 12-megapixel photo
+    costs a fraction of a full decode. ``out`` is written under a temporary name and renamed, and
+    an existing one within the rules and not older than ``source`` is reused. Raises
+    TikrelayError like :func:`to_jpeg`.
+    """
+    if is_fresh(out, than=source) and _thumbnail_acceptable(out):
+        return out
+    _register_heif()
+    bounds = (THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE)
+    with _opened(source) as img:
+        img.draft("RGB", bounds)  # JPEG only: decode at 1/2 to 1/8 scale, still >= the bounds
+        upright = _upright_rgb(img)
+    upright.thumbnail(bounds, Image.Resampling.LANCZOS)
+    data = _encode_thumbnail(upright)
+    write_atomically(out, lambda tmp: tmp.write_bytes(data))
+    return out
+
+
+def upright_size(source: Path) -> tuple[int, int]:
+    """``source``'s width and height as shown, EXIF orientation applied, from its header alone
+    (no pixels are decoded). Raises TikrelayError like :func:`to_jpeg`."""
+    _register_heif()
+    with _opened(source) as img:
+        width, height = img.size
+        turned = img.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS
+    return (height, width) if turned else (width, height)
+
+
+@contextmanager
+def _opened(source: Path) -> Iterator[Image.Image]:
+    """``source`` opened with Pillow, its failures classified as :func:`to_jpeg` does."""
+    try:
+        with Image.open(source) as img:
+            yield img
+    except Image.DecompressionBombError as exc:
+        raise TikrelayError(
+            ErrorKind.SIZE_LIMIT, f"{source.name} has too many pixels to convert: {exc}"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise TikrelayError(
+            ErrorKind.FORMAT_NOT_FOUND, f"{source.name} is not a readable image: {exc}"
+        ) from exc
+
+
+def _thumbnail_acceptable(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            fits = (
+                img.format == "JPEG"
+                and img.mode == "RGB"
+                and img.getexif().get(_EXIF_ORIENTATION, 1) == 1
+                and max(img.size) <= THUMBNAIL_MAX_SIDE
+                and path.stat().st_size < THUMBNAIL_MAX_BYTES
+            )
+            if fits:
+                img.load()
+            return fits
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+
+
+def _encode_thumbnail(img: Image.Image) -> bytes:
+    profile = img.info.get("icc_profile")
+    lowest = _THUMBNAIL_QUALITIES[-1]
+    for quality, icc in [*((q, profile) for q in _THUMBNAIL_QUALITIES), (lowest, None)]:
+        buffer = io.BytesIO()
+        img.save(buffer, format="JPEG", quality=quality, optimize=True, icc_profile=icc)
+        if buffer.tell() < THUMBNAIL_MAX_BYTES:
+            return buffer.getvalue()
+    # Not reached: 320x320 pixels of noise at the lowest quality come to about 30 kB.
+    raise TikrelayError(ErrorKind.SIZE_LIMIT, "no thumbnail of this image fits in 200 kB")
 
 
 def fit_geometry(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
