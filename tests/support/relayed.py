@@ -33,6 +33,7 @@ class Relayed:
     sources: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     flood: dict[str, Any] | None = field(default_factory=lambda: dict(FAST))
+    env: dict[str, str] = field(default_factory=dict)  # more environment for the command
 
     @property
     def config(self) -> Path:
@@ -62,7 +63,7 @@ class Relayed:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``tikrelay run --once`` (or ``args``) in a subprocess, the token in the environment."""
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1", **self.env}
         command = list(args) or ["run", "--once", "--config", str(self.config)]
         return subprocess.run(
             [sys.executable, "-m", "tikrelay", *command],

@@ -176,6 +176,7 @@ def test_every_number_key_has_an_upper_bound_and_refuses_booleans() -> None:
     required: dict[type, dict[str, object]] = {
         module.SourceSettings: {"tiktok": "@a", "to": ["d"]},
         module.TelegramDestination: {"chat_id": "@c"},
+        module.ArchiveDestination: {"path": "/tmp/archive"},
     }
     checked = []
     for model in (
@@ -185,6 +186,7 @@ def test_every_number_key_has_an_upper_bound_and_refuses_booleans() -> None:
         module.SourceSettings,
         module.DeliverySettings,
         module.TelegramDestination,
+        module.ArchiveDestination,
     ):
         base = required.get(model, {})
         for name, field in model.model_fields.items():
@@ -203,7 +205,7 @@ def test_every_number_key_has_an_upper_bound_and_refuses_booleans() -> None:
                 with pytest.raises(ValidationError):
                     model.model_validate({**base, name: value(number)})
             checked.append(f"{model.__name__}.{name}")
-    assert len(checked) == 27, checked
+    assert len(checked) == 29, checked
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,9 @@ def _section(annotation: Any) -> tuple[str, type[BaseModel]] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "", annotation
     args = get_args(annotation)
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if models and set(args) - set(models) == {type(None)}:  # an optional section
+        return "", models[0]
     inner = args[-1] if args else None
     is_model = isinstance(inner, type) and issubclass(inner, BaseModel)
     if get_origin(annotation) is dict and is_model:

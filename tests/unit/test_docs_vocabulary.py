@@ -30,6 +30,14 @@ NOT_EVENTS = {
     "DEFAULT_TEMPLATE",  # captions constants
     "CAPTION_LIMIT",
     "MEDIA_HOSTS",  # sources.media_urls constant
+    "AWS_ACCESS_KEY_ID",  # archive credentials in the environment
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_SESSION_TOKEN",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_SAS_TOKEN",
 }
 NAMES = {*JobEvent, *Stage, *ReposterEvent, *JobStatus}
 UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")

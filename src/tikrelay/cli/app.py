@@ -6,6 +6,7 @@ import typer
 
 from tikrelay import __version__
 from tikrelay.cli.catalog import destinations_app, sources_app
+from tikrelay.cli.cleanup import cleanup
 from tikrelay.cli.doctor import doctor
 from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
@@ -32,6 +33,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)
+app.command("cleanup")(cleanup)
 
 
 def _version(value: bool) -> None:

@@ -167,11 +167,14 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
             users[name] = users.get(name, 0) + 1
     table = Table("name", "origin", "chat", "topic", "sources", box=None)
     for entry in entries:
-        telegram = entry.settings.telegram
-        topic = "" if telegram.topic_id is None else str(telegram.topic_id)
-        table.add_row(
-            entry.name, entry.origin, str(telegram.chat_id), topic, str(users.get(entry.name, 0))
-        )
+        telegram, archive = entry.settings.telegram, entry.settings.archive
+        if telegram is not None:
+            where = str(telegram.chat_id)
+            topic = "" if telegram.topic_id is None else str(telegram.topic_id)
+        else:
+            assert archive is not None  # a destination is a chat or an archive
+            where, topic = f"archive {archive.url or archive.path}", ""
+        table.add_row(entry.name, entry.origin, where, topic, str(users.get(entry.name, 0)))
     Console(width=160).print(table)
 
 
@@ -208,7 +211,7 @@ def add_destination(
     given = {"caption": caption, "link": link, "slideshow_audio": slideshow_audio}
     options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     entry = changed(lambda: catalog.add_destination(name, chat_id, topic_id, **options))
-    where = entry.settings.telegram
+    where = entry.settings.chat
     topic = "" if where.topic_id is None else f" topic {where.topic_id}"
     typer.echo(f"added destination {entry.name!r} → chat {where.chat_id}{topic}")
 

@@ -33,6 +33,7 @@ delivery:
   downloads: 3                        # downloads at the same time
   # max_upload_mb: 50                 # default 50, or 2000 with telegram.local_mode (at most)
   # keep_media_hours: 24              # downloaded files go this long after the last delivery
+  # cache_max_gb: 20                  # a size budget for downloaded files (default: none)
 
 destinations:
   channel:                            # a name of your choice
@@ -40,9 +41,16 @@ destinations:
       chat_id: "@your_channel"        # required: @channelname or a numeric id like -1001234567890
       # topic_id: 7                   # a forum topic
       # oversize: compress            # over the upload limit: compress to fit, or skip
+      # slideshow: album              # photo slideshows as album, video or both
     # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
     # link: false                     # add a link to the original post
     # slideshow_audio: true           # send a slideshow's sound after its images
+    # archive_to: vault               # also archive every post sent here (an archive's name)
+  # vault:                            # an archive destination: a folder or object storage
+  #   archive:
+  #     path: ./tiktok-archive        # or url: s3://BUCKET/PREFIX (or az://CONTAINER/PREFIX)
+  #     # endpoint_url: http://127.0.0.1:9000   # S3-compatible servers other than AWS
+  #     # keep_days: 30               # delete archived posts after this many days
 
 sources:
   - tiktok: "@tiktok"                 # required: @username or the profile URL

@@ -280,6 +280,11 @@ class TelegramDestination(_Section):
         description="A video over the upload limit: compress re-encodes it to fit; skip fails the "
         "post as too large.",
     )
+    slideshow: Literal["album", "video", "both"] = Field(
+        default="album",
+        description="A photo slideshow: album sends its photos in albums of ten; video makes one "
+        "video of the slides with the sound; both sends the albums, then the video.",
+    )
 
     @field_validator("chat_id")
     @classmethod
@@ -300,8 +305,76 @@ class TelegramDestination(_Section):
         return value
 
 
+ARCHIVE_SCHEMES = ("s3", "az")
+
+
+class ArchiveDestination(_Section):
+    path: Path | None = Field(
+        default=None,
+        description="A local folder: posts are stored as DIR/tiktok/{author}/{YYYY}/{MM}/{id}/.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Object storage instead of a folder: s3://BUCKET/PREFIX or "
+        "az://CONTAINER/PREFIX; credentials come from the environment.",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        description="The storage server's address, for S3-compatible services other than AWS "
+        "(MinIO, moto) or an Azure emulator.",
+    )
+    keep_days: Annotated[float, NotBool] | None = Field(
+        default=None,
+        gt=0,
+        le=36500,
+        description="Posts archived longer ago than this are deleted (hourly); default: kept.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ArchiveDestination:
+        if (self.path is None) == (self.url is None):
+            raise ValueError(
+                "give exactly one of path (a local folder) and url (s3://BUCKET/PREFIX or "
+                "az://CONTAINER/PREFIX)"
+            )
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme.lower() not in ARCHIVE_SCHEMES or not parts.netloc:
+                raise ValueError(
+                    f"url {self.url!r} is not an archive address: write s3://BUCKET/PREFIX or "
+                    "az://CONTAINER/PREFIX"
+                )
+        elif self.endpoint_url is not None:
+            raise ValueError("endpoint_url goes with url (object storage), not with path")
+        if self.endpoint_url is not None:
+            check_endpoint_url(self.endpoint_url)
+        return self
+
+
+def check_endpoint_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or _url_host_and_port(value) is None:
+        raise ValueError(
+            f"endpoint_url {_shown_url(value)!r} is not a server address: write http:// or "
+            "https:// and a host, such as http://127.0.0.1:9000"
+        )
+    return value
+
+
 class DestinationSettings(_Section):
-    telegram: TelegramDestination = Field(description="Where in Telegram posts go.")
+    telegram: TelegramDestination | None = Field(
+        default=None, description="Where in Telegram posts go."
+    )
+    archive: ArchiveDestination | None = Field(
+        default=None,
+        description="Instead of a chat: a folder or a bucket where every post is stored with "
+        "its metadata.",
+    )
+    archive_to: str | None = Field(
+        default=None,
+        description="The name of an archive destination: every post delivered here is also "
+        "archived there.",
+    )
     caption: str | None = Field(
         default=None,
         description="Caption template (Jinja2); default: the post text, a blank line, — @author.",
@@ -310,6 +383,24 @@ class DestinationSettings(_Section):
     slideshow_audio: bool = Field(
         default=True, description="After a slideshow's images, send its sound as audio."
     )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DestinationSettings:
+        if (self.telegram is None) == (self.archive is None):
+            raise ValueError(
+                "give exactly one of telegram (a chat: telegram: {chat_id: ...}) and archive (a "
+                "folder or bucket: archive: {path: DIR})"
+            )
+        if self.archive is not None and self.archive_to is not None:
+            raise ValueError("archive_to belongs to a telegram destination, not to an archive")
+        return self
+
+    @property
+    def chat(self) -> TelegramDestination:
+        """The Telegram side of a destination that is a chat."""
+        if self.telegram is None:
+            raise ValueError("this destination is an archive, not a chat")
+        return self.telegram
 
 
 class SourceSettings(_Section):
@@ -349,6 +440,13 @@ class DeliverySettings(_Section):
         le=365 * DAY / HOUR,
         description="A post's downloaded files are deleted this long after its last delivery job "
         "finished (none of them waits or runs any more).",
+    )
+    cache_max_gb: Annotated[float, NotBool] | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="The media cache's size budget: beyond it the oldest posts' files no job "
+        "needs go first, even before keep_media_hours; default: no budget.",
     )
 
 
@@ -394,4 +492,22 @@ class Settings(BaseSettings):
                         f"sources.{index}.to names destination {name!r}, which is not defined "
                         f"under destinations (defined: {known})"
                     )
+        for name, destination in self.destinations.items():
+            check_archive_to(name, destination, self.destinations)
         return self
+
+
+def check_archive_to(
+    name: str, destination: DestinationSettings, destinations: dict[str, DestinationSettings]
+) -> None:
+    """``destinations.NAME.archive_to`` names an archive destination."""
+    target = destination.archive_to
+    if target is None:
+        return
+    found = destinations.get(target)
+    if found is None or found.archive is None:
+        archives = ", ".join(sorted(n for n, d in destinations.items() if d.archive)) or "none"
+        raise ValueError(
+            f"destinations.{name}.archive_to names {target!r}, which is not an archive "
+            f"destination (archive destinations: {archives})"
+        )

@@ -183,7 +183,10 @@ class TelegramSender:
         title: str | None,
         performer: str | None,
         caption: str | None,
+        cover: Path | None = None,
     ) -> list[int]:
+        """One audio file with its title, performer and cover (a JPEG of at most 320 px)."""
+
         async def send() -> list[int]:
             with contextlib.ExitStack() as files:
                 message = await self._bot.send_audio(
@@ -191,6 +194,7 @@ class TelegramSender:
                     self._file(path, files),
                     title=title,
                     performer=performer,
+                    thumbnail=self._file(cover, files) if cover else None,
                     message_thread_id=target.topic_id,
                     caption=caption,
                     parse_mode=_parse_mode(caption),

@@ -17,6 +17,7 @@ class Stage(StrEnum):
     POSTPROCESS = "POSTPROCESS"  # deliver: Telegram-ready video or JPEG slides
     OUTPUT_VALIDATE = "OUTPUT_VALIDATE"  # deliver: the prepared file probed again
     TELEGRAM_SEND = "TELEGRAM_SEND"  # deliver: every part, exactly once
+    ARCHIVE_WRITE = "ARCHIVE_WRITE"  # archive: the media, then metadata.json, to the target
 
 
 class ReposterEvent(StrEnum):
@@ -32,3 +33,8 @@ class ReposterEvent(StrEnum):
     SETTLED = "SETTLED"  # deliver: another post's unconfirmed send settled before sending
     SENT = "SENT"  # deliver: every part confirmed, with the message ids
     MEDIA_PRUNED = "MEDIA_PRUNED"  # prune_media: post folders deleted
+    ARCHIVED = "ARCHIVED"  # archive: where the post's folder is and its files
+    ALREADY_ARCHIVED = "ALREADY_ARCHIVED"  # archive: stored before, nothing written
+    ARCHIVE_QUEUED = "ARCHIVE_QUEUED"  # deliver: archive_to gets the post once it is sent
+    ARCHIVES_PRUNED = "ARCHIVES_PRUNED"  # prune_archives: posts older than keep_days deleted
+    SLIDESHOW_VIDEO = "SLIDESHOW_VIDEO"  # deliver: a slideshow made into one video

@@ -25,7 +25,11 @@ async def check_telegram(settings: Settings) -> list[Check]:
     from tikrelay.reposter.model import Route
 
     api = settings.telegram.api_url
-    routes = [Route(name, found) for name, found in settings.destinations.items()]
+    routes = [
+        Route(name, found)
+        for name, found in settings.destinations.items()
+        if found.telegram is not None
+    ]
     unchecked = [
         skipped(f"destination {r.name}", "not checked: the bot token must work first")
         for r in routes

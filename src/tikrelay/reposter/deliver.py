@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,22 +27,29 @@ from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
+from tikrelay.engine.service import JobService
 from tikrelay.media.video import TelegramVideo, validate_video
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
-from tikrelay.reposter.media_cache import Downloaded, MediaCache
-from tikrelay.reposter.model import DeliverPayload, Route, Routes, upload_limit
+from tikrelay.reposter.media_cache import MediaCache
+from tikrelay.reposter.model import (
+    ARCHIVE,
+    DeliverPayload,
+    Route,
+    Routes,
+    job_for,
+    upload_limit,
+)
 from tikrelay.reposter.parts import ALBUM_SIZE, AlbumPart, AudioPart, Part, VideoPart
 from tikrelay.reposter.progress import Progress
 from tikrelay.reposter.sending import send_parts
 from tikrelay.reposter.turns import Chats
-from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
     from tikrelay.sources.tiktok import PostSession
 
-_MB = 1000 * 1000
+_MB = 1024 * 1024
 # A job waiting for an older one of its chat comes due this long after it.
 ORDER_GAP = timedelta(seconds=1)
 
@@ -54,14 +61,15 @@ class Deliverer:
         self,
         *,
         settings: Settings,
-        queue: JobQueue,
+        service: JobService,
         routes: Routes,
         clients: Clients,
         media: MediaCache,
         chats: Chats,
         progress: Progress,
     ) -> None:
-        self.queue = queue
+        self.service = service
+        self.queue = service.queue
         self.routes = routes
         self.clients = clients
         self.media = media
@@ -84,7 +92,7 @@ class Deliverer:
         sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
         if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
-            ledger.on_complete(_recorder(ledger, payload, route, sent_ids, reconciled=False))
+            await self._complete(ledger, payload, route, sent_ids, reconciled=False)
             return
         with ExitStack() as stack:
             session = await asyncio.to_thread(
@@ -106,9 +114,32 @@ class Deliverer:
             ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
         )
         self.progress.delivered(payload.post, route.name, len(sent.message_ids))
-        ledger.on_complete(
-            _recorder(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
-        )
+        await self._complete(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
+
+    async def _complete(
+        self,
+        ledger: Ledger,
+        payload: DeliverPayload,
+        route: Route,
+        message_ids: list[int],
+        *,
+        reconciled: bool,
+    ) -> None:
+        """The delivery row, and the archive job of ``archive_to``, written in the transaction
+        that completes the job."""
+        ledger.on_complete(_recorder(ledger, payload, route, message_ids, reconciled=reconciled))
+        archive = route.settings.archive_to
+        if archive is None:
+            return
+        job = payload.model_copy(update={"destination": archive})
+        key = job_for(ARCHIVE, payload.post, archive)
+
+        def queue_archive(conn: Connection) -> None:
+            if sql.delivered_ids(conn, payload.post, archive) is None:
+                self.service.enqueue(ARCHIVE, job, dedupe_key=key, conn=conn)
+
+        ledger.on_complete(queue_archive)
+        await ledger.event(ReposterEvent.ARCHIVE_QUEUED, destination=archive)
 
     def _stage(
         self, ledger: Ledger, payload: DeliverPayload, name: Stage
@@ -150,7 +181,7 @@ class Deliverer:
                     ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
                 )
             if post.kind is PostKind.VIDEO:
-                skip = dest.telegram.oversize == "skip"
+                skip = dest.chat.oversize == "skip"
                 await asyncio.to_thread(_check_offer, session, self.max_bytes if skip else None)
             elif not post.images:
                 raise TikrelayError(
@@ -160,23 +191,53 @@ class Deliverer:
         async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
             files = await asyncio.to_thread(self.media.download_once, session, post)
         caption = render_caption(post, dest.caption, link=dest.link)
+        telegram = dest.chat
         async with self._stage(ledger, payload, Stage.POSTPROCESS):
-            ready = await asyncio.to_thread(self.media.prepare, post, files)
-            if isinstance(ready, TelegramVideo) and dest.telegram.oversize == "compress":
+            prepared = await asyncio.to_thread(self.media.prepare, post, files)
+            ready: TelegramVideo | None = None
+            slides: list[Path] = []
+            if isinstance(prepared, TelegramVideo):
+                ready = prepared
+            else:
+                slides = prepared
+                if telegram.slideshow != "album":
+                    ready = await asyncio.to_thread(self.media.slideshow_video, post, files, slides)
+                    await ledger.event(
+                        ReposterEvent.SLIDESHOW_VIDEO,
+                        slides=len(slides),
+                        duration=round(ready.duration, 1),
+                        sound=ready.has_audio,
+                    )
+            if ready is not None and telegram.oversize == "compress":
                 ready = await asyncio.to_thread(self.media.fit, post, ready, self.max_bytes)
-            if isinstance(ready, TelegramVideo):
+            if ready is not None and not slides:
                 action = "re-encoded" if ready.reencoded else "remuxed"
                 await ledger.event(
                     ReposterEvent.VIDEO_PREPARED, action=action, reasons=list(ready.reasons)
                 )
+            sound = files.sound if dest.slideshow_audio and telegram.slideshow != "video" else None
+            cover = None
+            if slides and sound is not None:
+                cover = await asyncio.to_thread(self.media.cover, post, slides)
         async with self._stage(ledger, payload, Stage.OUTPUT_VALIDATE):
-            if isinstance(ready, TelegramVideo):
+            if ready is not None:
                 await asyncio.to_thread(validate_video, ready, max_bytes=self.max_bytes)
-                if not ready.has_audio:
+                if not ready.has_audio and not slides:
                     # Sent all the same (a silent clip is still the post), and said so.
                     await ledger.event(ReposterEvent.VIDEO_WITHOUT_SOUND, file=ready.path.name)
-        folder = self.media.folder(post)
-        return _plan(post, ready, files, folder, caption, audio=dest.slideshow_audio)
+        albums = slides if telegram.slideshow != "video" else []
+        sound_file = self.media.folder(post) / sound if sound else None
+        return _plan(post, Prepared(ready, albums, sound_file, cover), caption)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a post is sent as: a video, the slides, or both; the sound and its cover."""
+
+    video: TelegramVideo | None
+    slides: list[Path]  # sent in albums
+    sound: Path | None = None
+    cover: Path | None = None
 
 
 def _recorder(
@@ -195,7 +256,7 @@ def _recorder(
             post_key=payload.post,
             destination=route.name,
             chat_id=route.chat,
-            topic_id=route.settings.telegram.topic_id,
+            topic_id=route.settings.chat.topic_id,
             message_ids=message_ids,
             job_id=ledger.job_id,
             reconciled=reconciled,
@@ -242,29 +303,25 @@ def _check_offer(session: PostSession, limit: int | None) -> None:
         )
 
 
-def _plan(
-    post: Post,
-    ready: TelegramVideo | list[Path],
-    files: Downloaded,
-    folder: Path,
-    caption: str,
-    *,
-    audio: bool,
-) -> list[Part]:
-    if isinstance(ready, TelegramVideo):
-        return [VideoPart(0, ready, caption)]
-    parts: list[Part] = [
-        AlbumPart(index, ready[start : start + ALBUM_SIZE], caption if index == 0 else None)
-        for index, start in enumerate(range(0, len(ready), ALBUM_SIZE))
-    ]
-    if audio and files.sound and post.sound is not None:
+def _plan(post: Post, ready: Prepared, caption: str) -> list[Part]:
+    """The parts in the order they are sent: the slides in albums of ten (caption on the first),
+    then the video (with the caption when there are no albums), then the sound."""
+    parts: list[Part] = []
+    slides = ready.slides
+    for start in range(0, len(slides), ALBUM_SIZE):
+        text = caption if not parts else None
+        parts.append(AlbumPart(len(parts), slides[start : start + ALBUM_SIZE], text))
+    if ready.video is not None:
+        parts.append(VideoPart(len(parts), ready.video, caption if not parts else None))
+    if ready.sound is not None and post.sound is not None:
         title, performer = post.sound.title, post.sound.author
         parts.append(
             AudioPart(
                 len(parts),
-                folder / files.sound,
+                ready.sound,
                 title=clean_name(title) if title else None,
                 performer=clean_name(performer) if performer else None,
+                cover=ready.cover,
             )
         )
     return parts

@@ -1,5 +1,5 @@
-"""The reposter's job kinds, registered with the engine: ``poll``, ``deliver`` and
-``prune_media``, each handler given exactly what it uses."""
+"""The reposter's job kinds, registered with the engine: ``poll``, ``deliver``, ``archive``,
+``prune_media`` and ``prune_archives``, each handler given exactly what it uses."""
 
 from __future__ import annotations
 
@@ -19,12 +19,23 @@ from tikrelay.engine.schedules import Schedule, prune, save
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.media_cache import MediaCache
-from tikrelay.reposter.model import DELIVER, POLL, PRUNE_MEDIA, DeliverPayload, PollPayload, Routes
+from tikrelay.reposter.model import (
+    ARCHIVE,
+    DELIVER,
+    MEDIA_KINDS,
+    POLL,
+    PRUNE_ARCHIVES,
+    PRUNE_MEDIA,
+    DeliverPayload,
+    PollPayload,
+    Routes,
+)
 from tikrelay.reposter.poll import Poller
 from tikrelay.reposter.progress import Listeners
 from tikrelay.reposter.turns import Chats
 
 if TYPE_CHECKING:
+    from tikrelay.reposter.archiving import Archiver
     from tikrelay.reposter.deliver import Deliverer
 
 
@@ -53,6 +64,7 @@ class Reposter:
             service=service, routes=self.routes, clients=self.clients, progress=self.listeners
         )
         self._deliverer: Deliverer | None = None
+        self._archiver: Archiver | None = None
 
     @property
     def deliverer(self) -> Deliverer:
@@ -62,7 +74,7 @@ class Reposter:
 
             self._deliverer = Deliverer(
                 settings=self.settings,
-                queue=self.service.queue,
+                service=self.service,
                 routes=self.routes,
                 clients=self.clients,
                 media=self.media,
@@ -70,6 +82,22 @@ class Reposter:
                 progress=self.listeners,
             )
         return self._deliverer
+
+    @property
+    def archiver(self) -> Archiver:
+        """Made on the first archive job: obstore loads only with work to do."""
+        if self._archiver is None:
+            from tikrelay.reposter.archiving import Archiver
+
+            self._archiver = Archiver(
+                settings=self.settings,
+                queue=self.service.queue,
+                routes=self.routes,
+                clients=self.clients,
+                media=self.media,
+                progress=self.listeners,
+            )
+        return self._archiver
 
     def enqueue_polls(self) -> int:
         """One poll job per source (a source whose poll waits for a retry keeps it). The dedupe
@@ -100,10 +128,35 @@ class Reposter:
         prune(self.service, f"{POLL}:", names)
         # Downloaded media go once no delivery needs them (delivery.keep_media_hours).
         save(self.service, Schedule(name=PRUNE_MEDIA, kind=PRUNE_MEDIA, interval_seconds=3600), rng)
+        # Archived posts go after their archive's keep_days.
+        if self.archives_kept_for():
+            schedule = Schedule(name=PRUNE_ARCHIVES, kind=PRUNE_ARCHIVES, interval_seconds=3600)
+            save(self.service, schedule, rng)
+        else:
+            prune(self.service, PRUNE_ARCHIVES, [])
 
     def prune_media(self) -> int:
-        """Delete posts' media no delivery needs any more (delivery.keep_media_hours)."""
-        return self.media.prune(self.service.queue, DELIVER)
+        """Delete posts' media no job needs any more (delivery.keep_media_hours and
+        delivery.cache_max_gb)."""
+        return self.media.prune(self.service.queue, MEDIA_KINDS)
+
+    def archives_kept_for(self) -> dict[str, float]:
+        """The archive destinations with ``keep_days``, and their days."""
+        return {
+            name: found.archive.keep_days
+            for name, found in self.routes.destinations.items()
+            if found.archive is not None and found.archive.keep_days is not None
+        }
+
+    def prune_archives(self) -> dict[str, int]:
+        """Delete archived posts older than their archive's ``keep_days``; how many per
+        archive."""
+        from tikrelay.reposter.archiving import prune_archive
+
+        return {
+            name: prune_archive(self.archiver.store(name), days)
+            for name, days in self.archives_kept_for().items()
+        }
 
     def registry(self) -> Registry:
         registry = Registry()
@@ -128,6 +181,19 @@ class Reposter:
             except Exception as exc:
                 self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
                 raise
+
+        @registry.handler(ARCHIVE, payload=DeliverPayload)
+        async def archive(ctx: JobContext, payload: DeliverPayload) -> None:
+            try:
+                await self.archiver(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                raise
+
+        @registry.handler(PRUNE_ARCHIVES, max_attempts=1, max_running=1)
+        async def prune_archives(ctx: JobContext, payload: dict[str, object]) -> None:
+            removed = await asyncio.to_thread(self.prune_archives)
+            await ctx.event(ReposterEvent.ARCHIVES_PRUNED, posts=removed)
 
         @registry.handler(PRUNE_MEDIA, max_attempts=1, max_running=1)
         async def prune_media(ctx: JobContext, payload: dict[str, object]) -> None:

@@ -12,7 +12,7 @@ import fcntl
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +136,25 @@ class MediaCache:
             out.mkdir(parents=True, exist_ok=True)
             return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files.images]
 
+    def slideshow_video(self, post: Post, files: Downloaded, slides: list[Path]) -> TelegramVideo:
+        """One video of the prepared ``slides``, each for an equal share of the sound."""
+        from tikrelay.media.ffmpeg import ffmpeg_path
+        from tikrelay.media.slideshow import slideshow_video
+
+        folder = self.folder(post)
+        with locked(folder):
+            ffmpeg = ffmpeg_path(self.settings.ffmpeg)
+            sound = folder / files.sound if files.sound else None
+            return slideshow_video(slides, sound, folder / "telegram", ffmpeg=ffmpeg)
+
+    def cover(self, post: Post, slides: list[Path]) -> Path:
+        """The sound's cover: the first slide, small."""
+        from tikrelay.media.images import cover_thumbnail
+
+        folder = self.folder(post)
+        with locked(folder):
+            return cover_thumbnail(slides[0], folder / "telegram" / "cover.jpg")
+
     def fit(self, post: Post, video: TelegramVideo, max_bytes: int) -> TelegramVideo:
         """``video``, or a re-encode of it that fits in ``max_bytes``, beside it."""
         from tikrelay.media.ffmpeg import ffmpeg_path
@@ -146,9 +165,10 @@ class MediaCache:
             ffmpeg = ffmpeg_path(self.settings.ffmpeg)
             return fit_video(video, folder / "telegram", max_bytes=max_bytes, ffmpeg=ffmpeg)
 
-    def prune(self, queue: JobQueue, kind: str) -> int:
-        """Delete posts' media no job of ``kind`` needs any more (delivery.keep_media_hours)."""
-        return prune(self.settings, queue, kind)
+    def prune(self, queue: JobQueue, kinds: Sequence[str]) -> int:
+        """Delete posts' media no job of ``kinds`` needs any more (delivery.keep_media_hours,
+        delivery.cache_max_gb)."""
+        return prune(self.settings, queue, kinds)
 
 
 def _remove_partials(folder: Path) -> None:
@@ -167,30 +187,75 @@ def _last_change(folder: Path) -> float:
     return max(times, default=folder.stat().st_mtime)
 
 
-def prune(settings: Settings, queue: JobQueue, kind: str, now: float | None = None) -> int:
-    """Delete the folders of posts that no job of ``kind`` waits for or runs, untouched for
-    ``delivery.keep_media_hours``; return how many went."""
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+@dataclass(frozen=True)
+class _Cached:
+    key: str  # site:id
+    folder: Path
+    changed: float
+    size: int
+
+
+def _cached(root: Path) -> list[_Cached]:
+    """Every post folder of the cache, least recently changed first."""
+    found = []
+    for site in sorted(p for p in root.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in site.iterdir() if p.is_dir()):
+            key = f"{site.name}:{folder.name}"
+            try:
+                found.append(_Cached(key, folder, _last_change(folder), _size(folder)))
+            except FileNotFoundError:
+                continue  # removed meanwhile
+    return sorted(found, key=lambda cached: cached.changed)
+
+
+def prune(
+    settings: Settings, queue: JobQueue, kinds: Sequence[str], now: float | None = None
+) -> int:
+    """Delete the folders of posts that no job of ``kinds`` waits for or runs: those untouched
+    for ``delivery.keep_media_hours``, then, while the cache is over ``delivery.cache_max_gb``,
+    the least recently used. Return how many went.
+
+    A folder is deleted only under its lock, after the database says (again, under the lock)
+    that no job needs it: a job that starts afterwards finds no manifest and downloads anew."""
     root = StatePaths(settings.state_dir).media_cache
     if not root.is_dir():
         return 0
     keep = settings.delivery.keep_media_hours * 3600
+    budget_gb = settings.delivery.cache_max_gb
+    budget = None if budget_gb is None else int(budget_gb * 1000**3)
     moment = time.time() if now is None else now
+    cached = _cached(root)
+    total = sum(c.size for c in cached)
     with queue.engine.connect() as conn:
-        busy = sql.posts_in_work(conn, kind)
+        busy = sql.posts_in_work(conn, kinds)
     removed = 0
-    for site in sorted(p for p in root.iterdir() if p.is_dir()):
-        for folder in sorted(p for p in site.iterdir() if p.is_dir()):
-            if f"{site.name}:{folder.name}" in busy or moment - _last_change(folder) < keep:
-                continue
-            try:
-                with locked(folder, wait=False):
-                    for child in folder.iterdir():  # the lock file goes last, with the folder
-                        if child.name != LOCK_NAME:
-                            shutil.rmtree(child) if child.is_dir() else child.unlink()
-            except FolderBusyError:
-                continue  # a job started on it meanwhile
-            shutil.rmtree(folder, ignore_errors=True)
+    for entry in cached:
+        old = moment - entry.changed >= keep
+        over = budget is not None and total > budget
+        if entry.key in busy or not (old or over):
+            continue
+        if _remove(entry, queue, kinds):
+            total -= entry.size
             removed += 1
     if removed:
-        log.info("media_pruned", folders=removed)
+        log.info("media_pruned", folders=removed, bytes_left=total)
     return removed
+
+
+def _remove(entry: _Cached, queue: JobQueue, kinds: Sequence[str]) -> bool:
+    try:
+        with locked(entry.folder, wait=False):
+            with queue.engine.connect() as conn:
+                if entry.key in sql.posts_in_work(conn, kinds):
+                    return False  # a job for it was queued meanwhile
+            for child in entry.folder.iterdir():  # the lock file goes last, with the folder
+                if child.name != LOCK_NAME:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+    except FolderBusyError:
+        return False  # a job works in it now
+    shutil.rmtree(entry.folder, ignore_errors=True)
+    return True

@@ -15,7 +15,11 @@ from tikrelay.sources.refs import SITE, parse_creator
 
 POLL = "poll"
 DELIVER = "deliver"
+ARCHIVE = "archive"
 PRUNE_MEDIA = "prune_media"
+PRUNE_ARCHIVES = "prune_archives"
+#: The job kinds that need a post's downloaded media while they wait or run.
+MEDIA_KINDS = (DELIVER, ARCHIVE)
 
 
 class PollPayload(BaseModel):
@@ -23,6 +27,8 @@ class PollPayload(BaseModel):
 
 
 class DeliverPayload(BaseModel):
+    """A post for one destination: a ``deliver`` job (a chat) or an ``archive`` job."""
+
     post: str  # tiktok:<id>
     id: str
     url: str
@@ -39,12 +45,22 @@ class Route:
 
     @property
     def target(self) -> ChatTarget:
-        telegram = self.settings.telegram
+        telegram = self.settings.chat
         return ChatTarget(telegram.chat_id, telegram.topic_id)
 
     @property
     def chat(self) -> str:
-        return str(self.settings.telegram.chat_id)
+        return str(self.settings.chat.chat_id)
+
+    @property
+    def job_kind(self) -> str:
+        """The kind of job that takes a post there."""
+        return ARCHIVE if self.settings.archive is not None else DELIVER
+
+
+def job_for(kind: str, post_key: str, destination: str) -> str:
+    """The dedupe key of the job that takes a post to a destination."""
+    return f"{kind}:{post_key}:{destination}"
 
 
 @dataclass(frozen=True)
@@ -70,11 +86,13 @@ def watched_sources(settings: Settings) -> list[WatchedSource]:
     return list(found.values())
 
 
-_MB = 1000 * 1000
+#: Telegram's megabyte: the cloud Bot API takes 50 of them (52,428,800 bytes).
+_MB = 1024 * 1024
 
 
 def upload_limit(settings: Settings) -> int:
-    """The largest file sent to Telegram, in bytes."""
+    """The largest file sent to Telegram, in bytes: 50 MB (52,428,800 bytes) with the cloud Bot
+    API, 2000 MB with a local server, or ``delivery.max_upload_mb``."""
     configured = settings.delivery.max_upload_mb
     if configured is not None:
         return int(configured * _MB)
@@ -110,7 +128,17 @@ class Routes:
     def chat_of(self, name: str) -> str | None:
         """The chat a destination posts to, if it still exists."""
         found = self.destinations.get(name)
-        return None if found is None else Route(name, found).chat
+        return None if found is None or found.telegram is None else Route(name, found).chat
+
+
+def check_archive(destination: DestinationSettings) -> None:
+    """An archive destination can be opened: its URL is understood and its credentials are in
+    the environment (no request is made)."""
+    from tikrelay.destinations.archive import open_archive  # obstore loads here
+
+    archive = destination.archive
+    if archive is not None:
+        open_archive(path=archive.path, url=archive.url, endpoint_url=archive.endpoint_url)
 
 
 class SetupError(ValueError):
@@ -123,6 +151,12 @@ def check_relay_settings(settings: Settings) -> None:
         watched_sources(settings)
     except ValueError as exc:
         raise SetupError(str(exc)) from None
+    for name, destination in settings.destinations.items():
+        if destination.archive is not None:
+            try:
+                check_archive(destination)
+            except ValueError as exc:
+                raise SetupError(f"destinations.{name}.archive: {exc}") from None
     templates = {n: d.caption for n, d in settings.destinations.items() if d.caption is not None}
     if not templates:
         return

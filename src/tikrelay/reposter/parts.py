@@ -39,6 +39,7 @@ class AudioPart:
     file: Path
     title: str | None
     performer: str | None
+    cover: Path | None = None  # a JPEG of at most 320 px, shown by players
 
     @property
     def files(self) -> list[Path]:

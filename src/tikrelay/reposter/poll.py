@@ -1,6 +1,7 @@
 """The ``poll`` job: a source's newest posts read with one feed request; the new ones become
-``deliver`` jobs (oldest first, one per destination) in the transaction that completes the poll,
-so that either all of it is written or none of it."""
+``deliver`` jobs (or ``archive`` jobs for archive destinations; oldest first, one per
+destination) in the transaction that completes the poll, so that either all of it is written or
+none of it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tikrelay.engine.context import JobContext
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
-from tikrelay.reposter.model import DELIVER, DeliverPayload, PollPayload, Routes
+from tikrelay.reposter.model import DeliverPayload, PollPayload, Routes, job_for
 from tikrelay.reposter.progress import Progress
 from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
@@ -77,9 +78,10 @@ class Poller:
                     job = DeliverPayload(
                         post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
                     )
+                    kind = self.routes.route(name).job_kind
                     # Ahead of the other polls: downloads start while the rest are read.
                     self.service.enqueue(
-                        DELIVER, job, dedupe_key=f"deliver:{key}:{name}", priority=1, conn=conn
+                        kind, job, dedupe_key=job_for(kind, key, name), priority=1, conn=conn
                     )
             counts = {"listed": len(entries), "new": len(new), "queued": len(fresh)}
             chosen = {**counts, "left_out": left_out}

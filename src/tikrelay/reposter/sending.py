@@ -115,9 +115,9 @@ async def _send(
                 thumbnail=video.thumbnail,
                 caption=text if caption else None,
             )
-        case AudioPart(file=file, title=title, performer=performer):
+        case AudioPart(file=file, title=title, performer=performer, cover=cover):
             return await sender.send_audio(
-                target, file, title=title, performer=performer, caption=None
+                target, file, title=title, performer=performer, caption=None, cover=cover
             )
         case AlbumPart(caption=text):
             # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the

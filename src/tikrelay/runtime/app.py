@@ -25,7 +25,7 @@ from tikrelay.reposter.catalog import Catalog, CatalogError
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import (
-    DELIVER,
+    MEDIA_KINDS,
     POLL,
     Routes,
     SetupError,
@@ -174,7 +174,7 @@ class Runtime:
 
     def summary(self, started: datetime) -> RunSummary:
         """What the reposter's jobs did since ``started``, and every one still waiting."""
-        return run_summary(self.queue.engine, started, poll=POLL, deliver=DELIVER)
+        return run_summary(self.queue.engine, started, poll=POLL, deliver=MEDIA_KINDS)
 
 
 def describe_full_disk(settings: Settings, found: BaseException) -> str:

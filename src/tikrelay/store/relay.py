@@ -104,6 +104,29 @@ def delivered_ids(conn: Connection, post_key: str, destination: str) -> list[int
     return list(found) if found is not None else None
 
 
+def deliveries_of(conn: Connection, post_key: str) -> list[dict[str, Any]]:
+    """Where a post was delivered: destination, chat, topic and message ids, oldest first."""
+    rows = conn.execute(
+        select(
+            deliveries.c.destination,
+            deliveries.c.chat_id,
+            deliveries.c.topic_id,
+            deliveries.c.message_ids,
+        )
+        .where(deliveries.c.post_key == post_key)
+        .order_by(deliveries.c.id)
+    ).all()
+    return [
+        {
+            "destination": r.destination,
+            "chat_id": r.chat_id,
+            "topic_id": r.topic_id,
+            "message_ids": list(r.message_ids),
+        }
+        for r in rows
+    ]
+
+
 def record_delivery(
     conn: Connection,
     *,
@@ -287,11 +310,11 @@ def confirm_intent(
     )
 
 
-def posts_in_work(conn: Connection, kind: str) -> set[str]:
-    """Post keys of jobs of ``kind`` that wait or run: their media must stay."""
+def posts_in_work(conn: Connection, kinds: Sequence[str]) -> set[str]:
+    """Post keys of jobs of ``kinds`` that wait or run: their media must stay."""
     active = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
     payloads = conn.execute(
-        select(jobs.c.payload).where(jobs.c.kind == kind, jobs.c.status.in_(active))
+        select(jobs.c.payload).where(jobs.c.kind.in_(list(kinds)), jobs.c.status.in_(active))
     ).scalars()
     return {str(p.get("post")) for p in payloads if isinstance(p, dict)}
 

@@ -3,6 +3,7 @@ bot's /status and the web's dashboard)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,16 +44,19 @@ class RunSummary:
         return not self.failed and not self.failed_sources
 
 
-def run_summary(engine: Engine, started: datetime, *, poll: str, deliver: str) -> RunSummary:
-    """What the ``poll`` and ``deliver`` jobs of a run did (changed since ``started``), and every
-    such job still waiting, whichever run it comes from."""
+def run_summary(
+    engine: Engine, started: datetime, *, poll: str, deliver: Sequence[str]
+) -> RunSummary:
+    """What the ``poll`` jobs and the jobs taking posts to destinations (kinds ``deliver``) of a
+    run did (changed since ``started``), and every such job still waiting, whichever run it
+    comes from."""
     summary = RunSummary()
     waiting = [status.value for status in ACTIVE_STATUSES]
     with engine.connect() as conn:
         rows = conn.execute(
             select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
             .where(
-                jobs.c.kind.in_([poll, deliver]),
+                jobs.c.kind.in_([poll, *deliver]),
                 (jobs.c.updated_at >= started) | jobs.c.status.in_(waiting),
             )
             .order_by(jobs.c.id)
@@ -73,7 +77,7 @@ def run_summary(engine: Engine, started: datetime, *, poll: str, deliver: str) -
         summary.new_posts = conn.execute(
             select(func.count())
             .select_from(jobs)
-            .where(jobs.c.kind == deliver, jobs.c.created_at >= started)
+            .where(jobs.c.kind.in_(list(deliver)), jobs.c.created_at >= started)
         ).scalar_one()
     for kind, status, payload, error in rows:
         later = status != JobStatus.FAILED

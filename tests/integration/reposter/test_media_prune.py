@@ -33,7 +33,7 @@ def test_prune_keeps_busy_recent_and_locked_posts(tmp_path: Path) -> None:
         held = post_folder(paths, "3", age_hours=48)
         old = post_folder(paths, "4", age_hours=48)
         with media_cache.locked(held):  # a job is preparing it right now
-            assert media_cache.prune(settings, queue, "deliver") == 1
+            assert media_cache.prune(settings, queue, ["deliver"]) == 1
         assert [busy.exists(), recent.exists(), held.exists(), old.exists()] == [
             True,
             True,

@@ -6,12 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from tikrelay.domain.posts import Post, PostKind, Sound
-from tikrelay.reposter.deliver import _plan
+from tikrelay.media.video import TelegramVideo
+from tikrelay.reposter.deliver import Prepared, _plan
 from tikrelay.reposter.media_cache import Downloaded
-from tikrelay.reposter.parts import AlbumPart, AudioPart
+from tikrelay.reposter.parts import AlbumPart, AudioPart, VideoPart
 
 RLO = "\u202e"
 FOLDER = Path("/media/tiktok/1")
+VIDEO = TelegramVideo(
+    path=FOLDER / "telegram" / "slides.telegram.mp4",
+    width=720,
+    height=1280,
+    duration=9.0,
+    thumbnail=None,
+    size=1000,
+    remuxed=False,
+    reencoded=True,
+)
 
 
 def slideshow(images: int, sound: Sound | None) -> tuple[Post, list[Path]]:
@@ -21,8 +32,9 @@ def slideshow(images: int, sound: Sound | None) -> tuple[Post, list[Path]]:
 
 def test_albums_of_ten_in_order_with_the_caption_on_the_first_then_the_sound() -> None:
     post, ready = slideshow(23, Sound(title=f"song{RLO}gnos", author=f"{RLO}DJ\x00"))
-    files = Downloaded(sound="source/sound.mp3")
-    parts = _plan(post, ready, files, FOLDER, "caption", audio=True)
+    cover = FOLDER / "telegram" / "cover.jpg"
+    prepared = Prepared(None, ready, FOLDER / "source" / "sound.mp3", cover)
+    parts = _plan(post, prepared, "caption")
     albums = [p for p in parts if isinstance(p, AlbumPart)]
     assert [len(a.photos) for a in albums] == [10, 10, 3]
     assert [a.caption for a in albums] == ["caption", None, None]
@@ -32,17 +44,30 @@ def test_albums_of_ten_in_order_with_the_caption_on_the_first_then_the_sound() -
     assert isinstance(sound, AudioPart)
     assert sound.file == FOLDER / "source" / "sound.mp3"
     assert (sound.title, sound.performer) == ("songgnos", "DJ")
+    assert sound.cover == cover
 
 
-def test_no_sound_part_when_turned_off_or_missing() -> None:
+def test_no_sound_part_without_a_sound_file_or_a_sound() -> None:
     post, ready = slideshow(2, Sound(title="t"))
-    with_sound = Downloaded(sound="s.mp3")
-    assert [type(p) for p in _plan(post, ready, with_sound, FOLDER, "c", audio=False)] == [
-        AlbumPart
-    ]
-    assert [type(p) for p in _plan(post, ready, Downloaded(), FOLDER, "c", audio=True)] == [
-        AlbumPart
-    ]
+    assert [type(p) for p in _plan(post, Prepared(None, ready), "c")] == [AlbumPart]
+    silent, _ = slideshow(2, None)
+    with_file = Prepared(None, ready, FOLDER / "s.mp3")
+    assert [type(p) for p in _plan(silent, with_file, "c")] == [AlbumPart]
+
+
+def test_slideshow_as_video_alone_carries_the_caption() -> None:
+    post, _ = slideshow(3, Sound(title="t"))
+    parts = _plan(post, Prepared(VIDEO, []), "caption")
+    assert parts == [VideoPart(0, VIDEO, "caption")]
+
+
+def test_slideshow_as_both_sends_albums_then_the_video_then_the_sound() -> None:
+    post, ready = slideshow(12, Sound(title="t"))
+    parts = _plan(post, Prepared(VIDEO, ready, FOLDER / "s.m4a"), "caption")
+    assert [type(p) for p in parts] == [AlbumPart, AlbumPart, VideoPart, AudioPart]
+    assert [p.index for p in parts] == [0, 1, 2, 3]
+    assert isinstance(parts[2], VideoPart)
+    assert parts[2].caption is None
 
 
 def test_the_manifest_reads_what_earlier_versions_wrote() -> None:

@@ -17,8 +17,9 @@ from tikrelay.sandbox.telegram.world import CallRecord, Chat, World
 # Bot API limits (cloud server), in UTF-16 code units.
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-CLOUD_UPLOAD_LIMIT = 50_000_000
-LOCAL_UPLOAD_LIMIT = 2_000_000_000
+# Telegram's megabytes: 50 MB = 52,428,800 bytes through the cloud Bot API.
+CLOUD_UPLOAD_LIMIT = 50 * 1024 * 1024
+LOCAL_UPLOAD_LIMIT = 2000 * 1024 * 1024
 CLOUD_DOWNLOAD_LIMIT = 20_000_000
 
 

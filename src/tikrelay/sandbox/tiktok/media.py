@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -52,10 +53,17 @@ class MediaPlanner:
         return base64.urlsafe_b64encode(mac).decode()
 
     def video(
-        self, post_id: str, variant: int, *, hevc: bool, music: bool, silent: bool = False
+        self,
+        post_id: str,
+        variant: int,
+        *,
+        hevc: bool,
+        music: bool,
+        silent: bool = False,
+        file: Path | None = None,
     ) -> MediaPlan:
         fx = self._fixtures
-        clean = fx.silent_video(variant) if silent else fx.clean_video(variant)
+        clean = file or (fx.silent_video(variant) if silent else fx.clean_video(variant))
         plan = MediaPlan(PostMedia(cover_url=""))
         play = self._video_url(plan, post_id, clean, "unwatermarked", qs=0)
         h264 = self._video_url(plan, post_id, clean, "unwatermarked", qs=13)
@@ -81,12 +89,19 @@ class MediaPlanner:
         return plan
 
     def slideshow(
-        self, post_id: str, variant: int, formats: list[str], *, music: bool
+        self,
+        post_id: str,
+        variant: int,
+        formats: list[str],
+        *,
+        music: bool,
+        files: Sequence[Path | None] = (),
     ) -> MediaPlan:
         plan = MediaPlan(PostMedia(cover_url=""))
         slides = []
         for index, fmt in enumerate(formats):
-            path = self._fixtures.image(variant * MAX_SLIDES + index, fmt)
+            given = files[index] if index < len(files) else None
+            path = given or self._fixtures.image(variant * MAX_SLIDES + index, fmt)
             name = f"/tos-useast5-i-photomode-tx/{ids.token(self._rng).lower()}"
             url_path = f"{name}~tplv-photomode-image.{fmt}"
             query = self._signed_query(url_path)

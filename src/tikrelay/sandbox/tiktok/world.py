@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from tikrelay.sandbox.fixtures import IMAGE_FORMATS, MediaFixtures
@@ -105,16 +106,20 @@ class TikTokWorld:
         music: bool = True,
         silent: bool = False,
         at: int | None = None,
+        file: Path | None = None,
     ) -> Post:
         """A video post; by default created now, at the head of the creator's feed.
 
         It gets its own clean H.264 file, a different watermarked file for ``downloadAddr``, and
         with ``hevc`` a higher-resolution video-only HEVC format in ``bitrateInfo``; with
-        ``silent`` its clean file has no audio stream (TikTok's data still lists it with sound).
+        ``silent`` its clean file has no audio stream (TikTok's data still lists it with sound);
+        ``file`` is served as its clean file instead of a generated one (any codec or size).
         """
         create_time, post_id, variant = self._reserve(username, at)
         # Media are made outside the lock: ffmpeg may take a moment on a cold cache.
-        plan = self._planner.video(post_id, variant, hevc=hevc, music=music, silent=silent)
+        plan = self._planner.video(
+            post_id, variant, hevc=hevc, music=music, silent=silent, file=file
+        )
         post = Post(
             id=post_id,
             kind=PostKind.VIDEO,
@@ -135,14 +140,16 @@ class TikTokWorld:
         desc: str = "",
         music: bool = True,
         at: int | None = None,
+        files: Sequence[Path | None] = (),
     ) -> Post:
-        """A photo post with 1 to 35 slides, each ``jpeg``, ``webp`` or ``heic``."""
+        """A photo post with 1 to 35 slides, each ``jpeg``, ``webp`` or ``heic``; ``files``
+        serves given images (in that format) instead of generated ones, slide by slide."""
         if not 1 <= len(images) <= MAX_SLIDES:
             raise ValueError(f"a slideshow has 1 to {MAX_SLIDES} images, not {len(images)}")
         if bad := [fmt for fmt in images if fmt not in IMAGE_FORMATS]:
             raise ValueError(f"image formats must be among {IMAGE_FORMATS}, not {bad}")
         create_time, post_id, variant = self._reserve(username, at)
-        plan = self._planner.slideshow(post_id, variant, list(images), music=music)
+        plan = self._planner.slideshow(post_id, variant, list(images), music=music, files=files)
         post = Post(
             id=post_id,
             kind=PostKind.SLIDESHOW,
