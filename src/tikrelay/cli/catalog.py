@@ -159,7 +159,10 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
     catalog = catalog_from(config)
     entries = changed(catalog.destination_entries)
     if not entries:
-        typer.echo("no destinations yet: add one with `tikrelay destinations add NAME CHAT`")
+        typer.echo(
+            "no destinations yet: add one with `tikrelay destinations add NAME CHAT` "
+            "(or `tikrelay destinations add-archive NAME --path DIR`)"
+        )
         return
     users: dict[str, int] = {}
     for source in changed(catalog.source_entries):
@@ -204,16 +207,66 @@ def add_destination(
             help="After a slideshow's images, send its sound as audio.",
         ),
     ] = None,
+    oversize: Annotated[
+        str | None,
+        typer.Option(help="A video over the upload limit: compress (default) or skip."),
+    ] = None,
+    slideshow: Annotated[
+        str | None,
+        typer.Option(help="Photo slideshows as album (default), video or both."),
+    ] = None,
+    archive_to: Annotated[
+        str | None,
+        typer.Option("--archive-to", help="Also archive every post sent here to this archive."),
+    ] = None,
     config: Path | None = ConfigOption,
 ) -> None:
     """Add a Telegram chat (and forum topic) that sources may send posts to."""
     catalog = catalog_from(config)
-    given = {"caption": caption, "link": link, "slideshow_audio": slideshow_audio}
+    given = {
+        "caption": caption,
+        "link": link,
+        "slideshow_audio": slideshow_audio,
+        "oversize": oversize,
+        "slideshow": slideshow,
+        "archive_to": archive_to,
+    }
     options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     entry = changed(lambda: catalog.add_destination(name, chat_id, topic_id, **options))
     where = entry.settings.chat
     topic = "" if where.topic_id is None else f" topic {where.topic_id}"
     typer.echo(f"added destination {entry.name!r} → chat {where.chat_id}{topic}")
+
+
+@destinations_app.command("add-archive")
+def add_archive(
+    name: NameArg,
+    path: Annotated[
+        Path | None, typer.Option(help="A local folder (created when missing).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Object storage instead: s3://BUCKET/PREFIX or az://CONTAINER/PREFIX."),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="The storage server, for services other than AWS."),
+    ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option("--keep-days", help="Delete archived posts after this many days."),
+    ] = None,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Add an archive (a folder, an S3 bucket or an Azure container) that stores every post
+    sources send it, with its metadata; credentials come from the environment."""
+    catalog = catalog_from(config)
+    given = {"path": path, "url": url, "endpoint_url": endpoint_url, "keep_days": keep_days}
+    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    entry = changed(lambda: catalog.add_archive(name, **options))
+    archive = entry.settings.archive
+    assert archive is not None
+    typer.echo(f"added archive {entry.name!r} → {archive.url or archive.path}")
 
 
 @destinations_app.command("remove")

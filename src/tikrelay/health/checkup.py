@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tikrelay.config.logging import REDACTED, redact_text
 from tikrelay.config.settings import Settings
+from tikrelay.health.archive import check_archives
 from tikrelay.health.database import check_database
 from tikrelay.health.ffmpeg import check_ffmpeg
 from tikrelay.health.files import check_cookies, check_state_folder
@@ -36,13 +37,14 @@ async def examine(settings: Settings, *, config_file: Path | None) -> Report:
     checks = [passed("config", loaded), check_sources(settings)]
     network = settings.network
     with ca_folder() as folder:
-        telegram, ffmpeg, database, reachability = await asyncio.gather(
+        telegram, archives, ffmpeg, database, reachability = await asyncio.gather(
             check_telegram(settings),
+            check_archives(settings),
             alone(check_ffmpeg(settings.ffmpeg)),
             alone(check_database(settings)),
             check_network(network, folder),
         )
-    checks += [*telegram, *ffmpeg, *database, check_state_folder(settings.state_dir)]
+    checks += [*telegram, *archives, *ffmpeg, *database, check_state_folder(settings.state_dir)]
     if network.cookies_file is not None:
         checks.append(check_cookies(network.cookies_file))
     checks += reachability

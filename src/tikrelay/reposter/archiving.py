@@ -146,9 +146,14 @@ class Archiver:
             archive = self.routes.route(name).settings.archive
             if archive is None:
                 raise InvalidJobError(f"destination {name!r} is not an archive")
-            found = open_archive(
-                path=archive.path, url=archive.url, endpoint_url=archive.endpoint_url
-            )
+            try:
+                found = open_archive(
+                    path=archive.path, url=archive.url, endpoint_url=archive.endpoint_url
+                )
+            except ValueError as exc:  # e.g. credentials gone from the environment
+                raise TikrelayError(
+                    ErrorKind.AUTH, f"destination {name!r}: {exc}", retryable=False
+                ) from None
             self._stores[name] = found
         return found
 

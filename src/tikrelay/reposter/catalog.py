@@ -32,7 +32,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine
 
-from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.config.settings import (
+    DestinationSettings,
+    Settings,
+    SourceSettings,
+    check_archive_to,
+)
 from tikrelay.reposter.model import Route, SetupError, WatchedSource, check_relay_settings
 from tikrelay.reposter.model import watched_sources as file_sources
 from tikrelay.sources.refs import SITE, parse_creator
@@ -408,14 +413,30 @@ class Catalog:
         **options: Any,
     ) -> CatalogDestination:
         """A Telegram chat (and forum topic) posts may go to; ``options`` are the other keys of
-        a ``destinations`` entry (``caption``, ``link``, ``slideshow_audio``)."""
-        made_by = self._origin(origin)
-        _check_name(name)
+        a ``destinations`` entry (``caption``, ``link``, ``slideshow_audio``, ``archive_to``) and
+        of its ``telegram`` section (``oversize``, ``slideshow``)."""
         telegram: dict[str, Any] = {"chat_id": chat_id}
         if topic_id is not None:
             telegram["topic_id"] = topic_id
+        for key in ("oversize", "slideshow"):
+            if key in options:
+                telegram[key] = options.pop(key)
         renamed = {"telegram.chat_id": "chat_id", "telegram.topic_id": "topic_id"}
-        settings = _validated(DestinationSettings, {"telegram": telegram, **options}, renamed)
+        return self._add_destination(name, {"telegram": telegram, **options}, renamed, origin)
+
+    def add_archive(
+        self, name: str, *, origin: Origin | str = Origin.CLI, **archive: Any
+    ) -> CatalogDestination:
+        """An archive destination: ``path`` or ``url`` (with ``endpoint_url``), ``keep_days``."""
+        renamed = {f"archive.{key}": key for key in ("path", "url", "endpoint_url", "keep_days")}
+        return self._add_destination(name, {"archive": archive}, renamed, origin)
+
+    def _add_destination(
+        self, name: str, raw: dict[str, Any], renamed: dict[str, str], origin: Origin | str
+    ) -> CatalogDestination:
+        made_by = self._origin(origin)
+        _check_name(name)
+        settings = _validated(DestinationSettings, raw, renamed)
         _check_caption(settings)
         with self._writing() as conn:
             found = catalog_sql.destination(conn, name)
@@ -425,23 +446,36 @@ class Catalog:
                     f"destination {name!r} exists already (added through {found.origin}); "
                     "remove it first to add it again with other settings"
                 )
+            known = {r.name: self._destination(r).settings for r in catalog_sql.destinations(conn)}
+            try:
+                check_archive_to(name, settings, {**known, name: settings})
+            except ValueError as exc:
+                message = str(exc).replace(f"destinations.{name}.archive_to", "--archive-to")
+                raise InvalidEntryError(message) from None
             catalog_sql.insert_destination(conn, name, made_by, _stored(settings), self.clock())
             row = catalog_sql.destination(conn, name)
         assert row is not None
         return self._destination(row)
 
     def remove_destination(self, name: str) -> None:
-        """Refused while any source, paused or not, routes to it."""
+        """Refused while any source, paused or not, routes to it, or a destination archives to
+        it."""
         with self._writing() as conn:
             row = catalog_sql.destination(conn, name)
             if row is None:
                 raise UnknownEntryError(f"destination {name!r} is not in the catalog")
             self._refuse_file_row(f"destination {name!r}", row.origin)
             users = [s.key for s in catalog_sql.sources(conn) if name in s.settings["to"]]
+            archiving = [
+                f"destination {r.name!r} (archive_to)"
+                for r in catalog_sql.destinations(conn)
+                if r.settings.get("archive_to") == name
+            ]
+            users += archiving
             if users:
                 raise CatalogError(
                     f"destination {name!r} is in use by {', '.join(users)}: remove those "
-                    "sources first"
+                    f"{'first' if archiving else 'sources first'}"
                 )
             catalog_sql.delete_destinations(conn, [name])
 

@@ -297,7 +297,7 @@ def _check_offer(session: PostSession, limit: int | None) -> None:
         raise TikrelayError(
             ErrorKind.SIZE_LIMIT,
             f"the video is too large: {offer.smallest_size / _MB:.1f} MB, over the "
-            f"{limit / _MB:g} MB upload limit (oversize: skip); oversize: compress re-encodes it "
+            f"{limit / _MB:.4g} MB upload limit (oversize: skip); oversize: compress re-encodes it "
             "to fit, and a local Bot API server (telegram.local_mode) takes up to 2000 MB",
             retryable=False,
         )

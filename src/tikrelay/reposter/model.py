@@ -95,7 +95,7 @@ def upload_limit(settings: Settings) -> int:
     API, 2000 MB with a local server, or ``delivery.max_upload_mb``."""
     configured = settings.delivery.max_upload_mb
     if configured is not None:
-        return int(configured * _MB)
+        return round(configured * _MB)
     return (2000 if settings.telegram.local_mode else 50) * _MB
 
 
@@ -145,14 +145,15 @@ class SetupError(ValueError):
     """The settings cannot run the reposter; the message names the key and the fix."""
 
 
-def check_relay_settings(settings: Settings) -> None:
-    """What pydantic cannot check alone: creator references and caption templates."""
+def check_relay_settings(settings: Settings, *, archives: bool = True) -> None:
+    """What pydantic cannot check alone: creator references, caption templates and (with
+    ``archives``) that each archive destination can be opened."""
     try:
         watched_sources(settings)
     except ValueError as exc:
         raise SetupError(str(exc)) from None
     for name, destination in settings.destinations.items():
-        if destination.archive is not None:
+        if archives and destination.archive is not None:
             try:
                 check_archive(destination)
             except ValueError as exc:

@@ -29,12 +29,22 @@ from tikrelay.reposter.model import (
     POLL,
     Routes,
     SetupError,
+    check_archive,
     check_relay_settings,
     upload_limit,
 )
 from tikrelay.reposter.progress import Listeners
 from tikrelay.store import JobQueue, open_queue
 from tikrelay.store.reports import RunSummary, run_summary
+
+
+def check_archives(routes: Routes) -> None:
+    """Every archive destination of the catalog (the command line's too) can be opened."""
+    for name, destination in routes.destinations.items():
+        try:
+            check_archive(destination)
+        except ValueError as exc:
+            raise SetupError(f"destination {name!r}: archive: {exc}") from None
 
 
 def check_reposter_settings(settings: Settings) -> None:
@@ -97,6 +107,7 @@ class Runtime:
                 except CatalogError as exc:
                     raise SetupError(str(exc)) from None
                 routes = Routes(catalog.destinations(), catalog.sources())
+                check_archives(routes)
                 found = Reposter(settings, service, routes, clients)
                 registry.include(found.registry())
         except BaseException:

@@ -156,3 +156,42 @@ def test_a_file_that_drops_a_destination_still_in_use_is_refused(setup: Setup) -
     assert setup.ok("sources", "remove", "@bob").strip() == "removed source tiktok:@bob"
     setup.write("")
     assert setup.ok("destinations", "list").startswith("no destinations yet")
+
+
+def test_archives_and_their_chats_made_from_the_command_line(setup: Setup, tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    added = setup.ok(
+        "destinations", "add-archive", "vault", "--path", str(vault), "--keep-days", "7"
+    )
+    assert added.strip() == f"added archive 'vault' → {vault}"
+    added = setup.ok(
+        "destinations", "add", "clips", "@clips", "--slideshow", "both", "--archive-to", "vault"
+    )
+    assert added.strip() == "added destination 'clips' → chat @clips"
+    catalog = setup.catalog()
+    assert catalog.destination("clips") == DestinationSettings.model_validate(
+        {"telegram": {"chat_id": "@clips", "slideshow": "both"}, "archive_to": "vault"}
+    )
+    assert catalog.destination("vault") == DestinationSettings.model_validate(
+        {"archive": {"path": str(vault), "keep_days": 7}}
+    )
+    catalog.engine.dispose()
+    assert ["vault", "cli", "archive", str(vault), "0"] in rows(setup.ok("destinations", "list"))
+
+    assert setup.error(2, "destinations", "add", "x", "@x", "--archive-to", "channel") == (
+        "--archive-to names 'channel', which is not an archive destination (archive "
+        "destinations: vault)"
+    )
+    assert setup.error(
+        2, "destinations", "add-archive", "both", "--path", "p", "--url", "s3://b/p"
+    ) == (
+        "archive: give exactly one of path (a local folder) and url "
+        "(s3://BUCKET/PREFIX or az://CONTAINER/PREFIX)"
+    )
+    in_use = setup.error(1, "destinations", "remove", "vault")
+    assert (
+        in_use
+        == "destination 'vault' is in use by destination 'clips' (archive_to): remove those first"
+    )
+    assert setup.ok("destinations", "remove", "clips").strip() == "removed destination 'clips'"
+    assert setup.ok("destinations", "remove", "vault").strip() == "removed destination 'vault'"

@@ -230,18 +230,18 @@ def test_a_video_over_the_limit_is_compressed_to_fit_by_default(relayed: Relayed
     post = world.add_video("alice", desc="squeezed")
     relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
     relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
-    relayed.extra = {"delivery": {"max_upload_mb": 0.04}}  # 40,000 bytes
+    relayed.extra = {"delivery": {"max_upload_mb": 0.04}}  # 41,943 bytes: MB of 1,048,576
     assert post.media.clean_size is not None
-    assert post.media.clean_size > 40_000
+    assert post.media.clean_size > 41_943
 
     result = relayed.run()
     assert result.returncode == 0, result.stdout + result.stderr
     [message] = telegram.messages(channel.id)
     sent = telegram.file_path(message["video"]["file_id"])
-    assert sent.stat().st_size <= 40_000
+    assert sent.stat().st_size <= 41_943
     info = probe(sent)
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert info.duration is not None
     assert abs(info.duration - 1.0) < 0.2
     shown = relayed.newest_timeline("deliver")
-    assert "over the 40,000-byte upload limit: re-encoded at" in shown, shown
+    assert "over the 41,943-byte upload limit: re-encoded at" in shown, shown

@@ -210,3 +210,39 @@ def test_a_config_that_does_not_load_exits_2(relayed: Relayed) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "destinatons: unknown key" in result.stderr
     assert result.stdout == ""
+
+
+def test_archive_destinations_are_checked_without_writing(relayed: Relayed) -> None:
+    relayed.world.add_creator("alice", videos=1)
+    blocked = relayed.folder / "a-file"
+    blocked.write_text("not a folder")
+    relayed.destinations = {
+        "vault": {"archive": {"path": str(relayed.folder / "new" / "vault")}},
+        "broken": {"archive": {"path": str(blocked / "vault")}},
+        "bucket": {
+            "archive": {
+                "url": "s3://tiktok-archive/p",
+                "endpoint_url": f"http://127.0.0.1:{closed_port()}",
+            }
+        },
+    }
+    relayed.sources = [{"tiktok": "@alice", "to": ["vault", "broken", "bucket"]}]
+    env = {
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret-never-shown",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    result = doctor(relayed, env=env)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = checks(result.stdout)
+    assert found["archive vault"][0].startswith("✓")
+    assert "created on the first archive" in found["archive vault"][0]
+    assert not (relayed.folder / "new").exists()
+    assert found["archive broken"][0].startswith("✗")
+    assert "is a file" in found["archive broken"][0]
+    assert found["archive bucket"][0].startswith("✗")
+    assert "network" in found["archive bucket"][0] or "did not answer" in found["archive bucket"][0]
+    assert "secret-never-shown" not in result.stdout + result.stderr
+    assert found["sources"][0].startswith("✓")
