@@ -15,8 +15,10 @@ emulator's own memory is not counted:
 - **baseline**: the same child without the ``send_video`` call: imports, settings, sender,
   ``getMe``.
 
-Peak RSS is the kernel's ``ru_maxrss`` of each child, read with ``os.wait4`` when it exits (the
-whole life of that one process, nothing else). The difference is what the send costs. The
+Peak RSS is each child's ``VmHWM`` (the high-water mark of its resident memory since it
+started), read by the child itself as it ends; not ``ru_maxrss``, which on Linux a child started
+by vfork + exec inherits from its parent, so that every child would report this process's peak
+(see ``peak_rss``). The difference between the two children is what the send costs. The
 throughput is the file's size over the time ``send_video`` took; in local mode the sender names
 the file by path and the server reads it (the emulator hashes all of it, as a local Bot API
 server copies it), so that figure is the server's, not the sender's.
@@ -88,7 +90,17 @@ async def child(mode: str, url: str, chat_id: int, video: Path, thumbnail: Path)
                 caption=f"bench {mode}",
             )
             result["seconds"] = time.perf_counter() - started
+    result["peak_kib"] = peak_rss()
     return result
+
+
+def peak_rss() -> int:
+    """This process's peak resident set since it started, in KiB: ``VmHWM``, the high-water mark
+    of its own address space. Not ``ru_maxrss``: Linux carries the address space a process had
+    before ``execve`` into it, and a child that Python's subprocess starts (vfork, then exec)
+    had its parent's, so ``ru_maxrss`` (and ``wait4``'s) would read the bench's own peak."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 
 
 # -- the bench --------------------------------------------------------------------------------
@@ -96,7 +108,7 @@ async def child(mode: str, url: str, chat_id: int, video: Path, thumbnail: Path)
 
 @dataclass(frozen=True)
 class Run:
-    peak_mb: float  # ru_maxrss of the child, in MB
+    peak_mb: float  # the child's VmHWM, in MB
     seconds: float  # how long send_video took (0 for the baseline)
 
 
@@ -138,21 +150,14 @@ def check_video(video: Path, size: int) -> None:
 
 
 def spawn(mode: str, url: str, chat_id: int, video: Path, thumbnail: Path) -> Run:
-    """One child, reaped with ``wait4`` for its own peak RSS (``Popen.wait`` would reap it
-    without the usage, hence files rather than pipes for its output)."""
+    """One child; its peak RSS as it reports it (``VmHWM``, see ``peak_rss``)."""
     command = [sys.executable, __file__, "--child", mode, "--url", url, "--chat", str(chat_id)]
     command += ["--video", str(video), "--thumbnail", str(thumbnail)]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise SystemExit(f"the {mode} child failed ({process.returncode}):\n{errors}")
-    result = json.loads(output.strip().splitlines()[-1])
-    return Run(usage.ru_maxrss * 1024 / MB, float(result["seconds"]))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the {mode} child failed ({done.returncode}):\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(result["peak_kib"] * 1024 / MB, float(result["seconds"]))
 
 
 def check_sent(emulator: TelegramEmulator, chat_id: int, size: int, mode: str) -> None:

@@ -33,6 +33,7 @@ NOT_EVENTS = {
     "AWS_ACCESS_KEY_ID",  # archive credentials in the environment
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
+    "AWS_REGION",
     "AWS_SESSION_TOKEN",
     "AZURE_STORAGE_ACCOUNT_NAME",
     "AZURE_STORAGE_ACCOUNT_KEY",
