@@ -325,6 +325,15 @@ def test_a_slideshow_becomes_one_video_of_its_slides_as_long_as_its_sound(
         assert kinds == ["video"]
     else:
         assert kinds == ["photo", "photo", "photo", "video", "audio"]
+        # The sound has its cover: the first slide, at most 320 px and 200 kB.
+        [audio] = [m for m in messages if "audio" in m]
+        cover = telegram.file_path(audio["audio"]["thumbnail"]["file_id"])
+        assert cover.stat().st_size <= 200_000
+        with Image.open(cover) as image:
+            assert max(image.size) <= 320
+            pixel = image.getpixel((image.width // 2, image.height // 2))
+            assert isinstance(pixel, tuple)
+            assert nearest_colour(pixel) == "red"
     [video] = [m for m in messages if "video" in m]
     captioned = [m for m in messages if m.get("caption")]
     assert len(captioned) == 1
