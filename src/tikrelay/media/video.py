@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -137,13 +137,15 @@ def prepare_video(
     if made is None:
         args = ["-i", _file_arg(source), *plan.codec_args(), "-movflags", "+faststart", "-f", "mp4"]
         what = f"converting {source.name}"
+        checked: list[MediaInfo] = []
 
         def convert(tmp: Path) -> None:
             _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
-            _check_output(tmp, source)  # before the rename: the final name only holds good files
+            # Before the rename: the final name only holds good files.
+            checked.append(_check_output(tmp, source))
 
         write_atomically(target, convert)
-        made = _output_info(target)
+        made = replace(checked[-1], path=target)
     thumbnail = _thumbnail(target, made, out_dir / f"{source.stem}.thumb.jpg", ffmpeg, timeout)
     return _made(made, thumbnail, remuxed=plan.remuxed, reasons=plan.reasons)
 
@@ -235,7 +237,8 @@ def _reusable(target: Path, source: Path, *, want_audio: bool) -> MediaInfo | No
     return info
 
 
-def _check_output(made: Path, source: Path) -> None:
+def _check_output(made: Path, source: Path) -> MediaInfo:
+    """What ffmpeg made, probed once: readable, with usable video frames, playable."""
     try:
         info = probe(made)
     except (MediaProbeError, OSError) as exc:
@@ -250,6 +253,7 @@ def _check_output(made: Path, source: Path) -> None:
     problem = _playability_problem(info)
     if problem is not None:
         raise TikrelayError(ErrorKind.UNKNOWN, f"ffmpeg converted {source.name} but {problem}")
+    return info
 
 
 def _output_info(target: Path) -> MediaInfo:
@@ -375,13 +379,16 @@ def fit_video(
             break
         args = _fit_args(video, video_bps, side)
         what = f"compressing {video.path.name} to {max_bytes} bytes"
+        checked: list[MediaInfo] = []
 
-        def convert(tmp: Path, args: list[str] = args, what: str = what) -> None:
+        def convert(
+            tmp: Path, args: list[str] = args, what: str = what, checked: list[MediaInfo] = checked
+        ) -> None:
             _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
-            _check_output(tmp, video.path)
+            checked.append(_check_output(tmp, video.path))
 
         write_atomically(target, convert)
-        made = _output_info(target)
+        made = replace(checked[-1], path=target)
         if made.size <= max_bytes:
             thumbnail = _thumbnail(
                 target, made, out_dir / f"{target.stem}.thumb.jpg", ffmpeg, timeout
