@@ -209,7 +209,7 @@ async def test_local_mode_takes_file_paths(tmp_path: Path, media: MediaFixtures)
         assert record.params["video"] == clip.absolute().as_uri()
         assert record.files[0].source == "local"
         assert record.files[0].sha256 == sha256(clip)
-        assert emu.env.upload_limit == 2_000_000_000
+        assert emu.env.upload_limit == 2000 * 1024 * 1024
 
 
 async def test_caption_edit_and_media_rights(
