@@ -51,7 +51,7 @@ def check_folder(what: str, folder: Path) -> Check:
 
 
 def list_once(what: str, archive: ArchiveDestination) -> Check:
-    from tikrelay.destinations.archive import open_archive  # obstore loads here
+    from tikrelay.archive import open_archive  # obstore loads here
 
     try:
         store = open_archive(url=archive.url, endpoint_url=archive.endpoint_url)

@@ -33,7 +33,7 @@ from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.destinations.archive import ArchiveStore
+    from tikrelay.archive import ArchiveStore
 
 METADATA = "metadata.json"
 DAY = 24 * 3600
@@ -141,7 +141,7 @@ class Archiver:
         """The destination's storage, opened once per process."""
         found = self._stores.get(name)
         if found is None:
-            from tikrelay.destinations.archive import open_archive  # obstore loads here
+            from tikrelay.archive import open_archive  # obstore loads here
 
             archive = self.routes.route(name).settings.archive
             if archive is None:

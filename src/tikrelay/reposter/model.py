@@ -134,7 +134,7 @@ class Routes:
 def check_archive(destination: DestinationSettings) -> None:
     """An archive destination can be opened: its URL is understood and its credentials are in
     the environment (no request is made)."""
-    from tikrelay.destinations.archive import open_archive  # obstore loads here
+    from tikrelay.archive import open_archive  # obstore loads here
 
     archive = destination.archive
     if archive is not None:

@@ -31,7 +31,7 @@ from tests.support.storage_servers import (
     start_azurite,
     start_moto,
 )
-from tikrelay.destinations.archive import open_archive
+from tikrelay.archive import open_archive
 from tikrelay.sandbox.tiktok.model import Post
 
 

@@ -22,7 +22,7 @@ from tests.support.storage_servers import (
     start_moto,
     unique_name,
 )
-from tikrelay.destinations.archive import ArchiveStore, open_archive
+from tikrelay.archive import ArchiveStore, open_archive
 
 TARGETS = ("folder", "s3", "azure")
 

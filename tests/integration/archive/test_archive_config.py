@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.storage_servers import azure_environment, s3_environment
-from tikrelay.destinations.archive import open_archive
+from tikrelay.archive import open_archive
 
 
 def _set(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> None:

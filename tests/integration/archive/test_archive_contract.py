@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tikrelay.destinations.archive import CHUNK_SIZE, MAX_CONCURRENCY, ArchiveStore
+from tikrelay.archive.storage import CHUNK_SIZE, MAX_CONCURRENCY, ArchiveStore
 
 MIB = 1024 * 1024
 

@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tikrelay.destinations.archive import (
-    CHUNK_SIZE,
-    STAGING,
-    STALE_AFTER,
-    open_archive,
-    remove_stale_staging,
-)
+from tikrelay.archive.storage import CHUNK_SIZE, STAGING
+from tikrelay.archive.targets import STALE_AFTER, open_archive, remove_stale_staging
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify, disk_full
 
 MIB = 1024 * 1024
@@ -28,7 +23,7 @@ MIB = 1024 * 1024
 WRITER = """
 import sys
 from pathlib import Path
-from tikrelay.destinations.archive import open_archive
+from tikrelay.archive import open_archive
 open_archive(path=sys.argv[1]).put_file("tiktok/a/2026/07/1/video.mp4", Path(sys.argv[2]))
 """
 

@@ -22,7 +22,7 @@ from tests.support.storage_servers import (
     s3_environment,
     unique_name,
 )
-from tikrelay.destinations.archive import ArchiveStore, open_archive
+from tikrelay.archive import ArchiveStore, open_archive
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 #: A well-formed (base64) key that is not the account's.
