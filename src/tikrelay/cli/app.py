@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tikrelay import __version__
+from tikrelay.cli.bot import bot
 from tikrelay.cli.catalog import destinations_app, sources_app
 from tikrelay.cli.cleanup import cleanup
 from tikrelay.cli.doctor import doctor
@@ -34,6 +35,7 @@ app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)
 app.command("cleanup")(cleanup)
+app.command("bot")(bot)
 
 
 def _version(value: bool) -> None:

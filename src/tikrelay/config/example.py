@@ -15,6 +15,8 @@ EXAMPLE = """\
 telegram:
   api_url: https://api.telegram.org   # http(s)://host[:port]: or a local Bot API server
   local_mode: false                   # true for a local Bot API server (uploads up to 2000 MB)
+  # admins: [123456789]               # user ids allowed the bot's admin commands
+  # storage_chat_id: -1001234567890   # where the bot uploads media once for inline answers
   # bot_token: prefer the TELEGRAM_BOT_TOKEN environment variable (here: chmod 600 this file)
   # flood:                            # the pace kept; Telegram's guidance by default
   #   chat_per_second: 1.0

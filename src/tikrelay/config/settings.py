@@ -71,6 +71,12 @@ def _url_host_and_port(url: str) -> tuple[str, int | None] | None:
     return host, port
 
 
+def _refuse_bool_user(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a user id: write the number, e.g. 123456789")
+    return value
+
+
 def check_api_url(value: str) -> str:
     """``telegram.api_url``: an http(s) address with a host, nothing after the path."""
     text = value.strip()
@@ -130,6 +136,15 @@ class FloodSettings(_Section):
     )
 
 
+def _refuse_bool_chat(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{str(value).lower()} is not a chat: write a numeric chat id such as "
+            "-1001234567890, or '@channelname' in quotes"
+        )
+    return value
+
+
 class TelegramSettings(_Section):
     api_url: Annotated[str, AfterValidator(check_api_url)] = Field(
         default="https://api.telegram.org",
@@ -145,6 +160,14 @@ class TelegramSettings(_Section):
     flood: FloodSettings = Field(
         default_factory=FloodSettings,
         description="The pace tikrelay keeps; Telegram's published guidance by default.",
+    )
+    admins: list[Annotated[int, BeforeValidator(_refuse_bool_user)]] = Field(
+        default_factory=list,
+        description="Telegram user ids that may use the bot's admin commands.",
+    )
+    storage_chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] | None = Field(
+        default=None,
+        description="A chat where the bot uploads media once for inline answers.",
     )
 
 
@@ -245,15 +268,6 @@ class JobSettings(_Section):
     kinds: dict[str, JobKindSettings] = Field(
         default_factory=dict, description="Per job kind: attempts, limits, timeouts."
     )
-
-
-def _refuse_bool_chat(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError(
-            f"{str(value).lower()} is not a chat: write a numeric chat id such as "
-            "-1001234567890, or '@channelname' in quotes"
-        )
-    return value
 
 
 def _refuse_bool_topic(value: object) -> object:

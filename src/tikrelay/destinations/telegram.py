@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import IO, TypeVar
 
 import structlog
-from telegram import Bot, ChatFullInfo, InputFile, InputMediaPhoto
+from telegram import Bot, ChatFullInfo, InputFile, InputMediaPhoto, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
@@ -109,6 +109,44 @@ class TelegramSender:
         traceback: TracebackType | None,
     ) -> None:
         await self._bot.shutdown()
+
+    @property
+    def bot(self) -> Bot:
+        """The python-telegram-bot ``Bot`` behind this sender (for the interactive bot's router)."""
+        return self._bot
+
+    # -- the interactive bot -----------------------------------------------------------------
+
+    async def updates(self, offset: int | None, *, long_poll: int) -> list[Update]:
+        """Updates after ``offset`` (long polling for up to ``long_poll`` s); taking ``offset``
+        confirms to Telegram every update before it."""
+
+        async def fetch() -> list[Update]:
+            return list(
+                await self._bot.get_updates(
+                    offset=offset, timeout=long_poll, allowed_updates=Update.ALL_TYPES
+                )
+            )
+
+        return await self._call(None, 0, fetch)
+
+    async def send_text(
+        self, target: ChatTarget, text: str, *, reply_to: int | None = None
+    ) -> list[int]:
+        """A short message (a reply to ``reply_to`` when given), paced like every send."""
+
+        async def send() -> list[int]:
+            message = await self._bot.send_message(
+                target.chat_id,
+                text,
+                message_thread_id=target.topic_id,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to
+                else None,
+            )
+            return [message.message_id]
+
+        return await self._call(target, 1, send)
 
     # -- sending ---------------------------------------------------------------------------
 

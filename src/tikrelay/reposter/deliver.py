@@ -78,7 +78,10 @@ class Deliverer:
         self.max_bytes = upload_limit(settings)
 
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
-        route = self.routes.route(payload.destination)
+        await self.deliver(ctx, payload, self.routes.route(payload.destination))
+
+    async def deliver(self, ctx: JobContext, payload: DeliverPayload, route: Route) -> None:
+        """The post to ``route``: a destination of the catalog, or a chat that asked for it."""
         ledger = Ledger(ctx, self.queue)
         turns = self.chats.turns
         # First thing, before any await: younger jobs for this chat now wait for this one, until

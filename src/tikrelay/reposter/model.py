@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.config.settings import (
+    DestinationSettings,
+    Settings,
+    SourceSettings,
+    TelegramDestination,
+)
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError
 from tikrelay.sources.refs import SITE, parse_creator
@@ -51,6 +56,12 @@ class Route:
     @property
     def chat(self) -> str:
         return str(self.settings.chat.chat_id)
+
+    @classmethod
+    def to_chat(cls, name: str, chat_id: int, topic_id: int | None = None) -> Route:
+        """A chat that is no destination of the catalog: one that asked the bot for a post."""
+        telegram = TelegramDestination(chat_id=chat_id, topic_id=topic_id)
+        return cls(name, DestinationSettings(telegram=telegram))
 
     @property
     def job_kind(self) -> str:

@@ -7,13 +7,15 @@ web) get the same program and the same summary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
@@ -36,6 +38,9 @@ from tikrelay.reposter.model import (
 from tikrelay.reposter.progress import Listeners
 from tikrelay.store import JobQueue, open_queue
 from tikrelay.store.reports import RunSummary, run_summary
+
+#: Work that runs beside the worker until the event is set (e.g. the bot taking updates).
+Companion = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def check_archives(routes: Routes) -> None:
@@ -157,35 +162,60 @@ class Runtime:
         self.work(drain=False)
         return self.summary(started)
 
-    def work(self, *, drain: bool, concurrency: int | None = None) -> None:
+    def work(
+        self,
+        *,
+        drain: bool,
+        concurrency: int | None = None,
+        companions: Sequence[Companion] = (),
+    ) -> None:
         """Run jobs until stopped (``drain``: until none is due). The first SIGTERM/SIGINT lets
         running jobs finish (``jobs.shutdown_grace_seconds``), a second one releases them at
-        once. A full disk stops the worker: its error is raised here."""
+        once. A full disk stops the worker: its error is raised here. ``companions`` run beside
+        the worker in the same event loop (the bot's intake) until its stop is set; one that
+        fails stops the worker, and its error is raised here."""
         size = concurrency or self.settings.jobs.worker_concurrency
-        asyncio.run(self._work(Worker(self.service, concurrency=size, drain=drain)))
+        worker = Worker(self.service, concurrency=size, drain=drain)
+        asyncio.run(self._work(worker, companions))
 
-    async def _work(self, worker: Worker) -> None:
+    async def _work(self, worker: Worker, companions: Sequence[Companion]) -> None:
         loop = asyncio.get_running_loop()
         signals = 0
+        stop = asyncio.Event()
 
         def on_signal() -> None:
             nonlocal signals
             signals += 1
+            stop.set()
             worker.stop(now=signals > 1)
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal)
-        if self.reposter is None:
-            await worker.run()
-        else:
-            async with self.reposter.clients.telegram:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.reposter is not None:
+                await stack.enter_async_context(self.reposter.clients.telegram)
+            beside = [asyncio.create_task(companion(stop)) for companion in companions]
+            for task in beside:
+                task.add_done_callback(lambda done: _stop_on_failure(done, worker))
+            try:
                 await worker.run()
+            finally:
+                stop.set()
+                results = await asyncio.gather(*beside, return_exceptions=True)
         if worker.fatal is not None:
             raise worker.fatal
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
 
     def summary(self, started: datetime) -> RunSummary:
         """What the reposter's jobs did since ``started``, and every one still waiting."""
         return run_summary(self.queue.engine, started, poll=POLL, deliver=MEDIA_KINDS)
+
+
+def _stop_on_failure(task: asyncio.Task[None], worker: Worker) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        worker.stop()
 
 
 def describe_full_disk(settings: Settings, found: BaseException) -> str:

@@ -25,3 +25,18 @@ def parse_creator(ref: str) -> str:
 
 def post_url(username: str, post_id: str) -> str:
     return f"{WEB}/@{username}/video/{post_id}"
+
+
+_POST_LINK = re.compile(
+    r"https?://(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9_.]{1,24})/(video|photo)/(\d{1,25})"
+    r"/?(?:[?#]\S*)?",
+    re.IGNORECASE,
+)
+
+
+def parse_post_link(link: str) -> tuple[str, str] | None:
+    """(username, post id) of a TikTok video or photo link, or None for any other text."""
+    found = _POST_LINK.fullmatch(link.strip())
+    if found is None:
+        return None
+    return found.group(1), found.group(3)

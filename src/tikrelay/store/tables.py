@@ -262,3 +262,13 @@ catalog_sources = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Every update the bot took from Telegram, written with its job before the next getUpdates
+# confirms it: a restart asks from the newest one on, and an update is never taken twice.
+bot_updates = Table(
+    "bot_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_id", Id),
+    Column("received_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,29 @@
+"""The bot's job kinds and their payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+BOT_UPDATE = "bot_update"
+REQUEST = "request"
+
+
+class UpdatePayload(BaseModel):
+    update: dict[str, Any]  # the update as Telegram sent it
+
+
+class RequestPayload(BaseModel):
+    """A link someone sent: answered in that chat (and topic), as a reply to that message."""
+
+    chat_id: int
+    message_id: int
+    topic_id: int | None = None
+    user_id: int | None = None
+    url: str
+
+
+def request_key(chat_id: int, message_id: int) -> str:
+    """The dedupe key of a request, and its destination's name in the deliveries."""
+    return f"request:{chat_id}:{message_id}"

@@ -1,0 +1,82 @@
+"""An update's way through python-telegram-bot's ``Application``: one handler per concern, each
+only replying or enqueuing (the work happens in jobs)."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from telegram import Bot, Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from tikrelay.bot import texts
+from tikrelay.bot.model import RequestPayload
+from tikrelay.sources.refs import parse_post_link
+
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+class Desk(Protocol):
+    """What handlers may do: answer in a chat, and hand a request over as a job."""
+
+    async def reply(self, message: Message, text: str) -> None: ...
+
+    async def request(self, payload: RequestPayload) -> None: ...
+
+
+def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
+    """The Application that routes updates (without an updater: the intake fetches them)."""
+    app = Application.builder().bot(bot).updater(None).build()
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await desk.reply(update.effective_message, texts.START)
+
+    async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await desk.reply(update.effective_message, texts.HELP)
+
+    async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        private = message.chat.type == ChatType.PRIVATE
+        links = links_in(message)
+        supported = [link for link in links if parse_post_link(link) is not None]
+        if supported:
+            user = message.from_user
+            await desk.request(
+                RequestPayload(
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    topic_id=message.message_thread_id if message.is_topic_message else None,
+                    user_id=user.id if user else None,
+                    url=supported[0],
+                )
+            )
+        elif private:  # in a group, the bot stays quiet about what is not for it
+            await desk.reply(message, texts.UNSUPPORTED_LINK if links else texts.NO_LINK)
+
+    async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.chat.type == ChatType.PRIVATE:
+            await desk.reply(message, texts.NO_LINK)
+
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("help", help_))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
+    app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, other))
+    return app
+
+
+def links_in(message: Message) -> list[str]:
+    """The message's links in order: its URL entities, text links, else anything like a URL."""
+    found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
+    links = [
+        entity.url if entity.type == MessageEntity.TEXT_LINK and entity.url else text
+        for entity, text in sorted(found.items(), key=lambda item: item[0].offset)
+    ]
+    if not links and message.text:
+        links = _URL.findall(message.text)
+    return [link.strip() for link in links]

@@ -1,0 +1,114 @@
+"""The bot in one process: its job kinds (``bot_update``, ``request``) registered beside the
+reposter's, the router, and the intake running beside the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from telegram import Message, Update
+
+from tikrelay.bot import texts
+from tikrelay.bot.intake import Intake
+from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
+from tikrelay.bot.router import build_router
+from tikrelay.destinations.target import ChatTarget
+from tikrelay.domain.errors import TikrelayError, classify
+from tikrelay.domain.retry import RETRYABLE
+from tikrelay.engine.context import JobContext
+from tikrelay.engine.registry import Registry
+from tikrelay.reposter.jobs import Reposter
+from tikrelay.reposter.model import DeliverPayload, Route
+from tikrelay.runtime.app import Runtime
+from tikrelay.sources.refs import SITE, parse_post_link, post_url
+
+log = structlog.get_logger("tikrelay.bot")
+
+
+class BotService:
+    """Answers people's links with the media; ``run`` until SIGTERM/SIGINT."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        if runtime.reposter is None:
+            raise ValueError("the bot needs the runtime opened with the reposter")
+        self.runtime = runtime
+        self.reposter: Reposter = runtime.reposter
+        self.sender = self.reposter.clients.telegram
+        self.router = build_router(self.sender.bot, self)
+        self._ready = asyncio.Event()
+        runtime.service.registry.include(self.registry())
+
+    def run(self) -> None:
+        self.runtime.work(drain=False, companions=[self.take_updates])
+
+    async def take_updates(self, stop: asyncio.Event) -> None:
+        await self.router.initialize()
+        self._ready.set()
+        await Intake(self.sender, self.runtime.service).run(stop)
+
+    # -- what handlers may do (router.Desk) --------------------------------------------------
+
+    async def reply(self, message: Message, text: str) -> None:
+        topic = message.message_thread_id if message.is_topic_message else None
+        target = ChatTarget(message.chat.id, topic)
+        await self.sender.send_text(target, text, reply_to=message.message_id)
+
+    async def request(self, payload: RequestPayload) -> None:
+        key = request_key(payload.chat_id, payload.message_id)
+        service = self.runtime.service
+        await asyncio.to_thread(service.enqueue, REQUEST, payload, dedupe_key=key, priority=2)
+
+    # -- job kinds ------------------------------------------------------------------------------
+
+    def registry(self) -> Registry:
+        registry = Registry()
+
+        @registry.handler(BOT_UPDATE, payload=UpdatePayload, max_attempts=3)
+        async def bot_update(ctx: JobContext, payload: UpdatePayload) -> None:
+            await self._ready.wait()
+            await self.router.process_update(Update.de_json(payload.update, self.sender.bot))
+
+        @registry.handler(REQUEST, payload=RequestPayload, max_attempts=3)
+        async def request(ctx: JobContext, payload: RequestPayload) -> None:
+            try:
+                await self.answer(ctx, payload)
+            except Exception as exc:
+                if not _will_retry(ctx, exc):
+                    await self._say_failure(payload, exc)
+                raise
+
+        return registry
+
+    async def answer(self, ctx: JobContext, payload: RequestPayload) -> None:
+        """The post behind the link, sent to the chat that asked, exactly once."""
+        found = parse_post_link(payload.url)
+        if found is None:
+            target = ChatTarget(payload.chat_id, payload.topic_id)
+            await self.sender.send_text(target, texts.UNSUPPORTED_LINK, reply_to=payload.message_id)
+            return
+        username, post_id = found
+        name = request_key(payload.chat_id, payload.message_id)
+        post = DeliverPayload(
+            post=f"{SITE}:{post_id}",
+            id=post_id,
+            url=post_url(username, post_id),
+            source="bot",
+            destination=name,
+        )
+        route = Route.to_chat(name, payload.chat_id, payload.topic_id)
+        await self.reposter.deliverer.deliver(ctx, post, route)
+
+    async def _say_failure(self, payload: RequestPayload, exc: Exception) -> None:
+        error = classify(exc)
+        target = ChatTarget(payload.chat_id, payload.topic_id)
+        with contextlib.suppress(TikrelayError):  # the chat may be gone: nothing more to say
+            await self.sender.send_text(
+                target, texts.failure(error.kind), reply_to=payload.message_id
+            )
+
+
+def _will_retry(ctx: JobContext, exc: Exception) -> bool:
+    error = classify(exc)
+    retryable = error.retryable if error.retryable is not None else error.kind in RETRYABLE
+    return retryable and ctx.attempt < ctx.job.max_attempts

@@ -1,0 +1,35 @@
+"""What the bot says."""
+
+from __future__ import annotations
+
+from tikrelay.domain.errors import ErrorKind
+
+START = (
+    "Hi! Send me a link to a TikTok video or photo slideshow and I answer with it, ready to "
+    "play and without a watermark."
+)
+HELP = (
+    "Send a TikTok link such as https://www.tiktok.com/@name/video/1234567890123456789: a video "
+    "comes back as a video, a slideshow as albums of photos with its sound."
+)
+NO_LINK = "Send me a link to a TikTok video or slideshow, and I send you the media."
+UNSUPPORTED_LINK = (
+    "I can fetch TikTok video and photo links for now "
+    "(https://www.tiktok.com/@name/video/…). This link is not one of them."
+)
+
+FAILURES: dict[ErrorKind, str] = {
+    ErrorKind.PRIVATE: "This post is private: I cannot fetch it.",
+    ErrorKind.DELETED: "This post was deleted or does not exist.",
+    ErrorKind.GEO_BLOCK: "This post is not available in the region I fetch from.",
+    ErrorKind.SIZE_LIMIT: "This post is too large to send here.",
+    ErrorKind.UNSUPPORTED: "I cannot send this kind of post yet.",
+    ErrorKind.FORMAT_NOT_FOUND: "This post offers nothing I can send without a watermark.",
+    ErrorKind.RATE_LIMIT: "Too many requests right now: please try again in a few minutes.",
+}
+TRY_LATER = "Something went wrong while fetching this post: please try again later."
+
+
+def failure(kind: ErrorKind) -> str:
+    """A short, friendly reason for a request that failed for good."""
+    return FAILURES.get(kind, TRY_LATER)

@@ -1,0 +1,31 @@
+"""bot_updates: the updates the bot took from Telegram, one row each
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-04 22:40:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from tikrelay.store.tables import Id, UtcDateTime
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "bot_updates",
+        sa.Column("update_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("job_id", Id),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("bot_updates")

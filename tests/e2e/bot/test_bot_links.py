@@ -1,0 +1,113 @@
+"""``tikrelay bot``: people send links in the Telegram emulator, the real bot process takes the
+updates, and answers with the media fetched from the TikTok emulator by the real yt-dlp."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import av
+
+from tests.support.relayed import TOKEN, Relayed
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.Popen[str]) -> None:
+    """Wait for ``condition`` (checked every 0.1 s) while the bot runs."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the bot did not get there in time"
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_bot(relayed: Relayed) -> Iterator[subprocess.Popen[str]]:
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tikrelay", "bot", "--config", str(relayed.config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_a_tiktok_link_in_a_private_chat_is_answered_with_the_clean_video(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    person = telegram.add_user("Dana", username="dana")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="hello #there")
+    asked = telegram.user_message(chat.id, f"look at this {post.url}")
+    telegram.user_message(chat.id, "hi")
+
+    with running_bot(relayed) as proc:
+
+        def answered() -> bool:
+            kinds = [m for m in telegram.messages(chat.id) if m["from"]["is_bot"]]
+            return len(kinds) == 2
+
+        wait_until(answered, 60, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+    replies = [m for m in telegram.messages(chat.id) if m["from"]["is_bot"]]
+    [video] = [m for m in replies if "video" in m]
+    assert video["caption"].startswith("hello #there")
+    # The clean file's pictures (remuxed, never re-encoded), not the watermarked one's.
+    sent = telegram.file_path(video["video"]["file_id"])
+    assert post.media.clean_path is not None
+    assert video_packets(sent) == video_packets(post.media.clean_path)
+    [hint] = [m for m in replies if "text" in m]
+    assert "link to a TikTok video" in hint["text"]
+    assert asked["message"]["message_id"] != video["message_id"]
+    # Every update was confirmed to Telegram: a new bot would get none of them again.
+    assert telegram.env.queue.pending() == []
+
+
+def test_updates_sent_while_the_bot_is_down_are_answered_once_after_a_restart(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    person = telegram.add_user("Eli")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice")
+    first = world.add_video("alice", desc="first")
+    second = world.add_video("alice", desc="second")
+    telegram.user_message(chat.id, first.url)
+
+    def videos() -> list[str]:
+        return [m["caption"] for m in telegram.messages(chat.id) if "video" in m]
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(videos()) == 1, 60, proc)
+    telegram.user_message(chat.id, second.url)  # while no bot runs
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(videos()) == 2, 60, proc)
+    assert [caption.split("\n")[0] for caption in videos()] == ["first", "second"]
+    # One request job per link, both done: nothing is waiting to answer the first one again.
+    listed = relayed.run("jobs", "list", "--kind", "request", "--config", str(relayed.config))
+    rows = listed.stdout.splitlines()[1:]
+    assert len(rows) == 2, listed.stdout
+    assert all("COMPLETED" in row for row in rows), listed.stdout
+
+
+def video_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.video[0]) if p.size]
