@@ -44,6 +44,7 @@ destinations:
       # topic_id: 7                   # a forum topic
       # oversize: compress            # over the upload limit: compress to fit, or skip
       # slideshow: album              # photo slideshows as album, video or both
+      # hevc: false                   # true: HEVC (hvc1) videos are sent as they are
     # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
     # link: false                     # add a link to the original post
     # slideshow_audio: true           # send a slideshow's sound after its images

@@ -294,6 +294,11 @@ class TelegramDestination(_Section):
         description="A video over the upload limit: compress re-encodes it to fit; skip fails the "
         "post as too large.",
     )
+    hevc: bool = Field(
+        default=False,
+        description="Send HEVC videos tagged hvc1 as they are (smaller, sharper; some older "
+        "players cannot show them); default: every video is H.264.",
+    )
     slideshow: Literal["album", "video", "both"] = Field(
         default="album",
         description="A photo slideshow: album sends its photos in albums of ten; video makes one "

@@ -69,13 +69,15 @@ class _Plan:
     copy_video: bool
     audio: str  # "copy", "encode" or "none"
     reasons: tuple[str, ...] = ()
+    video_tag: str | None = None  # set on a copied stream (ffmpeg would tag HEVC hev1)
 
     @classmethod
-    def for_source(cls, info: MediaInfo) -> _Plan:
+    def for_source(cls, info: MediaInfo, *, hevc: bool = False) -> _Plan:
         video: list[str] = []
         sound: list[str] = []
-        if info.video_codec != "h264":
-            video.append(f"video codec {info.video_codec} (tag {info.codec_tag}) is not H.264")
+        if not _friendly_codec(info, hevc=hevc):
+            allowed = "H.264 or HEVC tagged hvc1" if hevc else "H.264"
+            video.append(f"video codec {info.video_codec} (tag {info.codec_tag}) is not {allowed}")
         elif info.pixel_format not in _PLAYABLE_PIXELS:
             video.append(
                 f"pixel format {info.pixel_format} ({info.profile}) does not play everywhere; "
@@ -92,7 +94,8 @@ class _Plan:
         else:
             audio = "encode"
             sound.append(f"audio codec {info.audio_codec} is not AAC")
-        return cls(copy_video=not video, audio=audio, reasons=tuple(video + sound))
+        tag = "hvc1" if not video and info.video_codec == "hevc" else None
+        return cls(copy_video=not video, audio=audio, reasons=tuple(video + sound), video_tag=tag)
 
     @property
     def remuxed(self) -> bool:
@@ -102,6 +105,8 @@ class _Plan:
         args = ["-map", "0:v:0"]
         if self.copy_video:
             args += ["-c:v", "copy"]
+            if self.video_tag:
+                args += ["-tag:v", self.video_tag]
         else:
             # libx264 with yuv420p needs even dimensions; odd ones would make it refuse the frame.
             args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
@@ -115,10 +120,24 @@ class _Plan:
         return args
 
 
+def _friendly_codec(info: MediaInfo, *, hevc: bool) -> bool:
+    """H.264; or, where HEVC is allowed, HEVC tagged hvc1 (hev1 keeps its parameter sets in the
+    stream, which Apple's players refuse)."""
+    if info.video_codec == "h264":
+        return True
+    return hevc and info.video_codec == "hevc" and info.codec_tag == "hvc1"
+
+
 def prepare_video(
-    source: Path, out_dir: Path, *, ffmpeg: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    source: Path,
+    out_dir: Path,
+    *,
+    ffmpeg: Path,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    hevc: bool = False,
 ) -> TelegramVideo:
-    """Make ``out_dir/<source stem>.telegram.mp4`` (and ``<stem>.thumb.jpg``) from ``source``.
+    """Make ``out_dir/<source stem>.telegram.mp4`` (and ``<stem>.thumb.jpg``) from ``source``;
+    with ``hevc``, an HEVC source tagged hvc1 is kept too (``<stem>.telegram-hevc.mp4``).
 
     An H.264 source with AAC or no audio is only remuxed (``-c copy``) into MP4 with
     ``+faststart``; any other video codec is re-encoded with libx264, any other audio codec with
@@ -130,10 +149,11 @@ def prepare_video(
     than ``timeout`` seconds.
     """
     info = _probe_source(source)
-    plan = _Plan.for_source(info)
+    plan = _Plan.for_source(info, hevc=hevc)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{source.stem}.telegram.mp4"
-    made = _reusable(target, source, want_audio=info.has_audio)
+    kept_hevc = plan.copy_video and info.video_codec == "hevc"
+    target = out_dir / f"{source.stem}.telegram{'-hevc' if kept_hevc else ''}.mp4"
+    made = _reusable(target, source, want_audio=info.has_audio, hevc=kept_hevc)
     if made is None:
         args = ["-i", _file_arg(source), *plan.codec_args(), "-movflags", "+faststart", "-f", "mp4"]
         what = f"converting {source.name}"
@@ -142,11 +162,11 @@ def prepare_video(
         def convert(tmp: Path) -> None:
             _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
             # Before the rename: the final name only holds good files.
-            checked.append(_check_output(tmp, source))
+            checked.append(_check_output(tmp, source, hevc=kept_hevc))
 
         write_atomically(target, convert)
         made = replace(checked[-1], path=target)
-    thumbnail = _thumbnail(target, made, out_dir / f"{source.stem}.thumb.jpg", ffmpeg, timeout)
+    thumbnail = _thumbnail(target, made, out_dir / f"{target.stem}.thumb.jpg", ffmpeg, timeout)
     return _made(made, thumbnail, remuxed=plan.remuxed, reasons=plan.reasons)
 
 
@@ -168,17 +188,18 @@ def _made(
     )
 
 
-def validate_video(video: TelegramVideo, *, max_bytes: int) -> None:
-    """Probe the prepared file again: H.264 video, AAC or no audio, a duration, within
-    ``max_bytes``. Raises TikrelayError (SIZE_LIMIT, FORMAT_NOT_FOUND, or UNKNOWN when the file is
-    gone or unreadable, which a new attempt can fix by preparing it again)."""
+def validate_video(video: TelegramVideo, *, max_bytes: int, hevc: bool = False) -> None:
+    """Probe the prepared file again: H.264 video (or, with ``hevc``, HEVC tagged hvc1), AAC or
+    no audio, a duration, within ``max_bytes``. Raises TikrelayError (SIZE_LIMIT,
+    FORMAT_NOT_FOUND, or UNKNOWN when the file is gone or unreadable, which a new attempt can fix
+    by preparing it again)."""
     try:
         info = probe(video.path)
     except (MediaProbeError, OSError) as exc:
         raise TikrelayError(
             ErrorKind.UNKNOWN, f"prepared video {video.path.name} cannot be read: {exc}"
         ) from exc
-    problem = _playability_problem(info)
+    problem = _playability_problem(info, hevc=hevc)
     if problem is not None:
         raise TikrelayError(
             ErrorKind.FORMAT_NOT_FOUND,
@@ -208,9 +229,10 @@ def _probe_source(source: Path) -> MediaInfo:
     return info
 
 
-def _playability_problem(info: MediaInfo) -> str | None:
-    if info.video_codec != "h264":
-        return f"video codec is {info.video_codec or 'missing'}, not h264"
+def _playability_problem(info: MediaInfo, *, hevc: bool = False) -> str | None:
+    if not _friendly_codec(info, hevc=hevc):
+        allowed = "h264 or hvc1 hevc" if hevc else "h264"
+        return f"video codec is {info.video_codec or 'missing'}, not {allowed}"
     if info.pixel_format not in _PLAYABLE_PIXELS:
         return f"pixel format is {info.pixel_format}, not 8-bit 4:2:0"
     if info.rotation:
@@ -224,7 +246,9 @@ def _playability_problem(info: MediaInfo) -> str | None:
     return None
 
 
-def _reusable(target: Path, source: Path, *, want_audio: bool) -> MediaInfo | None:
+def _reusable(
+    target: Path, source: Path, *, want_audio: bool, hevc: bool = False
+) -> MediaInfo | None:
     """The existing output, if a previous attempt finished it from this very source."""
     if not is_fresh(target, than=source):
         return None
@@ -232,12 +256,12 @@ def _reusable(target: Path, source: Path, *, want_audio: bool) -> MediaInfo | No
         info = probe(target)
     except (MediaProbeError, OSError):
         return None
-    if _playability_problem(info) is not None or info.has_audio != want_audio:
+    if _playability_problem(info, hevc=hevc) is not None or info.has_audio != want_audio:
         return None
     return info
 
 
-def _check_output(made: Path, source: Path) -> MediaInfo:
+def _check_output(made: Path, source: Path, *, hevc: bool = False) -> MediaInfo:
     """What ffmpeg made, probed once: readable, with usable video frames, playable."""
     try:
         info = probe(made)
@@ -250,7 +274,7 @@ def _check_output(made: Path, source: Path) -> MediaInfo:
         raise TikrelayError(
             ErrorKind.FORMAT_NOT_FOUND, f"the video stream of {source.name} has no usable frames"
         )
-    problem = _playability_problem(info)
+    problem = _playability_problem(info, hevc=hevc)
     if problem is not None:
         raise TikrelayError(ErrorKind.UNKNOWN, f"ffmpeg converted {source.name} but {problem}")
     return info

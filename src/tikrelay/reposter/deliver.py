@@ -10,6 +10,7 @@ at most ten images; the sound) and each part follows the send-intent protocol of
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
@@ -196,7 +197,9 @@ class Deliverer:
         caption = render_caption(post, dest.caption, link=dest.link)
         telegram = dest.chat
         async with self._stage(ledger, payload, Stage.POSTPROCESS):
-            prepared = await asyncio.to_thread(self.media.prepare, post, files)
+            prepared = await asyncio.to_thread(
+                functools.partial(self.media.prepare, post, files, hevc=telegram.hevc)
+            )
             ready: TelegramVideo | None = None
             slides: list[Path] = []
             if isinstance(prepared, TelegramVideo):
@@ -224,7 +227,9 @@ class Deliverer:
                 cover = await asyncio.to_thread(self.media.cover, post, slides)
         async with self._stage(ledger, payload, Stage.OUTPUT_VALIDATE):
             if ready is not None:
-                await asyncio.to_thread(validate_video, ready, max_bytes=self.max_bytes)
+                await asyncio.to_thread(
+                    validate_video, ready, max_bytes=self.max_bytes, hevc=telegram.hevc
+                )
                 if not ready.has_audio and not slides:
                     # Sent all the same (a silent clip is still the post), and said so.
                     await ledger.event(ReposterEvent.VIDEO_WITHOUT_SOUND, file=ready.path.name)

@@ -121,8 +121,11 @@ class MediaCache:
                 raise
             return files
 
-    def prepare(self, post: Post, files: Downloaded) -> TelegramVideo | list[Path]:
-        """The Telegram-ready video, or the slides as JPEG, beside the downloads."""
+    def prepare(
+        self, post: Post, files: Downloaded, *, hevc: bool = False
+    ) -> TelegramVideo | list[Path]:
+        """The Telegram-ready video (``hevc``: HEVC tagged hvc1 may stay), or the slides as
+        JPEG, beside the downloads."""
         from tikrelay.media.ffmpeg import ffmpeg_path  # PyAV and Pillow: only with work to do
         from tikrelay.media.images import to_jpeg
         from tikrelay.media.video import prepare_video
@@ -132,7 +135,7 @@ class MediaCache:
         with locked(folder):
             if files.video is not None:
                 ffmpeg = ffmpeg_path(self.settings.ffmpeg)
-                return prepare_video(folder / files.video, out, ffmpeg=ffmpeg)
+                return prepare_video(folder / files.video, out, ffmpeg=ffmpeg, hevc=hevc)
             out.mkdir(parents=True, exist_ok=True)
             return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files.images]
 

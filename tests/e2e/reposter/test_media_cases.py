@@ -349,3 +349,30 @@ def test_a_slideshow_becomes_one_video_of_its_slides_as_long_as_its_sound(
     seen = [frame_colour_at(got, share * (index + 0.5)) for index in range(3)]
     assert seen == list(COLOURS)
     assert "SLIDESHOW_VIDEO" in relayed.newest_timeline("deliver")
+
+
+def test_where_hevc_is_allowed_hvc1_is_sent_as_it_is_and_hev1_re_encoded(
+    relayed: Relayed, tmp_path: Path
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    sources = {}
+    start = 1_700_000_000
+    for offset, case in enumerate(("hvc1 HEVC", "hev1 HEVC")):
+        name, args, _ = CASES[case]
+        sources[case] = make(tmp_path / name, *args)
+        world.add_video("alice", desc=case, file=sources[case], at=start + offset)
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id, "hevc": True}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+
+    result = relayed.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = {
+        m["caption"].split("\n")[0]: telegram.file_path(m["video"]["file_id"])
+        for m in telegram.messages(channel.id)
+    }
+    kept = probe(got["hvc1 HEVC"])
+    assert (kept.video_codec, kept.codec_tag, kept.audio_codec) == ("hevc", "hvc1", "aac")
+    assert video_packets(got["hvc1 HEVC"]) == video_packets(sources["hvc1 HEVC"])
+    assert_plays_everywhere(got["hev1 HEVC"])
