@@ -100,6 +100,8 @@ class BotService:
         await self.reposter.deliverer.deliver(ctx, post, route)
 
     async def _say_failure(self, payload: RequestPayload, exc: Exception) -> None:
+        if payload.chat_id < 0 and not self.runtime.settings.bot.group_errors:
+            return  # in groups and channels the bot stays quiet about failures
         error = classify(exc)
         target = ChatTarget(payload.chat_id, payload.topic_id)
         with contextlib.suppress(TikrelayError):  # the chat may be gone: nothing more to say

@@ -14,20 +14,27 @@ from tikrelay.config.logging import configure_logging
 
 
 def serve(config: Path | None = ConfigOption) -> None:
-    """Poll every source every `every_minutes` (with jitter) and deliver new posts, until
-    SIGTERM or Ctrl-C (running jobs get jobs.shutdown_grace_seconds to finish)."""
+    """Poll every source every `every_minutes` (with jitter) and deliver new posts, and answer
+    people who write to the bot (bot.enabled), until SIGTERM or Ctrl-C (running jobs get
+    jobs.shutdown_grace_seconds to finish)."""
     settings = settings_from(config)
     configure_logging(level=logging.INFO)
     with stopping_on_full_disk(settings):
         runtime = open_runtime(settings, config)
         try:
             sources = len(runtime.reposter.routes.sources) if runtime.reposter else 0
+            companions = []
+            if settings.bot.enabled:
+                from tikrelay.bot.service import BotService
+
+                companions.append(BotService(runtime).take_updates)
+            with_bot = " and the bot" if companions else ""
 
             def started() -> None:
-                typer.echo(f"serving {sources} sources; Ctrl-C stops")
+                typer.echo(f"serving {sources} sources{with_bot}; Ctrl-C stops")
 
             with showing_progress(runtime):
-                summary = runtime.serve(on_start=started)
+                summary = runtime.serve(on_start=started, companions=companions)
             report(summary)
         finally:
             runtime.close()

@@ -37,6 +37,10 @@ delivery:
   # keep_media_hours: 24              # downloaded files go this long after the last delivery
   # cache_max_gb: 20                  # a size budget for downloaded files (default: none)
 
+bot:
+  enabled: true                       # tikrelay serve also answers people who write to the bot
+  # group_errors: false               # in groups, say why a link failed
+
 destinations:
   channel:                            # a name of your choice
     telegram:

@@ -469,6 +469,18 @@ class DeliverySettings(_Section):
     )
 
 
+class BotSettings(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="tikrelay serve also runs the bot (answers people who write to it); false: "
+        "serve only reposts. tikrelay bot runs it either way.",
+    )
+    group_errors: bool = Field(
+        default=False,
+        description="In groups, say why a link failed (by default the bot stays quiet there).",
+    )
+
+
 class Settings(BaseSettings):
     """Top-level settings: YAML file first, then ``TIKRELAY_*`` environment overrides."""
 
@@ -494,6 +506,7 @@ class Settings(BaseSettings):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
     destinations: dict[str, DestinationSettings] = Field(
         default_factory=dict, description="Named places posts go to."
     )

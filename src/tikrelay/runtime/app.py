@@ -151,15 +151,20 @@ class Runtime:
             self.reposter.prune_media()
         return summary
 
-    def serve(self, on_start: Callable[[], None] | None = None) -> RunSummary:
-        """Poll each source on its schedule and deliver, until SIGTERM/SIGINT; what it did."""
+    def serve(
+        self,
+        on_start: Callable[[], None] | None = None,
+        companions: Sequence[Companion] = (),
+    ) -> RunSummary:
+        """Poll each source on its schedule and deliver, until SIGTERM/SIGINT (``companions``,
+        such as the bot's intake, beside); what it did."""
         started = self.queue.clock()
         if self.reposter is not None:
             self.reposter.schedule_polls(random.Random())  # noqa: S311 - jitter, not secrets
             self.reposter.enqueue_polls()  # the first poll now, not one interval from now
         if on_start is not None:
             on_start()
-        self.work(drain=False)
+        self.work(drain=False, companions=companions)
         return self.summary(started)
 
     def work(

@@ -111,3 +111,33 @@ def test_updates_sent_while_the_bot_is_down_are_answered_once_after_a_restart(
 def video_packets(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def test_serve_answers_people_beside_the_reposter(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    person = telegram.add_user("Fay")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice", videos=1)
+    asked = world.add_video("alice", desc="asked for")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"], "backfill": 1}]
+    telegram.user_message(chat.id, asked.url)
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tikrelay", "serve", "--config", str(relayed.config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(telegram.messages(channel.id)) == 1, 60, proc)
+        wait_until(lambda: any("video" in m for m in telegram.messages(chat.id)), 60, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "serving 1 sources and the bot" in out
+    [answer] = [m for m in telegram.messages(chat.id) if "video" in m]
+    assert answer["caption"].startswith("asked for")
