@@ -58,6 +58,7 @@ class BotService:
         key = request_key(payload.chat_id, payload.message_id)
         service = self.runtime.service
         await asyncio.to_thread(service.enqueue, REQUEST, payload, dedupe_key=key, priority=2)
+        await self._react(payload, texts.WORKING)  # seen: the media follows
 
     # -- job kinds ------------------------------------------------------------------------------
 
@@ -75,8 +76,10 @@ class BotService:
                 await self.answer(ctx, payload)
             except Exception as exc:
                 if not _will_retry(ctx, exc):
+                    await self._react(payload, None)
                     await self._say_failure(payload, exc)
                 raise
+            await self._react(payload, None)  # the media is there: the reaction has done its job
 
         return registry
 
@@ -98,6 +101,11 @@ class BotService:
         )
         route = Route.to_chat(name, payload.chat_id, payload.topic_id)
         await self.reposter.deliverer.deliver(ctx, post, route)
+
+    async def _react(self, payload: RequestPayload, emoji: str | None) -> None:
+        target = ChatTarget(payload.chat_id, payload.topic_id)
+        with contextlib.suppress(TikrelayError):  # reactions may be turned off in the chat
+            await self.sender.react(target, payload.message_id, emoji)
 
     async def _say_failure(self, payload: RequestPayload, exc: Exception) -> None:
         if payload.chat_id < 0 and not self.runtime.settings.bot.group_errors:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from tikrelay.domain.errors import ErrorKind
 
+#: The reaction on a link while its media is on the way.
+WORKING = "👀"
+
 START = (
     "Hi! Send me a link to a TikTok video or photo slideshow and I answer with it, ready to "
     "play and without a watermark."

@@ -16,7 +16,15 @@ from types import TracebackType
 from typing import IO, TypeVar
 
 import structlog
-from telegram import Bot, ChatFullInfo, InputFile, InputMediaPhoto, ReplyParameters, Update
+from telegram import (
+    Bot,
+    ChatFullInfo,
+    InputFile,
+    InputMediaPhoto,
+    ReactionTypeEmoji,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
@@ -147,6 +155,15 @@ class TelegramSender:
             return [message.message_id]
 
         return await self._call(target, 1, send)
+
+    async def react(self, target: ChatTarget, message_id: int, emoji: str | None) -> None:
+        """Put ``emoji`` on a message as the bot's reaction (None takes it away)."""
+        reaction = [ReactionTypeEmoji(emoji)] if emoji else []
+
+        async def send() -> None:
+            await self._bot.set_message_reaction(target.chat_id, message_id, reaction=reaction)
+
+        await self._call(target, 1, send)
 
     # -- sending ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ updates, and answers with the media fetched from the TikTok emulator by the real
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,6 +78,13 @@ def test_a_tiktok_link_in_a_private_chat_is_answered_with_the_clean_video(
     [hint] = [m for m in replies if "text" in m]
     assert "link to a TikTok video" in hint["text"]
     assert asked["message"]["message_id"] != video["message_id"]
+    # The link got a reaction while its media was on the way, taken away once it arrived.
+    reactions = [
+        json.loads(c.params["reaction"])
+        for c in telegram.calls("setMessageReaction", ok=True)
+        if c.message_ids == [asked["message"]["message_id"]]
+    ]
+    assert reactions == [[{"type": "emoji", "emoji": "👀"}], []]
     # Every update was confirmed to Telegram: a new bot would get none of them again.
     assert telegram.env.queue.pending() == []
 
