@@ -71,10 +71,22 @@ class Intake:
                     continue
                 payload = UpdatePayload(update=update.to_dict())
                 made = self.service.enqueue(
-                    BOT_UPDATE, payload, dedupe_key=f"update:{update.update_id}", conn=conn
+                    BOT_UPDATE,
+                    payload,
+                    dedupe_key=f"update:{update.update_id}",
+                    # One at a time per chat, in the order they came: replies keep that order.
+                    concurrency_key=_conversation(update),
+                    conn=conn,
                 )
                 bot_sql.take_update(conn, update.update_id, made.job.id, queue.clock())
         log.info("bot_updates_taken", count=len(updates))
+
+
+def _conversation(update: Update) -> str:
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None:
+        return f"bot-chat:{chat.id}"
+    return f"bot-user:{user.id}" if user is not None else "bot"
 
 
 async def _unless_stopped(

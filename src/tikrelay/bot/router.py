@@ -4,7 +4,8 @@ only replying or enqueuing (the work happens in jobs)."""
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatType
@@ -15,6 +16,7 @@ from tikrelay.bot.model import RequestPayload
 from tikrelay.sources.refs import parse_post_link
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 class Desk(Protocol):
@@ -23,6 +25,12 @@ class Desk(Protocol):
     async def reply(self, message: Message, text: str) -> None: ...
 
     async def request(self, payload: RequestPayload) -> None: ...
+
+    async def subscribe(self, message: Message, args: list[str]) -> None: ...
+
+    async def unsubscribe(self, message: Message, args: list[str]) -> None: ...
+
+    async def list_subscriptions(self, message: Message, args: list[str]) -> None: ...
 
 
 def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
@@ -63,8 +71,18 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
         if message is not None and message.chat.type == ChatType.PRIVATE:
             await desk.reply(message, texts.NO_LINK)
 
+    def command(action: Callable[[Message, list[str]], Awaitable[None]]) -> Callback:
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.effective_message is not None:
+                await action(update.effective_message, list(context.args or []))
+
+        return handle
+
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
+    app.add_handler(CommandHandler("subscribe", command(desk.subscribe)))
+    app.add_handler(CommandHandler("unsubscribe", command(desk.unsubscribe)))
+    app.add_handler(CommandHandler("subscriptions", command(desk.list_subscriptions)))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, other))
     return app

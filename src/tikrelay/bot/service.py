@@ -13,6 +13,7 @@ from tikrelay.bot import texts
 from tikrelay.bot.intake import Intake
 from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
 from tikrelay.bot.router import build_router
+from tikrelay.bot.subscriptions import Subscriptions
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import TikrelayError, classify
 from tikrelay.domain.retry import RETRYABLE
@@ -35,6 +36,7 @@ class BotService:
         self.runtime = runtime
         self.reposter: Reposter = runtime.reposter
         self.sender = self.reposter.clients.telegram
+        self.subscriptions = Subscriptions(runtime, self.sender, self.reply)
         self.router = build_router(self.sender.bot, self)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
@@ -53,6 +55,15 @@ class BotService:
         topic = message.message_thread_id if message.is_topic_message else None
         target = ChatTarget(message.chat.id, topic)
         await self.sender.send_text(target, text, reply_to=message.message_id)
+
+    async def subscribe(self, message: Message, args: list[str]) -> None:
+        await self.subscriptions.subscribe(message, args)
+
+    async def unsubscribe(self, message: Message, args: list[str]) -> None:
+        await self.subscriptions.unsubscribe(message, args)
+
+    async def list_subscriptions(self, message: Message, args: list[str]) -> None:
+        await self.subscriptions.subscriptions(message, args)
 
     async def request(self, payload: RequestPayload) -> None:
         key = request_key(payload.chat_id, payload.message_id)

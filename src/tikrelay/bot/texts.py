@@ -36,3 +36,26 @@ TRY_LATER = "Something went wrong while fetching this post: please try again lat
 def failure(kind: ErrorKind) -> str:
     """A short, friendly reason for a request that failed for good."""
     return FAILURES.get(kind, TRY_LATER)
+
+
+SUBSCRIBE_USAGE = (
+    "Use /subscribe @creator here (in a group or topic), or /subscribe @creator @channel in a "
+    "private chat with me."
+)
+UNSUBSCRIBE_USAGE = (
+    "Use /unsubscribe @creator here, or /unsubscribe @creator @channel in a private chat with me."
+)
+NEEDS_CHANNEL = "In a private chat, name the channel too: /subscribe @creator @channel"
+ONLY_ADMINS = "Only the administrators of that chat can change its subscriptions."
+CANNOT_SEE_CHAT = (
+    "I cannot see that chat: add me to it (as an administrator in a channel) and try again."
+)
+SUBSCRIBED = "Subscribed: new posts of @{creator} will arrive {where}."
+ALREADY_SUBSCRIBED = "@{creator} is subscribed {where} already."
+UNSUBSCRIBED = "Unsubscribed: no more posts of @{creator} {where}."
+NOT_SUBSCRIBED = "@{creator} is not subscribed {where}."
+FROM_FILE = "@{creator} is set in the config file: change it there."
+NO_SUBSCRIPTIONS = "No subscriptions {where} yet. Add one with /subscribe @creator."
+SUBSCRIPTIONS = "Subscriptions {where}:"
+READ_ONLY = "(config file)"
+PAUSED = "(paused)"

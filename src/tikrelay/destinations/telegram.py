@@ -156,6 +156,12 @@ class TelegramSender:
 
         return await self._call(target, 1, send)
 
+    async def is_admin(self, chat_id: int | str, user_id: int) -> bool:
+        """Whether the user is the chat's creator or one of its administrators."""
+        target = ChatTarget(chat_id, None)
+        member = await self._call(target, 0, lambda: self._bot.get_chat_member(chat_id, user_id))
+        return member.status in ("creator", "administrator")
+
     async def react(self, target: ChatTarget, message_id: int, emoji: str | None) -> None:
         """Put ``emoji`` on a message as the bot's reaction (None takes it away)."""
         reaction = [ReactionTypeEmoji(emoji)] if emoji else []

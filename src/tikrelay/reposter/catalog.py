@@ -373,6 +373,85 @@ class Catalog:
         assert row is not None
         return self._source(row)
 
+    # -- subscriptions (a chat asks for a creator's posts) ------------------------------------
+
+    def subscribe(
+        self,
+        creator: str,
+        destination: str,
+        chat_id: int | str,
+        topic_id: int | None = None,
+        *,
+        origin: Origin | str = Origin.BOT,
+    ) -> tuple[CatalogSource, bool]:
+        """Route ``creator``'s new posts to a chat: its destination ``destination`` is made when
+        missing; the creator's source too (new posts only: backfill 0), else the destination is
+        added to its routes. Refused for a source from the config file. (source, changed)."""
+        made_by = self._origin(origin)
+        try:
+            key = _key(parse_creator(creator))
+        except ValueError as exc:
+            raise InvalidEntryError(str(exc)) from None
+        telegram: dict[str, Any] = {"chat_id": chat_id}
+        if topic_id is not None:
+            telegram["topic_id"] = topic_id
+        wanted = _validated(DestinationSettings, {"telegram": telegram})
+        with self._writing() as conn:
+            if catalog_sql.destination(conn, destination) is None:
+                now = self.clock()
+                catalog_sql.insert_destination(conn, destination, made_by, _stored(wanted), now)
+            row = catalog_sql.source(conn, key)
+            if row is None:
+                settings = _validated(
+                    SourceSettings,
+                    {"tiktok": f"@{key.split('@', 1)[1]}", "to": [destination], "backfill": 0},
+                )
+                catalog_sql.insert_source(conn, key, made_by, _stored(settings), self.clock())
+                changed = True
+            else:
+                self._refuse_file_row(f"source {key}", row.origin)
+                routes = list(row.settings.get("to", []))
+                changed = destination not in routes
+                if changed:
+                    updated = {**row.settings, "to": [*routes, destination]}
+                    catalog_sql.replace_source(conn, key, row.origin, updated, self.clock())
+                    if row.paused:  # a paused source stays paused
+                        catalog_sql.set_paused(conn, key, True, self.clock())
+            found = catalog_sql.source(conn, key)
+        assert found is not None
+        return self._source(found), changed
+
+    def unsubscribe(self, creator: str, destination: str) -> bool:
+        """Stop routing ``creator``'s posts to ``destination``; a source left with no route is
+        removed, and so is the destination once nothing routes to it. False when it was not
+        subscribed."""
+        try:
+            key = _key(parse_creator(creator))
+        except ValueError as exc:
+            raise InvalidEntryError(str(exc)) from None
+        with self._writing() as conn:
+            row = catalog_sql.source(conn, key)
+            if row is None or destination not in row.settings.get("to", []):
+                return False
+            self._refuse_file_row(f"source {key}", row.origin)
+            routes = [name for name in row.settings["to"] if name != destination]
+            if routes:
+                updated = {**row.settings, "to": routes}
+                catalog_sql.replace_source(conn, key, row.origin, updated, self.clock())
+                if row.paused:
+                    catalog_sql.set_paused(conn, key, True, self.clock())
+            else:
+                catalog_sql.delete_sources(conn, [key])
+            still = [s for s in catalog_sql.sources(conn) if destination in s.settings["to"]]
+            found = catalog_sql.destination(conn, destination)
+            if not still and found is not None and found.origin == Origin.BOT:
+                catalog_sql.delete_destinations(conn, [destination])
+        return True
+
+    def subscriptions(self, destination: str) -> list[CatalogSource]:
+        """The sources routed to ``destination``, paused ones too."""
+        return [s for s in self.source_entries() if destination in s.settings.to]
+
     def remove_source(self, key: str) -> str:
         """Stop watching; return the source's key."""
         with self._writing() as conn:

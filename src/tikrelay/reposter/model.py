@@ -120,6 +120,11 @@ class Routes:
         self.destinations = dict(destinations)
         self.sources = {watched.key: watched for watched in sources}
 
+    def update(self, other: Routes) -> None:
+        """Take ``other``'s sources and destinations (every holder of this object sees them)."""
+        self.destinations = dict(other.destinations)
+        self.sources = dict(other.sources)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Routes:
         return cls(settings.destinations, watched_sources(settings))

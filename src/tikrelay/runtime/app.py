@@ -72,9 +72,15 @@ class Runtime:
     the reposter) or store.DatabaseError (the database cannot be used), each naming the key."""
 
     def __init__(
-        self, settings: Settings, queue: JobQueue, service: JobService, reposter: Reposter | None
+        self,
+        settings: Settings,
+        queue: JobQueue,
+        service: JobService,
+        reposter: Reposter | None,
+        config_file: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.config_file = config_file
         self.queue = queue
         self.service = service
         self.reposter = reposter
@@ -118,10 +124,25 @@ class Runtime:
         except BaseException:
             queue.engine.dispose()
             raise
-        return cls(settings, queue, service, found)
+        return cls(settings, queue, service, found, config_file)
 
     def close(self) -> None:
         self.queue.engine.dispose()
+
+    def catalog(self) -> Catalog:
+        """The catalog of sources and destinations in this runtime's database."""
+        return Catalog(self.queue.engine, config_file=self.config_file)
+
+    def reload_catalog(self) -> None:
+        """After the catalog changed in this process (e.g. a /subscribe): the reposter routes
+        and polls what it holds now, on their schedules."""
+        if self.reposter is None:
+            return
+        catalog = self.catalog()
+        routes = Routes(catalog.destinations(), catalog.sources())
+        check_archives(routes)
+        self.reposter.routes.update(routes)
+        self.reposter.schedule_polls(random.Random())  # noqa: S311 - jitter, not secrets
 
     def __enter__(self) -> Runtime:
         return self
