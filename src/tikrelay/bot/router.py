@@ -3,6 +3,7 @@ only replying or enqueuing (the work happens in jobs)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -31,6 +32,12 @@ class Desk(Protocol):
     async def unsubscribe(self, message: Message, args: list[str]) -> None: ...
 
     async def list_subscriptions(self, message: Message, args: list[str]) -> None: ...
+
+    async def admin(self, command: str, message: Message, args: list[str]) -> None: ...
+
+
+#: The admin commands (``telegram.admins`` only).
+ADMIN_COMMANDS = ("health", "queue", "job", "retry", "cancel", "pause", "resume", "maintenance")
 
 
 def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
@@ -83,6 +90,8 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("subscribe", command(desk.subscribe)))
     app.add_handler(CommandHandler("unsubscribe", command(desk.unsubscribe)))
     app.add_handler(CommandHandler("subscriptions", command(desk.list_subscriptions)))
+    for name in ADMIN_COMMANDS:
+        app.add_handler(CommandHandler(name, command(functools.partial(desk.admin, name))))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, other))
     return app

@@ -10,6 +10,7 @@ import structlog
 from telegram import Message, Update
 
 from tikrelay.bot import texts
+from tikrelay.bot.admin import Admin
 from tikrelay.bot.intake import Intake
 from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
 from tikrelay.bot.router import build_router
@@ -37,6 +38,7 @@ class BotService:
         self.reposter: Reposter = runtime.reposter
         self.sender = self.reposter.clients.telegram
         self.subscriptions = Subscriptions(runtime, self.sender, self.reply)
+        self.admins = Admin(runtime, self.reply)
         self.router = build_router(self.sender.bot, self)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
@@ -65,7 +67,14 @@ class BotService:
     async def list_subscriptions(self, message: Message, args: list[str]) -> None:
         await self.subscriptions.subscriptions(message, args)
 
+    async def admin(self, command: str, message: Message, args: list[str]) -> None:
+        await self.admins.handle(command, message, args)
+
     async def request(self, payload: RequestPayload) -> None:
+        if await self.admins.in_maintenance():
+            target = ChatTarget(payload.chat_id, payload.topic_id)
+            await self.sender.send_text(target, texts.MAINTENANCE, reply_to=payload.message_id)
+            return
         key = request_key(payload.chat_id, payload.message_id)
         service = self.runtime.service
         await asyncio.to_thread(service.enqueue, REQUEST, payload, dedupe_key=key, priority=2)

@@ -204,3 +204,10 @@ def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
     if isinstance(exc, DownloadError):
         return TikrelayError(ErrorKind.EXTRACTOR, redact_text(str(exc)))
     return None
+
+
+def ytdlp_version() -> str:
+    """The version of the yt-dlp in use (TikTok changes often; so does yt-dlp)."""
+    from yt_dlp.version import __version__
+
+    return str(__version__)

@@ -93,3 +93,39 @@ def run_summary(
                 FailedPost(payload["post"], payload["url"], payload["destination"], reason, later)
             )
     return summary
+
+
+@dataclass(frozen=True)
+class HealthFigures:
+    """What an admin asks first: jobs by status, running ones by kind, recent errors by kind."""
+
+    by_status: dict[str, int]
+    running: dict[str, int]
+    errors: dict[str, int]  # failed or retried since ``since``, by error kind
+
+
+def health_figures(engine: Engine, since: datetime) -> HealthFigures:
+    with engine.connect() as conn:
+        by_status = {
+            str(status): int(count)
+            for status, count in conn.execute(
+                select(jobs.c.status, func.count()).group_by(jobs.c.status)
+            )
+        }
+        running = {
+            str(kind): int(count)
+            for kind, count in conn.execute(
+                select(jobs.c.kind, func.count())
+                .where(jobs.c.status == JobStatus.RUNNING.value)
+                .group_by(jobs.c.kind)
+            )
+        }
+        errors = {
+            str(kind): int(count)
+            for kind, count in conn.execute(
+                select(jobs.c.error_kind, func.count())
+                .where(jobs.c.error_kind.is_not(None), jobs.c.updated_at >= since)
+                .group_by(jobs.c.error_kind)
+            )
+        }
+    return HealthFigures(by_status, running, errors)

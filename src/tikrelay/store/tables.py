@@ -272,3 +272,12 @@ bot_updates = Table(
     Column("job_id", Id),
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# The bot's own switches that every process shares (e.g. maintenance mode), by name.
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

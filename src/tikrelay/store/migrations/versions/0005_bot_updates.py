@@ -1,4 +1,4 @@
-"""bot_updates: the updates the bot took from Telegram, one row each
+"""bot: the updates the bot took from Telegram, one row each; its shared switches
 
 Revision ID: 0005
 Revises: 0004
@@ -25,7 +25,14 @@ def upgrade() -> None:
         sa.Column("job_id", Id),
         sa.Column("received_at", UtcDateTime, nullable=False),
     )
+    op.create_table(
+        "bot_state",
+        sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("value", sa.JSON, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("bot_state")
     op.drop_table("bot_updates")

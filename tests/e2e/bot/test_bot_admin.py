@@ -1,0 +1,58 @@
+"""Admin commands from Telegram: only `telegram.admins` get answers with figures; maintenance
+mode turns new requests away politely, and is shared through the database."""
+
+from __future__ import annotations
+
+from tests.e2e.bot.test_bot_links import running_bot, wait_until
+from tests.e2e.bot.test_bot_subscriptions import bot_replies
+from tests.support.relayed import Relayed
+
+
+def test_admin_commands_answer_admins_and_refuse_everyone_else(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    boss = telegram.add_user("Boss")
+    guest = telegram.add_user("Guest")
+    boss_chat = telegram.add_chat("private", person=boss)
+    guest_chat = telegram.add_chat("private", person=guest)
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="wanted")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    relayed.extra = {"telegram": {"api_url": telegram.url, "admins": [boss.id]}}
+    for command, args in [
+        ("health", ""),
+        ("job", "999999"),
+        ("retry", "soon"),
+        ("pause", "@alice"),
+        ("maintenance", "on"),
+    ]:
+        telegram.user_command(boss_chat.id, command, args)
+    telegram.user_command(guest_chat.id, "health")
+    telegram.user_command(guest_chat.id, "maintenance", "off")
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(bot_replies(relayed, boss_chat.id)) == 5, 60, proc)
+        wait_until(lambda: len(bot_replies(relayed, guest_chat.id)) == 2, 60, proc)
+        # Maintenance is on: a link gets a polite refusal, and nothing is fetched.
+        telegram.user_message(guest_chat.id, post.url)
+        wait_until(lambda: len(bot_replies(relayed, guest_chat.id)) == 3, 60, proc)
+        telegram.user_command(boss_chat.id, "maintenance", "off")
+        wait_until(lambda: len(bot_replies(relayed, boss_chat.id)) == 6, 60, proc)
+        telegram.user_message(guest_chat.id, post.url)
+        wait_until(lambda: any("video" in m for m in telegram.messages(guest_chat.id)), 60, proc)
+
+    health, job, retry, pause, on, off = bot_replies(relayed, boss_chat.id)
+    assert health.startswith("Jobs by status:")
+    assert "Errors in the last 24 h by kind:" in health
+    assert "yt-dlp 20" in health
+    assert job == "There is no job 999999."
+    assert retry == "Use /retry JOB_ID, such as /retry 42."
+    assert pause.startswith("source tiktok:@alice comes from")
+    assert pause.endswith("change it there")
+    assert on == "Maintenance mode is on: new requests get a polite refusal."
+    assert off == "Maintenance mode is off: requests are answered again."
+    refused, refused_too, maintenance = bot_replies(relayed, guest_chat.id)
+    assert refused == refused_too == "This command is for the bot's admins."
+    assert maintenance.startswith("I am being serviced right now")
+    assert "Jobs by status" not in "".join(bot_replies(relayed, guest_chat.id))
