@@ -78,7 +78,15 @@ class Intake:
                     concurrency_key=_conversation(update),
                     conn=conn,
                 )
-                bot_sql.take_update(conn, update.update_id, made.job.id, queue.clock())
+                user, chat = update.effective_user, update.effective_chat
+                bot_sql.take_update(
+                    conn,
+                    update.update_id,
+                    made.job.id,
+                    queue.clock(),
+                    user_id=user.id if user else None,
+                    chat_id=chat.id if chat else None,
+                )
         log.info("bot_updates_taken", count=len(updates))
 
 

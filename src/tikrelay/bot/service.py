@@ -12,6 +12,7 @@ from telegram import Message, Update
 from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
 from tikrelay.bot.intake import Intake
+from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
 from tikrelay.bot.router import build_router
 from tikrelay.bot.subscriptions import Subscriptions
@@ -24,6 +25,7 @@ from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import DeliverPayload, Route
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, parse_post_link, post_url
+from tikrelay.store import bot_sql
 
 log = structlog.get_logger("tikrelay.bot")
 
@@ -39,6 +41,7 @@ class BotService:
         self.sender = self.reposter.clients.telegram
         self.subscriptions = Subscriptions(runtime, self.sender, self.reply)
         self.admins = Admin(runtime, self.reply)
+        self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
         self.router = build_router(self.sender.bot, self)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
@@ -75,10 +78,24 @@ class BotService:
             target = ChatTarget(payload.chat_id, payload.topic_id)
             await self.sender.send_text(target, texts.MAINTENANCE, reply_to=payload.message_id)
             return
-        key = request_key(payload.chat_id, payload.message_id)
-        service = self.runtime.service
-        await asyncio.to_thread(service.enqueue, REQUEST, payload, dedupe_key=key, priority=2)
+        refused = await self.limits.refusal(payload.user_id, payload.chat_id)
+        if refused is not None:
+            target = ChatTarget(payload.chat_id, payload.topic_id)
+            await self.sender.send_text(target, refused, reply_to=payload.message_id)
+            return
+        await asyncio.to_thread(self._enqueue_request, payload)
         await self._react(payload, texts.WORKING)  # seen: the media follows
+
+    def _enqueue_request(self, payload: RequestPayload) -> None:
+        """The request job and its row for the limits, in one transaction."""
+        key = request_key(payload.chat_id, payload.message_id)
+        service, queue = self.runtime.service, self.runtime.queue
+        with queue.transaction() as conn:
+            made = service.enqueue(REQUEST, payload, dedupe_key=key, priority=2, conn=conn)
+            if made.created:
+                bot_sql.add_request(
+                    conn, made.job.id, payload.user_id, payload.chat_id, queue.clock()
+                )
 
     # -- job kinds ------------------------------------------------------------------------------
 
@@ -88,18 +105,25 @@ class BotService:
         @registry.handler(BOT_UPDATE, payload=UpdatePayload, max_attempts=3)
         async def bot_update(ctx: JobContext, payload: UpdatePayload) -> None:
             await self._ready.wait()
-            await self.router.process_update(Update.de_json(payload.update, self.sender.bot))
+            update = Update.de_json(payload.update, self.sender.bot)
+            if await self._spamming(update):
+                return
+            await self.router.process_update(update)
 
         @registry.handler(REQUEST, payload=RequestPayload, max_attempts=3)
         async def request(ctx: JobContext, payload: RequestPayload) -> None:
+            async def taken_away() -> None:
+                await self._react(payload, None)
+
             try:
                 await self.answer(ctx, payload)
             except Exception as exc:
                 if not _will_retry(ctx, exc):
-                    await self._react(payload, None)
+                    ctx.after_outcome(taken_away)
                     await self._say_failure(payload, exc)
                 raise
-            await self._react(payload, None)  # the media is there: the reaction has done its job
+            # Once the job is recorded done: a person who sees the reaction go may ask again.
+            ctx.after_outcome(taken_away)
 
         return registry
 
@@ -121,6 +145,18 @@ class BotService:
         )
         route = Route.to_chat(name, payload.chat_id, payload.topic_id)
         await self.reposter.deliverer.deliver(ctx, post, route)
+
+    async def _spamming(self, update: Update) -> bool:
+        """The spam guard: a person who sent a burst is not listened to for a while (told
+        once, when the pause starts). Admins are never paused."""
+        user, message = update.effective_user, update.effective_message
+        if user is None or user.id in self.runtime.settings.telegram.admins:
+            return False
+        ignore, starts = await self.limits.spam_pause(user.id, update.update_id)
+        if ignore and starts and message is not None:
+            with contextlib.suppress(TikrelayError):
+                await self.reply(message, texts.SPAM.format(seconds=round(starts)))
+        return ignore
 
     async def _react(self, payload: RequestPayload, emoji: str | None) -> None:
         target = ChatTarget(payload.chat_id, payload.topic_id)

@@ -77,3 +77,12 @@ CREATOR_USAGE = "Use /{command} @creator."
 PAUSED_SOURCE = "Paused {key}: it is not polled until /resume."
 RESUMED_SOURCE = "Resumed {key}: it is polled again."
 UNCHANGED_SOURCE = "{key} was {state} already."
+
+ACTIVE_LIMIT = (
+    "You have {count} requests on the way already: send this link again once one of them has "
+    "arrived."
+)
+USER_HOURLY = "You made {count} requests this hour: try again in {minutes} min."
+CHAT_HOURLY = "This chat made {count} requests this hour: try again in {minutes} min."
+GLOBAL_LIMIT = "I am very busy right now: please try again in a few minutes."
+SPAM = "That is a lot of messages at once: I will read yours again in {seconds} s."

@@ -40,6 +40,14 @@ delivery:
 bot:
   enabled: true                       # tikrelay serve also answers people who write to the bot
   # group_errors: false               # in groups, say why a link failed
+  # limits:                           # what people may ask for
+  #   active_per_user: 3
+  #   per_user_per_hour: 30
+  #   per_chat_per_hour: 120
+  #   global_active: 50
+  #   burst_messages: 8               # spam guard: more than 8 messages in burst_seconds…
+  #   burst_seconds: 10
+  #   pause_seconds: 60               # …and the person is not listened to for a minute
 
 destinations:
   channel:                            # a name of your choice

@@ -469,6 +469,33 @@ class DeliverySettings(_Section):
     )
 
 
+class BotLimits(_Section):
+    active_per_user: Annotated[int, NotBool] = Field(
+        default=3, ge=1, le=1000, description="Requests of one person being worked on at once."
+    )
+    per_user_per_hour: Annotated[int, NotBool] = Field(
+        default=30, ge=1, le=100_000, description="Requests one person may make in an hour."
+    )
+    per_chat_per_hour: Annotated[int, NotBool] = Field(
+        default=120, ge=1, le=100_000, description="Requests one chat may make in an hour."
+    )
+    global_active: Annotated[int, NotBool] = Field(
+        default=50, ge=1, le=100_000, description="Requests being worked on at once, in all."
+    )
+    burst_messages: Annotated[int, NotBool] = Field(
+        default=8,
+        ge=2,
+        le=1000,
+        description="Spam guard: this many messages from one person within burst_seconds…",
+    )
+    burst_seconds: Annotated[float, NotBool] = Field(
+        default=10.0, gt=0, le=HOUR, description="…pause that person for pause_seconds."
+    )
+    pause_seconds: Annotated[float, NotBool] = Field(
+        default=60.0, gt=0, le=DAY, description="How long the spam guard ignores a person."
+    )
+
+
 class BotSettings(_Section):
     enabled: bool = Field(
         default=True,
@@ -479,6 +506,7 @@ class BotSettings(_Section):
         default=False,
         description="In groups, say why a link failed (by default the bot stays quiet there).",
     )
+    limits: BotLimits = Field(default_factory=BotLimits, description="Requests people may make.")
 
 
 class Settings(BaseSettings):

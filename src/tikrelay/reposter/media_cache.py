@@ -106,6 +106,10 @@ class MediaCache:
                 if all((folder / name).is_file() for name in found.files):
                     return found
             source = folder / "source"
+            # A run killed mid-download (kill -9, power cut) never got to the clean-up below.
+            # Resumed, a .part that is already whole asks for the range past its last byte:
+            # HTTP 416, which yt-dlp's own fallback repeats, and a 4xx fails the post for good.
+            _remove_partials(source)
             try:
                 if post.kind is PostKind.VIDEO:
                     files = Downloaded(video=_relative(session.download_video(source), folder))

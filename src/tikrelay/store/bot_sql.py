@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from tikrelay.store.tables import bot_state, bot_updates
+from tikrelay.domain.jobs import ACTIVE_STATUSES
+from tikrelay.store.tables import bot_requests, bot_state, bot_updates, jobs
 
 
 def last_update_id(conn: Connection) -> int | None:
@@ -21,8 +23,94 @@ def is_taken(conn: Connection, update_id: int) -> bool:
     return conn.execute(query).first() is not None
 
 
-def take_update(conn: Connection, update_id: int, job_id: int | None, now: datetime) -> None:
-    conn.execute(insert(bot_updates).values(update_id=update_id, job_id=job_id, received_at=now))
+def take_update(
+    conn: Connection,
+    update_id: int,
+    job_id: int | None,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    chat_id: int | None = None,
+) -> None:
+    conn.execute(
+        insert(bot_updates).values(
+            update_id=update_id, job_id=job_id, user_id=user_id, chat_id=chat_id, received_at=now
+        )
+    )
+
+
+def burst(conn: Connection, user_id: int, update_id: int, seconds: float) -> int:
+    """How many updates the person sent in the ``seconds`` up to and with ``update_id`` (the
+    spam guard's count; later ones, taken already, do not count)."""
+    at = conn.execute(
+        select(bot_updates.c.received_at).where(bot_updates.c.update_id == update_id)
+    ).scalar()
+    if at is None:
+        return 0
+    query = select(func.count()).where(
+        bot_updates.c.user_id == user_id,
+        bot_updates.c.update_id <= update_id,
+        bot_updates.c.received_at >= at - timedelta(seconds=seconds),
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def add_request(
+    conn: Connection, job_id: int, user_id: int | None, chat_id: int, now: datetime
+) -> None:
+    conn.execute(
+        insert(bot_requests).values(job_id=job_id, user_id=user_id, chat_id=chat_id, created_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    active_of_user: int
+    user_last_hour: int
+    chat_last_hour: int
+    active: int
+    user_oldest: datetime | None  # the oldest of the person's requests since then
+    chat_oldest: datetime | None
+
+
+def request_counts(
+    conn: Connection, user_id: int | None, chat_id: int, since: datetime
+) -> RequestCounts:
+    """What the limits are checked against: requests still waiting or running (of this person,
+    and in all), and those made since ``since`` by this person and in this chat."""
+    active = [s.value for s in ACTIVE_STATUSES]
+    working = (
+        select(func.count())
+        .select_from(bot_requests.join(jobs, jobs.c.id == bot_requests.c.job_id))
+        .where(jobs.c.status.in_(active))
+    )
+    recent = select(func.count()).where(bot_requests.c.created_at >= since)
+    oldest = select(func.min(bot_requests.c.created_at)).where(bot_requests.c.created_at >= since)
+    return RequestCounts(
+        active_of_user=int(
+            conn.execute(working.where(bot_requests.c.user_id == user_id)).scalar_one()
+        ),
+        user_last_hour=int(
+            conn.execute(recent.where(bot_requests.c.user_id == user_id)).scalar_one()
+        ),
+        chat_last_hour=int(
+            conn.execute(recent.where(bot_requests.c.chat_id == chat_id)).scalar_one()
+        ),
+        active=int(conn.execute(working).scalar_one()),
+        user_oldest=_aware(
+            conn.execute(oldest.where(bot_requests.c.user_id == user_id)).scalar_one()
+        ),
+        chat_oldest=_aware(
+            conn.execute(oldest.where(bot_requests.c.chat_id == chat_id)).scalar_one()
+        ),
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    """``min()`` bypasses the column type on SQLite: read the text back as UTC."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def state(conn: Connection, key: str) -> Any:

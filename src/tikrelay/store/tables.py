@@ -270,7 +270,22 @@ bot_updates = Table(
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
     Column("job_id", Id),
+    Column("user_id", BigInteger),
+    Column("chat_id", BigInteger),
     Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_bot_updates_user", "user_id", "received_at"),
+)
+
+# Every link a person asked for: the bot's limits count them.
+bot_requests = Table(
+    "bot_requests",
+    metadata,
+    Column("job_id", Id, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_bot_requests_user", "user_id", "created_at"),
+    Index("ix_bot_requests_chat", "chat_id", "created_at"),
 )
 
 # The bot's own switches that every process shares (e.g. maintenance mode), by name.

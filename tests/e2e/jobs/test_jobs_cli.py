@@ -31,8 +31,8 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 def test_upgrade_list_show_cancel_retry(config: Path) -> None:
     first = tikrelay("db", "upgrade", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "upgraded to 0004" in first.stdout
-    assert "already at 0004" in tikrelay("db", "upgrade", "--config", str(config)).stdout
+    assert "upgraded to 0005" in first.stdout
+    assert "already at 0005" in tikrelay("db", "upgrade", "--config", str(config)).stdout
     queue = open_queue(load_settings(config))
     job = queue.enqueue(NewJob(kind="noop", payload={"greeting": "hej"}, max_attempts=2)).job
     listed = tikrelay("jobs", "list", "--status", "queued", "--config", str(config))

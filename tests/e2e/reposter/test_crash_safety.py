@@ -58,6 +58,9 @@ def test_kill_9_at_random_moments_loses_nothing(relayed: Relayed) -> None:
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     assert "0 failed or waiting" in final.stdout
+    # A run's summary tells what failed in that run: no earlier, killed run failed a post either.
+    failed = relayed.run("jobs", "list", "--status", "FAILED", "--config", config)
+    assert failed.stdout.splitlines()[1:] == [], failed.stdout
 
     messages = telegram.messages(channel.id)
     captions = Counter(m["caption"].split("\n")[0] for m in messages if m.get("caption"))

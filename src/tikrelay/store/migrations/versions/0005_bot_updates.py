@@ -1,4 +1,4 @@
-"""bot: the updates the bot took from Telegram, one row each; its shared switches
+"""bot: the updates the bot took from Telegram, the requests people made, its shared switches
 
 Revision ID: 0005
 Revises: 0004
@@ -23,8 +23,20 @@ def upgrade() -> None:
         "bot_updates",
         sa.Column("update_id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("job_id", Id),
+        sa.Column("user_id", sa.BigInteger),
+        sa.Column("chat_id", sa.BigInteger),
         sa.Column("received_at", UtcDateTime, nullable=False),
     )
+    op.create_index("ix_bot_updates_user", "bot_updates", ["user_id", "received_at"])
+    op.create_table(
+        "bot_requests",
+        sa.Column("job_id", Id, primary_key=True, autoincrement=False),
+        sa.Column("user_id", sa.BigInteger),
+        sa.Column("chat_id", sa.BigInteger, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_bot_requests_user", "bot_requests", ["user_id", "created_at"])
+    op.create_index("ix_bot_requests_chat", "bot_requests", ["chat_id", "created_at"])
     op.create_table(
         "bot_state",
         sa.Column("key", sa.String(100), primary_key=True),
@@ -35,4 +47,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("bot_state")
+    op.drop_table("bot_requests")
     op.drop_table("bot_updates")
