@@ -14,7 +14,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from tikrelay.bot import texts
 from tikrelay.bot.model import RequestPayload
-from tikrelay.sources.refs import parse_post_link
+from tikrelay.sources.refs import is_short_link, parse_post_link
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -58,7 +58,7 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
             return
         private = message.chat.type == ChatType.PRIVATE
         links = links_in(message)
-        supported = [link for link in links if parse_post_link(link) is not None]
+        supported = [link for link in links if parse_post_link(link) or is_short_link(link)]
         if supported:
             user = message.from_user
             await desk.request(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 import structlog
 from telegram import Message, Update
@@ -18,13 +19,14 @@ from tikrelay.bot.router import build_router
 from tikrelay.bot.subscriptions import Subscriptions
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import TikrelayError, classify
+from tikrelay.domain.events import Stage
 from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
 from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import DeliverPayload, Route
 from tikrelay.runtime.app import Runtime
-from tikrelay.sources.refs import SITE, parse_post_link, post_url
+from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import bot_sql
 
 log = structlog.get_logger("tikrelay.bot")
@@ -130,6 +132,12 @@ class BotService:
     async def answer(self, ctx: JobContext, payload: RequestPayload) -> None:
         """The post behind the link, sent to the chat that asked, exactly once."""
         found = parse_post_link(payload.url)
+        if found is None and is_short_link(payload.url):
+            async with ctx.stage(Stage.LINK_EXPAND):
+                tiktok = self.reposter.clients.tiktok
+                found = await asyncio.to_thread(
+                    functools.partial(tiktok.expand, payload.url, attempt=ctx.attempt - 1)
+                )
         if found is None:
             target = ChatTarget(payload.chat_id, payload.topic_id)
             await self.sender.send_text(target, texts.UNSUPPORTED_LINK, reply_to=payload.message_id)

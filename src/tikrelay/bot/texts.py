@@ -17,8 +17,8 @@ HELP = (
 )
 NO_LINK = "Send me a link to a TikTok video or slideshow, and I send you the media."
 UNSUPPORTED_LINK = (
-    "I can fetch TikTok video and photo links for now "
-    "(https://www.tiktok.com/@name/video/…). This link is not one of them."
+    "I can fetch TikTok video and photo links for now (https://www.tiktok.com/@name/video/… or "
+    "a share link such as https://vm.tiktok.com/…). This link is not one of them."
 )
 
 FAILURES: dict[ErrorKind, str] = {

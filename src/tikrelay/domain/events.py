@@ -18,6 +18,7 @@ class Stage(StrEnum):
     OUTPUT_VALIDATE = "OUTPUT_VALIDATE"  # deliver: the prepared file probed again
     TELEGRAM_SEND = "TELEGRAM_SEND"  # deliver: every part, exactly once
     ARCHIVE_WRITE = "ARCHIVE_WRITE"  # archive: the media, then metadata.json, to the target
+    LINK_EXPAND = "LINK_EXPAND"  # request: a share link followed to the post it leads to
 
 
 class ReposterEvent(StrEnum):

@@ -40,3 +40,15 @@ def parse_post_link(link: str) -> tuple[str, str] | None:
     if found is None:
         return None
     return found.group(1), found.group(3)
+
+
+_SHORT_LINK = re.compile(
+    r"https?://(?:(?:vm|vt)\.tiktok\.com/|(?:www\.)?tiktok\.com/t/)([A-Za-z0-9]{4,20})/?(?:[?#]\S*)?",
+    re.IGNORECASE,
+)
+
+
+def is_short_link(link: str) -> bool:
+    """A TikTok share link (``vm.tiktok.com/…``, ``vt.tiktok.com/…``, ``tiktok.com/t/…``) that
+    redirects to a post's page."""
+    return _SHORT_LINK.fullmatch(link.strip()) is not None

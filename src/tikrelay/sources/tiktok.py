@@ -25,7 +25,7 @@ from tikrelay.domain.posts import Post
 from tikrelay.media.content import Content, check_content
 from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
-from tikrelay.sources.refs import SITE, WEB
+from tikrelay.sources.refs import SITE, WEB, parse_post_link
 from tikrelay.sources.tiktok_item import FeedEntry, entries_from_feed, post_from_item, slide_urls
 from tikrelay.sources.transport import GuardedYoutubeDL
 from tikrelay.sources.ytdlp import base_options, pick_proxy
@@ -75,6 +75,24 @@ class TikTokClient:
         if not isinstance(info, dict):
             raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
         return info
+
+    def expand(self, link: str, *, attempt: int = 0) -> tuple[str, str]:
+        """(username, post id) of the post a share link (``vm.tiktok.com/…``) redirects to,
+        through yt-dlp's own short-link extractor (every redirect vetted)."""
+        with self._ydl(link, attempt) as ydl:
+            try:
+                info = ydl.extract_info(link, download=False, process=False)
+            except Exception as exc:
+                raise classified(ydl, exc) from exc
+        target = info.get("url") if isinstance(info, dict) else None
+        found = parse_post_link(target) if isinstance(target, str) else None
+        if found is None:
+            raise TikrelayError(
+                ErrorKind.UNSUPPORTED,
+                f"the share link {link} does not lead to a TikTok post",
+                retryable=False,
+            )
+        return found
 
     def resolve(
         self, username: str, depth: int, *, attempt: int = 0

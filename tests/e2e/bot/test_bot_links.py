@@ -149,3 +149,22 @@ def test_serve_answers_people_beside_the_reposter(relayed: Relayed) -> None:
     assert "serving 1 sources and the bot" in out
     [answer] = [m for m in telegram.messages(chat.id) if "video" in m]
     assert answer["caption"].startswith("asked for")
+
+
+def test_share_links_are_followed_to_their_post(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    person = telegram.add_user("Gus")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice")
+    posts = {form: world.add_video("alice", desc=f"shared as {form}") for form in ("vm", "vt", "t")}
+    for form, post in posts.items():
+        telegram.user_message(chat.id, f"check {world.short_link(post.id, form)}")
+
+    def captions() -> set[str]:
+        return {m["caption"].split("\n")[0] for m in telegram.messages(chat.id) if "video" in m}
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(captions()) == 3, 60, proc)
+    assert captions() == {"shared as vm", "shared as vt", "shared as t"}
+    assert len(world.requests(host="vm.tiktok.com")) == 1
+    assert "LINK_EXPAND" in relayed.newest_timeline("request")

@@ -26,6 +26,8 @@ from tikrelay.sandbox.tiktok.world import LoggedRequest, TikTokWorld
 CHAIN_COOKIE = "tt_chain_token"
 _POST_PAGE = re.compile(r"/@(?P<user>[\w.-]*)/(?:video|photo)/(?P<id>\d+)/?")
 _PROFILE_PAGE = re.compile(r"/@(?P<user>[\w.-]+)/?")
+_SHORT_CODE = re.compile(r"/(?:t/)?(?P<code>[A-Za-z0-9]+)/?")
+SHORT_HOSTS = ("vm.tiktok.com", "vt.tiktok.com")
 _RANGE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")
 _MEDIA_HOSTS = {
     MediaKind.VIDEO: {VIDEO_HOST},
@@ -78,6 +80,8 @@ class TikTokSite:
             return Response.text(405, "method not allowed")
         if request.host == WEB_HOST:
             return self._web(request)
+        if request.host in SHORT_HOSTS:
+            return self._short_link(request.path)
         if any(request.host in hosts for hosts in _MEDIA_HOSTS.values()):
             return self._media(request)
         return Response.text(404, "not found", "text/html")
@@ -92,7 +96,17 @@ class TikTokSite:
             return self._with_chain_cookie(request, self._post_page(match["id"]))
         if match := _PROFILE_PAGE.fullmatch(path):
             return self._with_chain_cookie(request, self._profile_page(match["user"]))
+        if path.startswith("/t/"):
+            return self._short_link(path)
         return Response.text(404, "<h1>Page not available</h1>", "text/html")
+
+    def _short_link(self, path: str) -> Response:
+        """A share link: a redirect to the post's page, as TikTok answers one."""
+        match = _SHORT_CODE.fullmatch(path)
+        target = self.world.short_link_target(match["code"]) if match else None
+        if target is None:
+            return Response.text(404, "<h1>Page not available</h1>", "text/html")
+        return Response(301, [("Location", target)])
 
     def _post_page(self, post_id: str) -> Response:
         world = self.world

@@ -25,12 +25,16 @@ from tikrelay.sandbox.tiktok.model import (
     OK,
     PRIVATE_ACCOUNT,
     REMOVED,
+    WEB_HOST,
     Creator,
     MediaFile,
     Post,
     PostKind,
     feed_page,
 )
+
+#: The letters of share links' codes (as TikTok's: no 0, 1, I, O, l).
+_CODE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class TikTokWorld:
         self._variants = 0
         self._cdn_rate: int | None = None
         self._patches: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._short_links: dict[str, str] = {}
 
     # -- content ---------------------------------------------------------------------------
 
@@ -162,6 +167,25 @@ class TikTokWorld:
             media=plan.media,
         )
         return self._store(post, plan.files)
+
+    def short_link(self, post_id: str, form: str = "vm") -> str:
+        """A share link to the post, as the app makes them: ``vm`` (vm.tiktok.com/CODE/),
+        ``vt`` (vt.tiktok.com/CODE/) or ``t`` (www.tiktok.com/t/CODE/); it redirects to the
+        post's page."""
+        with self._lock:
+            post = self._require_post(post_id)
+            code = "ZM" + "".join(self._rng.choice(_CODE_CHARS) for _ in range(7))
+            self._short_links[code] = post.id
+        if form == "t":
+            return f"https://{WEB_HOST}/t/{code}/"
+        return f"https://{form}.tiktok.com/{code}/"
+
+    def short_link_target(self, code: str) -> str | None:
+        """Where a share link's code leads: the post's page, as TikTok's redirect has it."""
+        with self._lock:
+            post_id = self._short_links.get(code)
+            post = self._posts.get(post_id) if post_id else None
+        return None if post is None else f"{post.url}?_r=1&u_code=emulated"
 
     def set_status(self, post_id: str, status: int) -> None:
         """Answer this post's page with ``statusCode`` (``OK`` restores it)."""
