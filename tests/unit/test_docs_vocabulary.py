@@ -39,6 +39,7 @@ NOT_EVENTS = {
     "AZURE_STORAGE_ACCOUNT_KEY",
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_STORAGE_SAS_TOKEN",
+    "LC_MESSAGES",  # gettext's folder name
 }
 NAMES = {*JobEvent, *Stage, *ReposterEvent, *JobStatus}
 UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")

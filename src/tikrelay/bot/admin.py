@@ -11,7 +11,7 @@ from typing import Any
 from telegram import Message
 
 from tikrelay.bot import texts
-from tikrelay.bot.subscriptions import Reply
+from tikrelay.bot.subscriptions import Reply, Say
 from tikrelay.domain.jobs import IllegalTransitionError, JobStatus
 from tikrelay.reposter.catalog import CatalogError
 from tikrelay.runtime.app import Runtime
@@ -26,9 +26,10 @@ ERROR_WINDOW = timedelta(hours=24)
 
 
 class Admin:
-    def __init__(self, runtime: Runtime, reply: Reply) -> None:
+    def __init__(self, runtime: Runtime, reply: Reply, say: Say) -> None:
         self.runtime = runtime
-        self.reply = reply
+        self.reply = reply  # the figures, for operators, are in English
+        self.say = say
 
     def allowed(self, message: Message) -> bool:
         user = message.from_user
@@ -36,7 +37,7 @@ class Admin:
 
     async def handle(self, command: str, message: Message, args: list[str]) -> None:
         if not self.allowed(message):
-            await self.reply(message, texts.ADMINS_ONLY)
+            await self.say(message, texts.ADMINS_ONLY)
             return
         action = {
             "health": self.health,

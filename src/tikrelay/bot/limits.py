@@ -21,8 +21,11 @@ class Limits:
         self.settings = settings
         self.queue = queue
 
-    async def refusal(self, user_id: int | None, chat_id: int) -> str | None:
-        """Why a new request is refused now, or None when it may go ahead."""
+    async def refusal(
+        self, user_id: int | None, chat_id: int
+    ) -> tuple[str, dict[str, object]] | None:
+        """Why a new request is refused now (a message of ``texts`` and its values), or None
+        when it may go ahead."""
         now = self.queue.clock()
 
         def read() -> bot_sql.RequestCounts:
@@ -32,15 +35,15 @@ class Limits:
         counts = await asyncio.to_thread(read)
         limits = self.settings
         if counts.active_of_user >= limits.active_per_user:
-            return texts.ACTIVE_LIMIT.format(count=counts.active_of_user)
+            return texts.ACTIVE_LIMIT, {"count": counts.active_of_user}
         if counts.user_last_hour >= limits.per_user_per_hour:
             minutes = _minutes_until(counts.user_oldest, now)
-            return texts.USER_HOURLY.format(count=counts.user_last_hour, minutes=minutes)
+            return texts.USER_HOURLY, {"count": counts.user_last_hour, "minutes": minutes}
         if counts.chat_last_hour >= limits.per_chat_per_hour:
             minutes = _minutes_until(counts.chat_oldest, now)
-            return texts.CHAT_HOURLY.format(count=counts.chat_last_hour, minutes=minutes)
+            return texts.CHAT_HOURLY, {"count": counts.chat_last_hour, "minutes": minutes}
         if counts.active >= limits.global_active:
-            return texts.GLOBAL_LIMIT
+            return texts.GLOBAL_LIMIT, {}
         return None
 
     async def spam_pause(self, user_id: int, update_id: int) -> tuple[bool, float]:

@@ -22,6 +22,7 @@ class RequestPayload(BaseModel):
     topic_id: int | None = None
     user_id: int | None = None
     url: str
+    language: str = "en"  # of the person who asked: what the bot says about it
 
 
 def request_key(chat_id: int, message_id: int) -> str:

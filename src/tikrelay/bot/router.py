@@ -25,7 +25,11 @@ class Desk(Protocol):
 
     async def reply(self, message: Message, text: str) -> None: ...
 
-    async def request(self, payload: RequestPayload) -> None: ...
+    async def say(self, message: Message, template: str, **values: object) -> None: ...
+
+    async def request(self, message: Message, payload: RequestPayload) -> None: ...
+
+    async def choose_language(self, message: Message, args: list[str]) -> None: ...
 
     async def subscribe(self, message: Message, args: list[str]) -> None: ...
 
@@ -46,11 +50,11 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
-            await desk.reply(update.effective_message, texts.START)
+            await desk.say(update.effective_message, texts.START)
 
     async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
-            await desk.reply(update.effective_message, texts.HELP)
+            await desk.say(update.effective_message, texts.HELP)
 
     async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -62,21 +66,22 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
         if supported:
             user = message.from_user
             await desk.request(
+                message,
                 RequestPayload(
                     chat_id=message.chat.id,
                     message_id=message.message_id,
                     topic_id=message.message_thread_id if message.is_topic_message else None,
                     user_id=user.id if user else None,
                     url=supported[0],
-                )
+                ),
             )
         elif private:  # in a group, the bot stays quiet about what is not for it
-            await desk.reply(message, texts.UNSUPPORTED_LINK if links else texts.NO_LINK)
+            await desk.say(message, texts.UNSUPPORTED_LINK if links else texts.NO_LINK)
 
     async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is not None and message.chat.type == ChatType.PRIVATE:
-            await desk.reply(message, texts.NO_LINK)
+            await desk.say(message, texts.NO_LINK)
 
     def command(action: Callable[[Message, list[str]], Awaitable[None]]) -> Callback:
         async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -87,6 +92,7 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
 
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
+    app.add_handler(CommandHandler("lang", command(desk.choose_language)))
     app.add_handler(CommandHandler("subscribe", command(desk.subscribe)))
     app.add_handler(CommandHandler("unsubscribe", command(desk.unsubscribe)))
     app.add_handler(CommandHandler("subscriptions", command(desk.list_subscriptions)))

@@ -12,6 +12,7 @@ from telegram import Message, Update
 
 from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
+from tikrelay.bot.i18n import DEFAULT, LANGUAGES, choose, tr
 from tikrelay.bot.intake import Intake
 from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
@@ -41,8 +42,8 @@ class BotService:
         self.runtime = runtime
         self.reposter: Reposter = runtime.reposter
         self.sender = self.reposter.clients.telegram
-        self.subscriptions = Subscriptions(runtime, self.sender, self.reply)
-        self.admins = Admin(runtime, self.reply)
+        self.subscriptions = Subscriptions(runtime, self.sender, self.say, self.words)
+        self.admins = Admin(runtime, self.reply, self.say)
         self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
         self.router = build_router(self.sender.bot, self)
         self._ready = asyncio.Event()
@@ -63,6 +64,43 @@ class BotService:
         target = ChatTarget(message.chat.id, topic)
         await self.sender.send_text(target, text, reply_to=message.message_id)
 
+    async def say(self, message: Message, template: str, **values: object) -> None:
+        """Reply with one of ``texts``, in the language of the person who wrote."""
+        await self.reply(message, await self.words(message, template, **values))
+
+    async def words(self, message: Message, template: str, **values: object) -> str:
+        return tr(await self.language(message), template, **values)
+
+    async def language(self, message: Message) -> str:
+        """The writer's language: chosen with /lang, else their Telegram app's, else English."""
+        user = message.from_user
+        if user is None:
+            return DEFAULT
+        queue = self.runtime.queue
+
+        def stored() -> str | None:
+            with queue.engine.connect() as conn:
+                found = bot_sql.state(conn, f"lang:{user.id}")
+            return found if isinstance(found, str) else None
+
+        return choose(await asyncio.to_thread(stored), user.language_code)
+
+    async def choose_language(self, message: Message, args: list[str]) -> None:
+        wanted = args[0].lower() if args else ""
+        user = message.from_user
+        if wanted not in LANGUAGES or user is None:
+            listed = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+            await self.say(message, texts.LANG_USAGE, languages=listed)
+            return
+        queue = self.runtime.queue
+
+        def store() -> None:
+            with queue.transaction() as conn:
+                bot_sql.set_state(conn, f"lang:{user.id}", wanted, queue.clock())
+
+        await asyncio.to_thread(store)
+        await self.reply(message, tr(wanted, texts.LANG_SET))
+
     async def subscribe(self, message: Message, args: list[str]) -> None:
         await self.subscriptions.subscribe(message, args)
 
@@ -75,16 +113,16 @@ class BotService:
     async def admin(self, command: str, message: Message, args: list[str]) -> None:
         await self.admins.handle(command, message, args)
 
-    async def request(self, payload: RequestPayload) -> None:
+    async def request(self, message: Message, payload: RequestPayload) -> None:
         if await self.admins.in_maintenance():
-            target = ChatTarget(payload.chat_id, payload.topic_id)
-            await self.sender.send_text(target, texts.MAINTENANCE, reply_to=payload.message_id)
+            await self.say(message, texts.MAINTENANCE)
             return
         refused = await self.limits.refusal(payload.user_id, payload.chat_id)
         if refused is not None:
-            target = ChatTarget(payload.chat_id, payload.topic_id)
-            await self.sender.send_text(target, refused, reply_to=payload.message_id)
+            template, values = refused
+            await self.say(message, template, **values)
             return
+        payload = payload.model_copy(update={"language": await self.language(message)})
         await asyncio.to_thread(self._enqueue_request, payload)
         await self._react(payload, texts.WORKING)  # seen: the media follows
 
@@ -163,7 +201,7 @@ class BotService:
         ignore, starts = await self.limits.spam_pause(user.id, update.update_id)
         if ignore and starts and message is not None:
             with contextlib.suppress(TikrelayError):
-                await self.reply(message, texts.SPAM.format(seconds=round(starts)))
+                await self.say(message, texts.SPAM, seconds=round(starts))
         return ignore
 
     async def _react(self, payload: RequestPayload, emoji: str | None) -> None:
@@ -177,9 +215,8 @@ class BotService:
         error = classify(exc)
         target = ChatTarget(payload.chat_id, payload.topic_id)
         with contextlib.suppress(TikrelayError):  # the chat may be gone: nothing more to say
-            await self.sender.send_text(
-                target, texts.failure(error.kind), reply_to=payload.message_id
-            )
+            said = tr(payload.language, texts.failure(error.kind))
+            await self.sender.send_text(target, said, reply_to=payload.message_id)
 
 
 def _will_retry(ctx: JobContext, exc: Exception) -> bool:

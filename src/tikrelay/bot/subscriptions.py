@@ -18,6 +18,8 @@ from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import parse_creator
 
 Reply = Callable[[Message, str], Awaitable[None]]
+Say = Callable[..., Awaitable[None]]  # (message, template, **values): in the writer's language
+Words = Callable[..., Awaitable[str]]  # the same, returned
 
 
 def destination_name(chat_id: int | str, topic_id: int | None) -> str:
@@ -26,10 +28,11 @@ def destination_name(chat_id: int | str, topic_id: int | None) -> str:
 
 
 class Subscriptions:
-    def __init__(self, runtime: Runtime, sender: TelegramSender, reply: Reply) -> None:
+    def __init__(self, runtime: Runtime, sender: TelegramSender, say: Say, words: Words) -> None:
         self.runtime = runtime
         self.sender = sender
-        self.reply = reply
+        self.say = say
+        self.words = words
 
     async def subscribe(self, message: Message, args: list[str]) -> None:
         await self._change(message, args, subscribe=True)
@@ -42,26 +45,26 @@ class Subscriptions:
         where = self._where(message, args)
         if not args or where is None:
             private = message.chat.type == ChatType.PRIVATE
-            await self.reply(message, texts.NEEDS_CHANNEL if args and private else usage)
+            await self.say(message, texts.NEEDS_CHANNEL if args and private else usage)
             return
         chat_id, topic_id = where
         try:
             creator = parse_creator(args[0])
         except ValueError as exc:
-            await self.reply(message, str(exc))
+            await self.reply_raw(message, str(exc))
             return
         user = message.from_user
         try:
             allowed = user is not None and await self.sender.is_admin(chat_id, user.id)
         except TikrelayError:
-            await self.reply(message, texts.CANNOT_SEE_CHAT)
+            await self.say(message, texts.CANNOT_SEE_CHAT)
             return
         if not allowed:
-            await self.reply(message, texts.ONLY_ADMINS)
+            await self.say(message, texts.ONLY_ADMINS)
             return
         name = destination_name(chat_id, topic_id)
         catalog = self.runtime.catalog()
-        shown = _shown(message, chat_id)
+        shown = await self._shown(message, chat_id)
         try:
             if subscribe:
                 _, changed = await asyncio.to_thread(
@@ -72,19 +75,19 @@ class Subscriptions:
                 changed = await asyncio.to_thread(catalog.unsubscribe, creator, name)
                 said = texts.UNSUBSCRIBED if changed else texts.NOT_SUBSCRIBED
         except FromFileError:
-            await self.reply(message, texts.FROM_FILE.format(creator=creator))
+            await self.say(message, texts.FROM_FILE, creator=creator)
             return
         except InvalidEntryError as exc:
-            await self.reply(message, str(exc))
+            await self.reply_raw(message, str(exc))
             return
         if changed:
             await asyncio.to_thread(self.runtime.reload_catalog)
-        await self.reply(message, said.format(creator=creator, where=shown))
+        await self.say(message, said, creator=creator, where=shown)
 
     async def subscriptions(self, message: Message, args: list[str]) -> None:
         where = self._where(message, ["", *args])
         if where is None:
-            await self.reply(message, texts.SUBSCRIBE_USAGE)
+            await self.say(message, texts.SUBSCRIBE_USAGE)
             return
         chat_id, topic_id = where
         catalog = self.runtime.catalog()
@@ -100,14 +103,29 @@ class Subscriptions:
         lines = []
         for source in sources:
             if here & set(source.settings.to):
-                marks = [texts.READ_ONLY] if source.origin == Origin.FILE else []
-                marks += [texts.PAUSED] if source.paused else []
+                marks = (
+                    [await self.words(message, texts.READ_ONLY)]
+                    if source.origin == Origin.FILE
+                    else []
+                )
+                marks += [await self.words(message, texts.PAUSED)] if source.paused else []
                 lines.append(" ".join([f"• {source.key.split(':', 1)[1]}", *marks]))
-        shown = _shown(message, chat_id)
+        shown = await self._shown(message, chat_id)
         if not lines:
-            await self.reply(message, texts.NO_SUBSCRIPTIONS.format(where=shown))
+            await self.say(message, texts.NO_SUBSCRIPTIONS, where=shown)
             return
-        await self.reply(message, "\n".join([texts.SUBSCRIPTIONS.format(where=shown), *lines]))
+        head = await self.words(message, texts.SUBSCRIPTIONS, where=shown)
+        await self.reply_raw(message, "\n".join([head, *lines]))
+
+    async def _shown(self, message: Message, chat_id: int | str) -> str:
+        """Where the posts go, as the answer says it: here, or in @channel."""
+        if chat_id == message.chat.id:
+            return _plain(await self.words(message, texts.HERE))
+        return _plain(await self.words(message, texts.IN_CHAT, chat=chat_id))
+
+    async def reply_raw(self, message: Message, text: str) -> None:
+        """A text that is no message of ``texts`` (e.g. a catalog error, a list)."""
+        await self.say(message, "{text}", text=text)
 
     @staticmethod
     def _where(message: Message, args: list[str]) -> tuple[int | str, int | None] | None:
@@ -122,5 +140,6 @@ class Subscriptions:
         return (int(named) if named.lstrip("-").isdigit() else named), None
 
 
-def _shown(message: Message, chat_id: int | str) -> str:
-    return "here" if chat_id == message.chat.id else f"in {chat_id}"
+def _plain(text: str) -> str:
+    """A piece put inside another message: without its own right-to-left mark."""
+    return text.removeprefix("\u200f")

@@ -86,3 +86,8 @@ USER_HOURLY = "You made {count} requests this hour: try again in {minutes} min."
 CHAT_HOURLY = "This chat made {count} requests this hour: try again in {minutes} min."
 GLOBAL_LIMIT = "I am very busy right now: please try again in a few minutes."
 SPAM = "That is a lot of messages at once: I will read yours again in {seconds} s."
+
+HERE = "here"
+IN_CHAT = "in {chat}"
+LANG_USAGE = "Choose my language with /lang CODE, one of: {languages}."
+LANG_SET = "I speak English with you from now on."

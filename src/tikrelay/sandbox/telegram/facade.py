@@ -42,9 +42,17 @@ class EmulatorFacade:
         return self.env.world.bot
 
     def add_user(
-        self, first_name: str, *, username: str | None = None, user_id: int | None = None
+        self,
+        first_name: str,
+        *,
+        username: str | None = None,
+        user_id: int | None = None,
+        language_code: str | None = "en",
     ) -> User:
-        return self.env.world.add_user(first_name, username=username, user_id=user_id)
+        """A person; ``language_code`` is their Telegram app's language (None: not sent)."""
+        return self.env.world.add_user(
+            first_name, username=username, user_id=user_id, language_code=language_code
+        )
 
     def add_chat(
         self,

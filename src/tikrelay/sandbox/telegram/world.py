@@ -167,10 +167,17 @@ class World:
         self._channel_ids = itertools.count(1_000_000_001)
 
     def add_user(
-        self, first_name: str, *, username: str | None = None, user_id: int | None = None
+        self,
+        first_name: str,
+        *,
+        username: str | None = None,
+        user_id: int | None = None,
+        language_code: str | None = "en",
     ) -> User:
         with self.lock:
-            user = User(user_id or next(self._user_ids), first_name, username)
+            user = User(
+                user_id or next(self._user_ids), first_name, username, language_code=language_code
+            )
             self.users[user.id] = user
             return user
 
