@@ -114,6 +114,8 @@ class BotService:
         await self.admins.handle(command, message, args)
 
     async def request(self, message: Message, payload: RequestPayload) -> None:
+        if await asyncio.to_thread(self._asked_already, payload):
+            return  # this update is handled again (after a crash): its request exists
         if await self.admins.in_maintenance():
             await self.say(message, texts.MAINTENANCE)
             return
@@ -126,16 +128,26 @@ class BotService:
         await asyncio.to_thread(self._enqueue_request, payload)
         await self._react(payload, texts.WORKING)  # seen: the media follows
 
+    def _asked_already(self, payload: RequestPayload) -> bool:
+        with self.runtime.queue.engine.connect() as conn:
+            return bot_sql.asked_already(conn, payload.chat_id, payload.message_id)
+
     def _enqueue_request(self, payload: RequestPayload) -> None:
-        """The request job and its row for the limits, in one transaction."""
+        """The request job and its row (a message is one request, ever), in one transaction."""
         key = request_key(payload.chat_id, payload.message_id)
         service, queue = self.runtime.service, self.runtime.queue
         with queue.transaction() as conn:
+            if bot_sql.asked_already(conn, payload.chat_id, payload.message_id):
+                return
             made = service.enqueue(REQUEST, payload, dedupe_key=key, priority=2, conn=conn)
-            if made.created:
-                bot_sql.add_request(
-                    conn, made.job.id, payload.user_id, payload.chat_id, queue.clock()
-                )
+            bot_sql.add_request(
+                conn,
+                made.job.id,
+                payload.user_id,
+                payload.chat_id,
+                payload.message_id,
+                queue.clock(),
+            )
 
     # -- job kinds ------------------------------------------------------------------------------
 

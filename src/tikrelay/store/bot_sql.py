@@ -55,11 +55,26 @@ def burst(conn: Connection, user_id: int, update_id: int, seconds: float) -> int
     return int(conn.execute(query).scalar_one())
 
 
+def asked_already(conn: Connection, chat_id: int, message_id: int) -> bool:
+    """Whether this message became a request before (its update handled again after a crash)."""
+    query = select(bot_requests.c.job_id).where(
+        bot_requests.c.chat_id == chat_id, bot_requests.c.message_id == message_id
+    )
+    return conn.execute(query).first() is not None
+
+
 def add_request(
-    conn: Connection, job_id: int, user_id: int | None, chat_id: int, now: datetime
+    conn: Connection,
+    job_id: int,
+    user_id: int | None,
+    chat_id: int,
+    message_id: int,
+    now: datetime,
 ) -> None:
     conn.execute(
-        insert(bot_requests).values(job_id=job_id, user_id=user_id, chat_id=chat_id, created_at=now)
+        insert(bot_requests).values(
+            job_id=job_id, user_id=user_id, chat_id=chat_id, message_id=message_id, created_at=now
+        )
     )
 
 

@@ -283,9 +283,12 @@ bot_requests = Table(
     Column("job_id", Id, primary_key=True, autoincrement=False),
     Column("user_id", BigInteger),
     Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_bot_requests_user", "user_id", "created_at"),
     Index("ix_bot_requests_chat", "chat_id", "created_at"),
+    # A message is one request, however often its update is handled (after a crash, say).
+    Index("uq_bot_requests_message", "chat_id", "message_id", unique=True),
 )
 
 # The bot's own switches that every process shares (e.g. maintenance mode), by name.

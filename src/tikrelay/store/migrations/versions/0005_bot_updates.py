@@ -33,10 +33,14 @@ def upgrade() -> None:
         sa.Column("job_id", Id, primary_key=True, autoincrement=False),
         sa.Column("user_id", sa.BigInteger),
         sa.Column("chat_id", sa.BigInteger, nullable=False),
+        sa.Column("message_id", sa.BigInteger, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
     op.create_index("ix_bot_requests_user", "bot_requests", ["user_id", "created_at"])
     op.create_index("ix_bot_requests_chat", "bot_requests", ["chat_id", "created_at"])
+    op.create_index(
+        "uq_bot_requests_message", "bot_requests", ["chat_id", "message_id"], unique=True
+    )
     op.create_table(
         "bot_state",
         sa.Column("key", sa.String(100), primary_key=True),
