@@ -72,21 +72,11 @@ def to_jpeg(source: Path, out: Path, *, max_bytes: int = MAX_PHOTO_BYTES) -> Pat
         return out
     _register_heif()
     upright: Image.Image | None = None
-    try:
-        with Image.open(source) as img:
-            if _acceptable_image(img, source.stat().st_size, max_bytes):
-                img.load()  # a cut-off download has a fine header: decode before passing it on
-            else:
-                upright = _upright_rgb(img)
-    except Image.DecompressionBombError as exc:
-        raise TikrelayError(
-            ErrorKind.SIZE_LIMIT, f"{source.name} has too many pixels to convert: {exc}"
-        ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        # Pillow reports truncated or corrupt data as OSError, SyntaxError or ValueError by plugin.
-        raise TikrelayError(
-            ErrorKind.FORMAT_NOT_FOUND, f"{source.name} is not a readable image: {exc}"
-        ) from exc
+    with _opened(source) as img:
+        if _acceptable_image(img, source.stat().st_size, max_bytes):
+            img.load()  # a cut-off download has a fine header: decode before passing it on
+        else:
+            upright = _upright_rgb(img)
     if upright is None:
         if out != source:
             write_atomically(out, lambda tmp: shutil.copyfile(source, tmp))
@@ -132,7 +122,9 @@ def upright_size(source: Path) -> tuple[int, int]:
 
 @contextmanager
 def _opened(source: Path) -> Iterator[Image.Image]:
-    """``source`` opened with Pillow, its failures classified as :func:`to_jpeg` does."""
+    """``source`` opened with Pillow; its failures (and those of the block) classified: too
+    many pixels is SIZE_LIMIT; truncated or corrupt data, which Pillow reports as OSError,
+    SyntaxError or ValueError by plugin, is FORMAT_NOT_FOUND."""
     try:
         with Image.open(source) as img:
             yield img

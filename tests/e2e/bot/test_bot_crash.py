@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from tests.e2e.bot.test_bot_links import running_bot, wait_until
+from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import TOKEN, Relayed
 
 PEOPLE, LINKS_EACH, KILLS = 4, 3, 6

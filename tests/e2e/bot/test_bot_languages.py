@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.bot.test_bot_links import running_bot, wait_until
-from tests.e2e.bot.test_bot_subscriptions import bot_replies
+from tests.support.bot import bot_replies
+from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import Relayed
 from tikrelay.bot import texts
 from tikrelay.bot.i18n import RLM, tr

@@ -3,8 +3,8 @@ person, and the spam guard that stops listening to a burst."""
 
 from __future__ import annotations
 
-from tests.e2e.bot.test_bot_links import running_bot, wait_until
-from tests.e2e.bot.test_bot_subscriptions import bot_replies
+from tests.support.bot import bot_replies
+from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import Relayed
 
 

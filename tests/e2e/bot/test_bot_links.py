@@ -4,45 +4,13 @@ updates, and answers with the media fetched from the TikTok emulator by the real
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import av
 
-from tests.support.relayed import TOKEN, Relayed
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.Popen[str]) -> None:
-    """Wait for ``condition`` (checked every 0.1 s) while the bot runs."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the bot did not get there in time"
-        time.sleep(0.1)
-
-
-@contextmanager
-def running_bot(relayed: Relayed) -> Iterator[subprocess.Popen[str]]:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tikrelay", "bot", "--config", str(relayed.config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+from tests.support.processes import running, running_bot, wait_until
+from tests.support.relayed import Relayed
 
 
 def test_a_tiktok_link_in_a_private_chat_is_answered_with_the_clean_video(
@@ -131,18 +99,9 @@ def test_serve_answers_people_beside_the_reposter(relayed: Relayed) -> None:
     relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
     relayed.sources = [{"tiktok": "@alice", "to": ["clips"], "backfill": 1}]
     telegram.user_message(chat.id, asked.url)
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PTB_TIMEDELTA": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tikrelay", "serve", "--config", str(relayed.config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running(relayed, "serve") as proc:
         wait_until(lambda: len(telegram.messages(channel.id)) == 1, 60, proc)
         wait_until(lambda: any("video" in m for m in telegram.messages(chat.id)), 60, proc)
-    finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

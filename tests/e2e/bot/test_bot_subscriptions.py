@@ -4,14 +4,9 @@ there; others are refused, and /subscriptions lists what the chat gets."""
 
 from __future__ import annotations
 
-from tests.e2e.bot.test_bot_links import running_bot, wait_until
+from tests.support.bot import bot_replies
+from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import Relayed
-
-
-def bot_replies(relayed: Relayed, chat_id: int) -> list[str]:
-    return [
-        m["text"] for m in relayed.telegram.messages(chat_id) if m["from"]["is_bot"] and "text" in m
-    ]
 
 
 def test_a_groups_admin_subscribes_it_and_new_posts_arrive_there(relayed: Relayed) -> None:

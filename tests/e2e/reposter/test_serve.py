@@ -6,19 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
+from tests.support.processes import wait_until
 from tests.support.relayed import TOKEN, Relayed
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.Popen[str]) -> None:
-    """Wait for ``condition`` (checked every 0.1 s) while the service runs."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the service did not get there in time"
-        time.sleep(0.1)
 
 
 def test_serve_delivers_new_posts_on_the_poll_schedule_until_stopped(relayed: Relayed) -> None:
