@@ -21,6 +21,7 @@ from telegram import (
     ChatFullInfo,
     InputFile,
     InputMediaPhoto,
+    Message,
     ReactionTypeEmoji,
     ReplyParameters,
     Update,
@@ -46,6 +47,8 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 ALBUM_LIMIT = 10
+#: A file to send: on disk, or a Telegram file id (a file Telegram has already).
+Media = Path | str
 # Telegram answers a send only once it has stored (and, for videos, inspected) the file, which
 # takes longer than PTB's 5 s default; an answer that never comes leaves delivery unknown.
 _READ_TIMEOUT = 60.0
@@ -176,38 +179,47 @@ class TelegramSender:
     async def send_video(
         self,
         target: ChatTarget,
-        path: Path,
+        path: Media,
         *,
         width: int,
         height: int,
         duration: float,
         thumbnail: Path | None,
         caption: str | None,
+        file_ids: list[str] | None = None,
     ) -> list[int]:
-        """One streamable video with its real dimensions and duration, and its thumbnail."""
+        """One streamable video with its real dimensions and duration, and its thumbnail (a
+        file id sends a video Telegram has already). ``file_ids`` gets the video's file id."""
 
         async def send() -> list[int]:
             with contextlib.ExitStack() as files:
                 message = await self._bot.send_video(
                     target.chat_id,
                     self._file(path, files),
-                    duration=round(duration),
-                    width=width,
-                    height=height,
+                    duration=round(duration) or None,
+                    width=width or None,
+                    height=height or None,
                     supports_streaming=True,
                     thumbnail=self._file(thumbnail, files) if thumbnail else None,
                     message_thread_id=target.topic_id,
                     caption=caption,
                     parse_mode=_parse_mode(caption),
                 )
+            if file_ids is not None and message.video is not None:
+                file_ids.append(message.video.file_id)
             return [message.message_id]
 
         return await self._call(target, 1, send)
 
     async def send_photos(
-        self, target: ChatTarget, paths: Sequence[Path], caption: str | None
+        self,
+        target: ChatTarget,
+        paths: Sequence[Media],
+        caption: str | None,
+        file_ids: list[str] | None = None,
     ) -> list[int]:
-        """One photo, or an album of 2 to 10 with the caption under the first."""
+        """One photo, or an album of 2 to 10 with the caption under the first. ``file_ids``
+        gets each photo's file id (its largest size)."""
         if not 1 <= len(paths) <= ALBUM_LIMIT:
             raise ValueError(f"send 1 to {ALBUM_LIMIT} photos at a time, not {len(paths)}")
 
@@ -221,6 +233,7 @@ class TelegramSender:
                         caption=caption,
                         parse_mode=_parse_mode(caption),
                     )
+                    _photo_ids([message], file_ids)
                     return [message.message_id]
                 captions = [caption] + [None] * (len(paths) - 1)
                 media = [
@@ -232,6 +245,7 @@ class TelegramSender:
                 album = await self._bot.send_media_group(
                     target.chat_id, media, message_thread_id=target.topic_id
                 )
+            _photo_ids(album, file_ids)
             return [message.message_id for message in album]
 
         return await self._call(target, len(paths), send)
@@ -239,12 +253,13 @@ class TelegramSender:
     async def send_audio(
         self,
         target: ChatTarget,
-        path: Path,
+        path: Media,
         *,
         title: str | None,
         performer: str | None,
         caption: str | None,
         cover: Path | None = None,
+        file_ids: list[str] | None = None,
     ) -> list[int]:
         """One audio file with its title, performer and cover (a JPEG of at most 320 px)."""
 
@@ -255,11 +270,15 @@ class TelegramSender:
                     self._file(path, files),
                     title=title,
                     performer=performer,
-                    thumbnail=self._file(cover, files) if cover else None,
+                    thumbnail=self._file(cover, files)
+                    if cover and isinstance(path, Path)
+                    else None,
                     message_thread_id=target.topic_id,
                     caption=caption,
                     parse_mode=_parse_mode(caption),
                 )
+            if file_ids is not None and message.audio is not None:
+                file_ids.append(message.audio.file_id)
             return [message.message_id]
 
         return await self._call(target, 1, send)
@@ -384,19 +403,29 @@ class TelegramSender:
                 self._pacer.pause(target.chat_id, error.retry_after, refund=False)
         return error
 
-    def _file(self, path: Path, files: contextlib.ExitStack) -> InputFile | Path:
-        """A streamed upload, or (local Bot API server) the path, which PTB sends as file://."""
+    def _file(self, path: Media, files: contextlib.ExitStack) -> InputFile | Path | str:
+        """A streamed upload, or (local Bot API server) the path, which PTB sends as file://;
+        a file id as it is."""
+        if isinstance(path, str):
+            return path
         if self._local_mode:
             return path
         handle: IO[bytes] = files.enter_context(path.open("rb"))
         return InputFile(handle, read_file_handle=False)
 
-    def _media(self, path: Path, files: contextlib.ExitStack) -> InputFile | str:
+    def _media(self, path: Media, files: contextlib.ExitStack) -> InputFile | str:
         # InputMedia turns every path into a file:// URI, which only a local server accepts.
+        if isinstance(path, str):
+            return path  # a file id
         if self._local_mode:
             return path.absolute().as_uri()
         handle: IO[bytes] = files.enter_context(path.open("rb"))
         return InputFile(handle, read_file_handle=False, attach=True)
+
+
+def _photo_ids(messages: Sequence[Message], file_ids: list[str] | None) -> None:
+    if file_ids is not None:
+        file_ids.extend(m.photo[-1].file_id for m in messages if m.photo)
 
 
 def _parse_mode(caption: str | None) -> str | None:

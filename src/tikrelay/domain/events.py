@@ -39,3 +39,5 @@ class ReposterEvent(StrEnum):
     ARCHIVE_QUEUED = "ARCHIVE_QUEUED"  # deliver: archive_to gets the post once it is sent
     ARCHIVES_PRUNED = "ARCHIVES_PRUNED"  # prune_archives: posts older than keep_days deleted
     SLIDESHOW_VIDEO = "SLIDESHOW_VIDEO"  # deliver: a slideshow made into one video
+    FILE_IDS_REUSED = "FILE_IDS_REUSED"  # deliver: sent by Telegram's file ids, nothing fetched
+    FILE_IDS_DROPPED = "FILE_IDS_DROPPED"  # deliver: Telegram refused a stored file id

@@ -9,6 +9,8 @@ from pathlib import Path
 from tikrelay.media.video import TelegramVideo
 
 ALBUM_SIZE = 10
+#: A file to send: on disk, or a Telegram file id (sent before: no upload).
+Media = Path | str
 
 
 @dataclass(frozen=True)
@@ -16,10 +18,15 @@ class VideoPart:
     index: int
     video: TelegramVideo
     caption: str | None
+    ids: tuple[str, ...] = ()  # Telegram's file id, when the video was sent before
 
     @property
     def files(self) -> list[Path]:
         return [self.video.path]
+
+    @property
+    def media(self) -> list[Media]:
+        return list(self.ids) or list(self.files)
 
 
 @dataclass(frozen=True)
@@ -27,10 +34,15 @@ class AlbumPart:
     index: int
     photos: list[Path]
     caption: str | None  # under the first photo
+    ids: tuple[str, ...] = ()  # Telegram's file ids, when the photos were sent before
 
     @property
     def files(self) -> list[Path]:
         return self.photos
+
+    @property
+    def media(self) -> list[Media]:
+        return list(self.ids) or list(self.files)
 
 
 @dataclass(frozen=True)
@@ -40,10 +52,15 @@ class AudioPart:
     title: str | None
     performer: str | None
     cover: Path | None = None  # a JPEG of at most 320 px, shown by players
+    ids: tuple[str, ...] = ()  # Telegram's file id, when the sound was sent before
 
     @property
     def files(self) -> list[Path]:
         return [self.file]
+
+    @property
+    def media(self) -> list[Media]:
+        return list(self.ids) or list(self.files)
 
 
 Part = VideoPart | AlbumPart | AudioPart
@@ -51,4 +68,4 @@ Part = VideoPart | AlbumPart | AudioPart
 
 def expected(part: Part) -> int:
     """How many messages the part makes."""
-    return len(part.files)
+    return len(part.media)

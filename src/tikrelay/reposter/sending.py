@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import Route
-from tikrelay.reposter.parts import AlbumPart, AudioPart, Part, VideoPart, expected
+from tikrelay.reposter.parts import AlbumPart, AudioPart, Media, Part, VideoPart, expected
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
@@ -40,6 +39,8 @@ PACE_MEMORY = 90.0
 class Sent:
     message_ids: list[int] = field(default_factory=list)
     reconciled: bool = False
+    # Telegram's file ids of the parts sent whole in this attempt, by part index.
+    file_ids: dict[int, list[str]] = field(default_factory=dict)
 
 
 async def send_parts(
@@ -91,38 +92,55 @@ async def send_parts(
                     after=max(marks, default=intent.after_message_id),
                     arrived=arrived,
                 )
-        missing = part.files[len(arrived) :]
+        missing = part.media[len(arrived) :]
         ids = list(arrived)
         if missing:
-            ids += await _send(sender, route, part, missing, caption=not arrived)
+            file_ids: list[str] = []
+            ids += await _send(sender, route, part, missing, caption=not arrived, out=file_ids)
+            if not arrived and len(file_ids) == len(missing):
+                sent.file_ids[part.index] = file_ids
         await ledger.run(sql.confirm_intent, post_key, route.name, part.index, ids, ledger.now())
         sent.message_ids += ids
     return sent
 
 
 async def _send(
-    sender: TelegramSender, route: Route, part: Part, files: list[Path], *, caption: bool
+    sender: TelegramSender,
+    route: Route,
+    part: Part,
+    files: list[Media],
+    *,
+    caption: bool,
+    out: list[str],
 ) -> list[int]:
+    """Send ``files`` (the part's, or what of them did not arrive); ``out`` gets the file ids."""
     target = route.target
     match part:
         case VideoPart(video=video, caption=text):
             return await sender.send_video(
                 target,
-                video.path,
+                files[0],
                 width=video.width,
                 height=video.height,
                 duration=video.duration,
                 thumbnail=video.thumbnail,
                 caption=text if caption else None,
+                file_ids=out,
             )
-        case AudioPart(file=file, title=title, performer=performer, cover=cover):
+        case AudioPart(title=title, performer=performer, cover=cover):
             return await sender.send_audio(
-                target, file, title=title, performer=performer, caption=None, cover=cover
+                target,
+                files[0],
+                title=title,
+                performer=performer,
+                caption=None,
+                cover=cover,
+                file_ids=out,
             )
         case AlbumPart(caption=text):
             # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the
             # next attempt probes which images arrived and sends only the others.
-            return await sender.send_photos(target, files, text if caption else None)
+            return await sender.send_photos(target, files, text if caption else None, out)
 
 
 async def _seed_pace(ledger: Ledger, sender: TelegramSender, route: Route) -> None:

@@ -95,6 +95,12 @@ def save_post(conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(update(posts).where(posts.c.key == row["key"]).values(**changes))
 
 
+def post_data(conn: Connection, post_key: str) -> dict[str, Any] | None:
+    """What the post page said when the post was last read, or None."""
+    found = conn.execute(select(posts.c.data).where(posts.c.key == post_key)).scalar()
+    return dict(found) if isinstance(found, dict) else None
+
+
 def delivered_ids(conn: Connection, post_key: str, destination: str) -> list[int] | None:
     found = conn.execute(
         select(deliveries.c.message_ids).where(

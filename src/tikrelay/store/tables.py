@@ -299,3 +299,20 @@ bot_state = Table(
     Column("value", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# What Telegram keeps of a post's parts as sent for one preparation profile (the same files for
+# every chat that gets it the same way): each part's file ids, so the post is sent again by id,
+# with no download and no upload.
+telegram_files = Table(
+    "telegram_files",
+    metadata,
+    Column("post_key", String(300), primary_key=True),
+    Column("profile", String(200), primary_key=True),
+    Column("part", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # video, album, audio
+    Column("file_ids", JSON, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("duration", Float),
+    Column("created_at", UtcDateTime, nullable=False),
+)

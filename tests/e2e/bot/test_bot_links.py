@@ -127,3 +127,36 @@ def test_share_links_are_followed_to_their_post(relayed: Relayed) -> None:
     assert captions() == {"shared as vm", "shared as vt", "shared as t"}
     assert len(world.requests(host="vm.tiktok.com")) == 1
     assert "LINK_EXPAND" in relayed.newest_timeline("request")
+
+
+def test_a_post_asked_for_again_is_sent_by_file_id_without_download_or_upload(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    first, second = telegram.add_user("Ann"), telegram.add_user("Ben")
+    chats = [telegram.add_chat("private", person=person) for person in (first, second)]
+    world.add_creator("alice")
+    video = world.add_video("alice", desc="popular")
+    slides = world.add_slideshow("alice", images=("jpeg", "jpeg"), desc="popular photos")
+    for post in (video, slides):
+        telegram.user_message(chats[0].id, post.url)
+
+    def answered(chat_id: int) -> int:
+        return sum(1 for m in telegram.messages(chat_id) if {"video", "photo", "audio"} & set(m))
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: answered(chats[0].id) == 4, 60, proc)  # video, 2 photos, sound
+        world.clear_log()
+        uploads = len([f for c in telegram.record for f in c.files if f.source == "upload"])
+        for post in (video, slides):
+            telegram.user_message(chats[1].id, post.url)
+        wait_until(lambda: answered(chats[1].id) == 4, 60, proc)
+
+    assert world.requests() == []  # not even the post pages were read again
+    again = [f for c in telegram.record for f in c.files if f.source == "upload"]
+    assert len(again) == uploads  # nothing uploaded again
+    reused = [f for c in telegram.record for f in c.files if f.source == "file_id"]
+    assert len(reused) == 4
+    [caption] = [m["caption"] for m in telegram.messages(chats[1].id) if "video" in m]
+    assert caption.startswith("popular")
+    assert "FILE_IDS_REUSED" in relayed.newest_timeline("request")

@@ -1,4 +1,5 @@
-"""bot: the updates the bot took from Telegram, the requests people made, its shared switches
+"""bot: the updates the bot took from Telegram, the requests people made, its shared switches;
+telegram_files: the file ids of what was sent, to send it again without a download or upload
 
 Revision ID: 0005
 Revises: 0004
@@ -48,8 +49,22 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime, nullable=False),
     )
 
+    op.create_table(
+        "telegram_files",
+        sa.Column("post_key", sa.String(300), primary_key=True),
+        sa.Column("profile", sa.String(200), primary_key=True),
+        sa.Column("part", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("file_ids", sa.JSON, nullable=False),
+        sa.Column("width", sa.Integer),
+        sa.Column("height", sa.Integer),
+        sa.Column("duration", sa.Float),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("telegram_files")
     op.drop_table("bot_state")
     op.drop_table("bot_requests")
     op.drop_table("bot_updates")
