@@ -23,6 +23,7 @@ class RequestPayload(BaseModel):
     user_id: int | None = None
     url: str
     language: str = "en"  # of the person who asked: what the bot says about it
+    silent: bool = False  # no reaction, no replies: an upload to the storage chat for inline
 
 
 def request_key(chat_id: int, message_id: int) -> str:

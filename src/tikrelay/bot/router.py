@@ -8,9 +8,16 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from telegram import Bot, Message, MessageEntity, Update
+from telegram import Bot, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from tikrelay.bot import texts
 from tikrelay.bot.model import RequestPayload
@@ -38,6 +45,8 @@ class Desk(Protocol):
     async def list_subscriptions(self, message: Message, args: list[str]) -> None: ...
 
     async def admin(self, command: str, message: Message, args: list[str]) -> None: ...
+
+    async def inline(self, query: InlineQuery) -> None: ...
 
 
 #: The admin commands (``telegram.admins`` only).
@@ -90,6 +99,11 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
 
         return handle
 
+    async def inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.inline_query is not None:
+            await desk.inline(update.inline_query)
+
+    app.add_handler(InlineQueryHandler(inline))
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
     app.add_handler(CommandHandler("lang", command(desk.choose_language)))
@@ -111,5 +125,10 @@ def links_in(message: Message) -> list[str]:
         for entity, text in sorted(found.items(), key=lambda item: item[0].offset)
     ]
     if not links and message.text:
-        links = _URL.findall(message.text)
+        links = links_in_text(message.text)
     return [link.strip() for link in links]
+
+
+def links_in_text(text: str) -> list[str]:
+    """Anything like an http(s) URL in plain text (an inline query has no entities)."""
+    return [link.rstrip(".,;:!?)") for link in _URL.findall(text)]

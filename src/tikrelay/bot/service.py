@@ -8,11 +8,12 @@ import contextlib
 import functools
 
 import structlog
-from telegram import Message, Update
+from telegram import InlineQuery, Message, Update
 
 from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
 from tikrelay.bot.i18n import DEFAULT, LANGUAGES, choose, tr
+from tikrelay.bot.inline import Inline
 from tikrelay.bot.intake import Intake
 from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
@@ -25,7 +26,7 @@ from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
 from tikrelay.reposter.jobs import Reposter
-from tikrelay.reposter.model import DeliverPayload, Route
+from tikrelay.reposter.model import DeliverPayload, Route, upload_limit
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import bot_sql
@@ -45,6 +46,7 @@ class BotService:
         self.subscriptions = Subscriptions(runtime, self.sender, self.say, self.words)
         self.admins = Admin(runtime, self.reply, self.say)
         self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
+        self.inline_mode = Inline(runtime, self.sender, upload_limit(runtime.settings))
         self.router = build_router(self.sender.bot, self)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
@@ -109,6 +111,9 @@ class BotService:
 
     async def list_subscriptions(self, message: Message, args: list[str]) -> None:
         await self.subscriptions.subscriptions(message, args)
+
+    async def inline(self, query: InlineQuery) -> None:
+        await self.inline_mode.answer(query)
 
     async def admin(self, command: str, message: Message, args: list[str]) -> None:
         await self.admins.handle(command, message, args)
@@ -189,8 +194,10 @@ class BotService:
                     functools.partial(tiktok.expand, payload.url, attempt=ctx.attempt - 1)
                 )
         if found is None:
-            target = ChatTarget(payload.chat_id, payload.topic_id)
-            await self.sender.send_text(target, texts.UNSUPPORTED_LINK, reply_to=payload.message_id)
+            if not payload.silent:
+                target = ChatTarget(payload.chat_id, payload.topic_id)
+                said = tr(payload.language, texts.UNSUPPORTED_LINK)
+                await self.sender.send_text(target, said, reply_to=payload.message_id)
             return
         username, post_id = found
         name = request_key(payload.chat_id, payload.message_id)
@@ -217,11 +224,15 @@ class BotService:
         return ignore
 
     async def _react(self, payload: RequestPayload, emoji: str | None) -> None:
+        if payload.silent:
+            return
         target = ChatTarget(payload.chat_id, payload.topic_id)
         with contextlib.suppress(TikrelayError):  # reactions may be turned off in the chat
             await self.sender.react(target, payload.message_id, emoji)
 
     async def _say_failure(self, payload: RequestPayload, exc: Exception) -> None:
+        if payload.silent:
+            return
         if payload.chat_id < 0 and not self.runtime.settings.bot.group_errors:
             return  # in groups and channels the bot stays quiet about failures
         error = classify(exc)

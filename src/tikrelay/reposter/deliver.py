@@ -99,7 +99,7 @@ class Deliverer:
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
             await self._complete(ledger, payload, route, sent_ids, reconciled=False)
             return
-        profile = _profile(route.settings, self.max_bytes)
+        profile = file_profile(route.settings, self.max_bytes)
         parts = await self._sent_before(ledger, payload, route.settings, profile)
         if parts is None:
             with ExitStack() as stack:
@@ -290,7 +290,7 @@ class Prepared:
     cover: Path | None = None
 
 
-def _profile(dest: DestinationSettings, max_bytes: int) -> str:
+def file_profile(dest: DestinationSettings, max_bytes: int) -> str:
     """What decides the files a destination gets of a post: chats alike get the same files."""
     chat = dest.chat
     audio = "sound" if dest.slideshow_audio else "silent"

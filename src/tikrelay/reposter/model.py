@@ -58,7 +58,7 @@ class Route:
         return str(self.settings.chat.chat_id)
 
     @classmethod
-    def to_chat(cls, name: str, chat_id: int, topic_id: int | None = None) -> Route:
+    def to_chat(cls, name: str, chat_id: int | str, topic_id: int | None = None) -> Route:
         """A chat that is no destination of the catalog: one that asked the bot for a post."""
         telegram = TelegramDestination(chat_id=chat_id, topic_id=topic_id)
         return cls(name, DestinationSettings(telegram=telegram))
