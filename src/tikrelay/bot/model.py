@@ -24,6 +24,11 @@ class RequestPayload(BaseModel):
     url: str
     language: str = "en"  # of the person who asked: what the bot says about it
     silent: bool = False  # no reaction, no replies: an upload to the storage chat for inline
+    sound: bool = False  # the post's sound alone (the Sound button under a video)
+
+
+#: The callback data of the Sound button under a video: ``sound:<post id>``.
+SOUND_BUTTON = "sound:"
 
 
 def request_key(chat_id: int, message_id: int) -> str:

@@ -8,10 +8,11 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from telegram import Bot, InlineQuery, Message, MessageEntity, Update
+from telegram import Bot, CallbackQuery, InlineQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     Application,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     InlineQueryHandler,
@@ -20,7 +21,7 @@ from telegram.ext import (
 )
 
 from tikrelay.bot import texts
-from tikrelay.bot.model import RequestPayload
+from tikrelay.bot.model import SOUND_BUTTON, RequestPayload
 from tikrelay.sources.refs import is_short_link, parse_post_link
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -47,6 +48,8 @@ class Desk(Protocol):
     async def admin(self, command: str, message: Message, args: list[str]) -> None: ...
 
     async def inline(self, query: InlineQuery) -> None: ...
+
+    async def sound_button(self, query: CallbackQuery) -> None: ...
 
 
 #: The admin commands (``telegram.admins`` only).
@@ -103,7 +106,12 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
         if update.inline_query is not None:
             await desk.inline(update.inline_query)
 
+    async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await desk.sound_button(update.callback_query)
+
     app.add_handler(InlineQueryHandler(inline))
+    app.add_handler(CallbackQueryHandler(button, pattern=f"^{SOUND_BUTTON}"))
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
     app.add_handler(CommandHandler("lang", command(desk.choose_language)))

@@ -8,15 +8,30 @@ import contextlib
 import functools
 
 import structlog
-from telegram import InlineQuery, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQuery,
+    Message,
+    Update,
+)
+from telegram.error import TelegramError
 
 from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
-from tikrelay.bot.i18n import DEFAULT, LANGUAGES, choose, tr
+from tikrelay.bot.i18n import DEFAULT, LANGUAGES, RLM, choose, tr
 from tikrelay.bot.inline import Inline
 from tikrelay.bot.intake import Intake
 from tikrelay.bot.limits import Limits
-from tikrelay.bot.model import BOT_UPDATE, REQUEST, RequestPayload, UpdatePayload, request_key
+from tikrelay.bot.model import (
+    BOT_UPDATE,
+    REQUEST,
+    SOUND_BUTTON,
+    RequestPayload,
+    UpdatePayload,
+    request_key,
+)
 from tikrelay.bot.router import build_router
 from tikrelay.bot.subscriptions import Subscriptions
 from tikrelay.destinations.target import ChatTarget
@@ -30,6 +45,7 @@ from tikrelay.reposter.model import DeliverPayload, Route, upload_limit
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import bot_sql
+from tikrelay.store import relay as relay_sql
 
 log = structlog.get_logger("tikrelay.bot")
 
@@ -208,8 +224,62 @@ class BotService:
             source="bot",
             destination=name,
         )
+        if payload.sound:
+            route = Route.to_chat(f"sound:{payload.chat_id}:{payload.message_id}", payload.chat_id)
+            await self.reposter.deliverer.send_sound(ctx, post, route)
+            return
         route = Route.to_chat(name, payload.chat_id, payload.topic_id)
-        await self.reposter.deliverer.deliver(ctx, post, route)
+        sent = await self.reposter.deliverer.deliver(ctx, post, route)
+        if not payload.silent and sent:
+            await self._offer_sound(payload, post.post, sent[0])
+
+    async def _offer_sound(self, payload: RequestPayload, post_key: str, message_id: int) -> None:
+        """A Sound button under a video whose post has a sound."""
+        queue = self.runtime.queue
+
+        def data() -> dict[str, object] | None:
+            with queue.engine.connect() as conn:
+                return relay_sql.post_data(conn, post_key)
+
+        found = await asyncio.to_thread(data)
+        if not found or found.get("kind") != "video" or not found.get("sound"):
+            return
+        label = tr(payload.language, texts.SOUND).removeprefix(RLM)
+        button = InlineKeyboardButton(label, callback_data=f"{SOUND_BUTTON}{found['id']}")
+        with contextlib.suppress(TelegramError):  # the video is there all the same
+            await self.sender.bot.edit_message_reply_markup(
+                payload.chat_id, message_id, reply_markup=InlineKeyboardMarkup([[button]])
+            )
+
+    async def sound_button(self, query: CallbackQuery) -> None:
+        """The Sound button: the post's sound, as audio, in that chat (once per video)."""
+        message = query.message
+        post_id = (query.data or "").removeprefix(SOUND_BUTTON)
+        if not isinstance(message, Message) or not post_id.isdigit():
+            return
+        language = choose(None, query.from_user.language_code)
+        with contextlib.suppress(TelegramError):
+            await query.answer(tr(language, texts.SOUND_COMING).removeprefix(RLM))
+        queue = self.runtime.queue
+
+        def url() -> str | None:
+            with queue.engine.connect() as conn:
+                found = relay_sql.post_data(conn, f"{SITE}:{post_id}")
+            return str(found["url"]) if found and found.get("url") else None
+
+        link = await asyncio.to_thread(url)
+        if link is None:
+            return
+        payload = RequestPayload(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            topic_id=message.message_thread_id if message.is_topic_message else None,
+            user_id=query.from_user.id,
+            url=link,
+            language=language,
+            sound=True,
+        )
+        await asyncio.to_thread(self._enqueue_request, payload)
 
     async def _spamming(self, update: Update) -> bool:
         """The spam guard: a person who sent a burst is not listened to for a while (told

@@ -6,6 +6,9 @@ from tikrelay.domain.errors import ErrorKind
 
 #: The reaction on a link while its media is on the way.
 WORKING = "👀"
+#: The button under a video that sends its sound.
+SOUND = "🎵 Sound"
+SOUND_COMING = "The sound is on its way."
 
 START = (
     "Hi! Send me a link to a TikTok video or photo slideshow and I answer with it, ready to "

@@ -82,8 +82,50 @@ class Deliverer:
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
         await self.deliver(ctx, payload, self.routes.route(payload.destination))
 
-    async def deliver(self, ctx: JobContext, payload: DeliverPayload, route: Route) -> None:
-        """The post to ``route``: a destination of the catalog, or a chat that asked for it."""
+    async def send_sound(self, ctx: JobContext, payload: DeliverPayload, route: Route) -> None:
+        """A post's sound alone, as audio with its title and performer, to ``route``: what the
+        bot's Sound button asks for. Exactly once, like every send."""
+        ledger = Ledger(ctx, self.queue)
+        if await ledger.run(sql.delivered_ids, payload.post, route.name) is not None:
+            return
+        with ExitStack() as stack:
+            session = await asyncio.to_thread(
+                stack.enter_context,
+                self.clients.tiktok.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
+            )
+            try:
+                async with self._stage(ledger, payload, Stage.METADATA_FETCH):
+                    post = await asyncio.to_thread(session.post)
+                if post.sound is None or not post.sound.url:
+                    raise TikrelayError(
+                        ErrorKind.FORMAT_NOT_FOUND, "the post has no sound", retryable=False
+                    )
+                async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
+                    sound = await asyncio.to_thread(self.media.sound_once, session, post)
+            finally:
+                await asyncio.to_thread(stack.close)
+        title, performer = post.sound.title, post.sound.author
+        part = AudioPart(
+            0,
+            sound,
+            title=clean_name(title) if title else None,
+            performer=clean_name(performer) if performer else None,
+        )
+        async with (
+            self._stage(ledger, payload, Stage.TELEGRAM_SEND),
+            self.chats.lock(route.chat),
+        ):
+            sent = await send_parts(ledger, self.clients.telegram, route, payload.post, [part])
+        await ledger.event(
+            ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
+        )
+        ledger.on_complete(
+            _recorder(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
+        )
+
+    async def deliver(self, ctx: JobContext, payload: DeliverPayload, route: Route) -> list[int]:
+        """The post to ``route``: a destination of the catalog, or a chat that asked for it; the
+        ids of the messages it is there as."""
         ledger = Ledger(ctx, self.queue)
         turns = self.chats.turns
         # First thing, before any await: younger jobs for this chat now wait for this one, until
@@ -93,12 +135,12 @@ class Deliverer:
         done = await ledger.run(sql.delivered_ids, payload.post, route.name)
         if done is not None:
             await ledger.event(ReposterEvent.ALREADY_DELIVERED, message_ids=done)
-            return
+            return done
         sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
         if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
             await self._complete(ledger, payload, route, sent_ids, reconciled=False)
-            return
+            return sent_ids
         profile = file_profile(route.settings, self.max_bytes)
         parts = await self._sent_before(ledger, payload, route.settings, profile)
         if parts is None:
@@ -138,6 +180,7 @@ class Deliverer:
             )
         self.progress.delivered(payload.post, route.name, len(sent.message_ids))
         await self._complete(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
+        return sent.message_ids
 
     async def _complete(
         self,

@@ -22,6 +22,7 @@ import structlog
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
+from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.media.files import write_atomically
 from tikrelay.sources.refs import SITE
@@ -124,6 +125,23 @@ class MediaCache:
                 _remove_partials(source)
                 raise
             return files
+
+    def sound_once(self, session: PostSession, post: Post) -> Path:
+        """The post's sound file, downloaded once into its folder (a video post's too)."""
+        folder = self.folder(post)
+        source = folder / "source"
+        with locked(folder):
+            found = sorted(source.glob("sound.*")) if source.is_dir() else []
+            whole = [p for p in found if not p.name.endswith((".part", ".ytdl"))]
+            if whole:
+                return whole[0]
+            _remove_partials(source)
+            sound = session.download_sound(source)
+            if sound is None:
+                raise TikrelayError(
+                    ErrorKind.FORMAT_NOT_FOUND, f"post {post.id} has no sound", retryable=False
+                )
+            return sound
 
     def prepare(
         self, post: Post, files: Downloaded, *, hevc: bool = False

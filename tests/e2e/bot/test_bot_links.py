@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -160,3 +161,36 @@ def test_a_post_asked_for_again_is_sent_by_file_id_without_download_or_upload(
     [caption] = [m["caption"] for m in telegram.messages(chats[1].id) if "video" in m]
     assert caption.startswith("popular")
     assert "FILE_IDS_REUSED" in relayed.newest_timeline("request")
+
+
+def test_the_sound_button_under_a_video_sends_its_sound_once(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    person = telegram.add_user("Lea")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="with a tune")
+    telegram.user_message(chat.id, post.url)
+
+    def with_button() -> list[dict[str, Any]]:
+        return [m for m in telegram.messages(chat.id) if "video" in m and "reply_markup" in m]
+
+    def audios() -> list[dict[str, Any]]:
+        return [m for m in telegram.messages(chat.id) if "audio" in m]
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(with_button()) == 1, 60, proc)
+        [video] = with_button()
+        [[button]] = video["reply_markup"]["inline_keyboard"]
+        assert button["text"] == "🎵 Sound"
+        telegram.press_button(chat.id, video["message_id"], button["callback_data"])
+        telegram.press_button(chat.id, video["message_id"], button["callback_data"])
+        wait_until(lambda: len(audios()) == 1, 60, proc)
+        wait_until(lambda: len(telegram.callback_answers) == 2, 60, proc)
+    [audio] = audios()
+    assert post.media.music_path is not None
+    sent = telegram.file_path(audio["audio"]["file_id"])
+    assert sent.read_bytes() == post.media.music_path.read_bytes()
+    assert len(audios()) == 1  # pressed twice, sent once
+    assert {a.get("text") for a in telegram.callback_answers.values()} == {
+        "The sound is on its way."
+    }
