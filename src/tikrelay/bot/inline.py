@@ -22,7 +22,7 @@ from tikrelay.bot.router import links_in_text
 from tikrelay.config.settings import DestinationSettings, TelegramDestination
 from tikrelay.destinations.telegram import TelegramSender
 from tikrelay.domain.errors import TikrelayError
-from tikrelay.reposter.deliver import file_profile
+from tikrelay.reposter.file_ids import file_profile
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link
 from tikrelay.store import files_sql

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import functools
 
-import structlog
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -46,8 +45,6 @@ from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import bot_sql
 from tikrelay.store import relay as relay_sql
-
-log = structlog.get_logger("tikrelay.bot")
 
 
 class BotService:

@@ -26,11 +26,12 @@ from tikrelay.config.settings import DestinationSettings, Settings
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.jobs import JobDeferredError
-from tikrelay.domain.posts import Post, PostKind, Sound
+from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.service import JobService
 from tikrelay.media.video import TelegramVideo, validate_video
 from tikrelay.reposter.clients import Clients
+from tikrelay.reposter.file_ids import file_profile, known_part, parts_by_id, stored_post
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.media_cache import MediaCache
 from tikrelay.reposter.model import (
@@ -172,7 +173,7 @@ class Deliverer:
             ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
         )
         if not by_id and len(sent.file_ids) == len(parts):
-            known = [_known(part, sent.file_ids[part.index]) for part in parts]
+            known = [known_part(part, sent.file_ids[part.index]) for part in parts]
             ledger.on_complete(
                 lambda conn: files_sql.remember_parts(
                     conn, payload.post, profile, known, ledger.now()
@@ -214,11 +215,11 @@ class Deliverer:
         any chat): nothing is read from TikTok, downloaded or uploaded. None otherwise."""
         known = await ledger.run(files_sql.known_parts, payload.post, profile)
         data = await ledger.run(sql.post_data, payload.post) if known else None
-        post = _stored_post(data) if data else None
+        post = stored_post(data) if data else None
         if post is None:
             return None
         caption = render_caption(post, dest.caption, link=dest.link)
-        parts = _by_id(post, known, caption)
+        parts = parts_by_id(post, known, caption)
         await ledger.event(ReposterEvent.FILE_IDS_REUSED, parts=len(parts))
         return parts
 
@@ -331,75 +332,6 @@ class Prepared:
     slides: list[Path]  # sent in albums
     sound: Path | None = None
     cover: Path | None = None
-
-
-def file_profile(dest: DestinationSettings, max_bytes: int) -> str:
-    """What decides the files a destination gets of a post: chats alike get the same files."""
-    chat = dest.chat
-    audio = "sound" if dest.slideshow_audio else "silent"
-    return f"{chat.oversize}:{'hevc' if chat.hevc else 'h264'}:{chat.slideshow}:{audio}:{max_bytes}"
-
-
-def _known(part: Part, file_ids: list[str]) -> files_sql.KnownPart:
-    if isinstance(part, VideoPart):
-        video = part.video
-        return files_sql.KnownPart(
-            part.index, "video", file_ids, video.width, video.height, video.duration
-        )
-    kind = "album" if isinstance(part, AlbumPart) else "audio"
-    return files_sql.KnownPart(part.index, kind, file_ids)
-
-
-def _by_id(post: Post, known: list[files_sql.KnownPart], caption: str) -> list[Part]:
-    """The parts as sent before, by file id, the caption where it was."""
-    parts: list[Part] = []
-    for item in known:
-        text = caption if not parts else None
-        ids = tuple(item.file_ids)
-        if item.kind == "video":
-            video = TelegramVideo(
-                path=Path(),
-                width=item.width or 0,
-                height=item.height or 0,
-                duration=item.duration or 0.0,
-                thumbnail=None,
-                size=0,
-                remuxed=True,
-                reencoded=False,
-            )
-            parts.append(VideoPart(item.part, video, text, ids=ids))
-        elif item.kind == "album":
-            parts.append(AlbumPart(item.part, [], text, ids=ids))
-        else:
-            sound = post.sound
-            title = clean_name(sound.title) if sound and sound.title else None
-            performer = clean_name(sound.author) if sound and sound.author else None
-            parts.append(AudioPart(item.part, Path(), title, performer, ids=ids))
-    return parts
-
-
-def _stored_post(data: dict[str, Any]) -> Post | None:
-    """The post as :func:`_post_row` stored it, or None when it cannot be read back."""
-    try:
-        sound = data.get("sound")
-        created = data.get("created_at")
-        return Post(
-            site=data["site"],
-            id=data["id"],
-            kind=PostKind(data["kind"]),
-            url=data["url"],
-            author=data["author"],
-            author_name=data.get("author_name"),
-            text=data.get("text") or "",
-            created_at=datetime.fromisoformat(created) if created else None,
-            hashtags=tuple(data.get("hashtags") or ()),
-            views=data.get("views"),
-            likes=data.get("likes"),
-            sound=Sound(**sound) if isinstance(sound, dict) else None,
-            images=tuple(data.get("images") or ()),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _recorder(
