@@ -47,15 +47,15 @@ from tikrelay.media.files import is_fresh, write_atomically
 from tikrelay.media.images import cover_thumbnail, upright_size
 from tikrelay.media.probe import MediaInfo, MediaProbeError, probe
 
-# video.py's own helpers, so that a slideshow is run, checked and described like any video.
+# The helpers every prepared video shares: run, checked and described alike.
 from tikrelay.media.video import (
     DEFAULT_TIMEOUT_SECONDS,
     TelegramVideo,
-    _file_arg,
-    _made,
-    _output_info,
-    _playability_problem,
-    _run_ffmpeg,
+    file_arg,
+    made_video,
+    output_info,
+    playability_problem,
+    run_ffmpeg,
 )
 
 #: Frames a second of a slideshow video (see the module's notes).
@@ -135,13 +135,13 @@ def slideshow_video(
         what = f"making a video of {len(images)} slides ({stem} first)"
 
         def make(tmp: Path) -> None:
-            _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
+            run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
             _check_output(tmp, what, has_audio=heard is not None)
 
         write_atomically(target, make)
-        made = _output_info(target)
+        made = output_info(target)
     thumbnail = cover_thumbnail(images[0], out_dir / f"{stem}.slideshow.thumb.jpg")
-    return _made(made, thumbnail, remuxed=False, reasons=(_reason(timing, heard),))
+    return made_video(made, thumbnail, remuxed=False, reasons=(_reason(timing, heard),))
 
 
 def fit_canvas(width: int, height: int) -> tuple[int, int]:
@@ -179,9 +179,9 @@ def _ffmpeg_args(
 ) -> list[str]:
     width, height = canvas
     rate = str(FRAME_RATE)
-    args = [arg for image in images for arg in ("-r", rate, "-i", _file_arg(image))]
+    args = [arg for image in images for arg in ("-r", rate, "-i", file_arg(image))]
     if sound is not None:
-        args += ["-i", _file_arg(sound.path)]
+        args += ["-i", file_arg(sound.path)]
     # One frame of each picture (the first of an animation), limited range for H.264, centred.
     fit = (
         f"trim=end_frame=1,scale={width}:{height}:force_original_aspect_ratio=decrease"
@@ -222,7 +222,7 @@ def _reusable(
     except (MediaProbeError, OSError):
         return None
     planned = (
-        _playability_problem(info) is None
+        playability_problem(info) is None
         and info.has_audio == has_audio
         and (info.width, info.height) == canvas
         and abs((info.duration or 0.0) - timing.seconds) <= _DURATION_SLACK_SECONDS
@@ -236,7 +236,7 @@ def _check_output(made: Path, what: str, *, has_audio: bool) -> None:
         info = probe(made)
     except (MediaProbeError, OSError) as exc:
         raise TikrelayError(ErrorKind.UNKNOWN, f"ffmpeg {what} made unreadable output") from exc
-    problem = _playability_problem(info)
+    problem = playability_problem(info)
     if problem is None and info.has_audio != has_audio:
         problem = "its audio stream is missing" if has_audio else "it has an audio stream"
     if problem is not None:

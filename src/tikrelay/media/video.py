@@ -155,22 +155,22 @@ def prepare_video(
     target = out_dir / f"{source.stem}.telegram{'-hevc' if kept_hevc else ''}.mp4"
     made = _reusable(target, source, want_audio=info.has_audio, hevc=kept_hevc)
     if made is None:
-        args = ["-i", _file_arg(source), *plan.codec_args(), "-movflags", "+faststart", "-f", "mp4"]
+        args = ["-i", file_arg(source), *plan.codec_args(), "-movflags", "+faststart", "-f", "mp4"]
         what = f"converting {source.name}"
         checked: list[MediaInfo] = []
 
         def convert(tmp: Path) -> None:
-            _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
+            run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
             # Before the rename: the final name only holds good files.
             checked.append(_check_output(tmp, source, hevc=kept_hevc))
 
         write_atomically(target, convert)
         made = replace(checked[-1], path=target)
     thumbnail = _thumbnail(target, made, out_dir / f"{target.stem}.thumb.jpg", ffmpeg, timeout)
-    return _made(made, thumbnail, remuxed=plan.remuxed, reasons=plan.reasons)
+    return made_video(made, thumbnail, remuxed=plan.remuxed, reasons=plan.reasons)
 
 
-def _made(
+def made_video(
     made: MediaInfo, thumbnail: Path | None, *, remuxed: bool, reasons: tuple[str, ...]
 ) -> TelegramVideo:
     """The prepared file as sent: its own dimensions, duration and size."""
@@ -199,7 +199,7 @@ def validate_video(video: TelegramVideo, *, max_bytes: int, hevc: bool = False) 
         raise TikrelayError(
             ErrorKind.UNKNOWN, f"prepared video {video.path.name} cannot be read: {exc}"
         ) from exc
-    problem = _playability_problem(info, hevc=hevc)
+    problem = playability_problem(info, hevc=hevc)
     if problem is not None:
         raise TikrelayError(
             ErrorKind.FORMAT_NOT_FOUND,
@@ -229,7 +229,7 @@ def _probe_source(source: Path) -> MediaInfo:
     return info
 
 
-def _playability_problem(info: MediaInfo, *, hevc: bool = False) -> str | None:
+def playability_problem(info: MediaInfo, *, hevc: bool = False) -> str | None:
     if not _friendly_codec(info, hevc=hevc):
         allowed = "h264 or hvc1 hevc" if hevc else "h264"
         return f"video codec is {info.video_codec or 'missing'}, not {allowed}"
@@ -256,7 +256,7 @@ def _reusable(
         info = probe(target)
     except (MediaProbeError, OSError):
         return None
-    if _playability_problem(info, hevc=hevc) is not None or info.has_audio != want_audio:
+    if playability_problem(info, hevc=hevc) is not None or info.has_audio != want_audio:
         return None
     return info
 
@@ -274,13 +274,13 @@ def _check_output(made: Path, source: Path, *, hevc: bool = False) -> MediaInfo:
         raise TikrelayError(
             ErrorKind.FORMAT_NOT_FOUND, f"the video stream of {source.name} has no usable frames"
         )
-    problem = _playability_problem(info, hevc=hevc)
+    problem = playability_problem(info, hevc=hevc)
     if problem is not None:
         raise TikrelayError(ErrorKind.UNKNOWN, f"ffmpeg converted {source.name} but {problem}")
     return info
 
 
-def _output_info(target: Path) -> MediaInfo:
+def output_info(target: Path) -> MediaInfo:
     try:
         return probe(target)
     except (MediaProbeError, OSError) as exc:  # removed or replaced since the rename
@@ -302,7 +302,7 @@ def _thumbnail(
             args = _thumbnail_args(video, start, quality)
             try:
                 write_atomically(
-                    target, partial(_run_ffmpeg, ffmpeg, args, timeout=timeout, what=what)
+                    target, partial(run_ffmpeg, ffmpeg, args, timeout=timeout, what=what)
                 )
             except TikrelayError as exc:
                 if exc.kind is ErrorKind.TIMEOUT:
@@ -323,12 +323,12 @@ def _thumbnail_args(video: Path, start: float, quality: int) -> list[str]:
         ":force_original_aspect_ratio=decrease:out_range=full,format=yuv420p"
     )
     return [
-        *("-ss", f"{start:.3f}", "-i", _file_arg(video), "-frames:v", "1", "-an", "-vf", fit),
+        *("-ss", f"{start:.3f}", "-i", file_arg(video), "-frames:v", "1", "-an", "-vf", fit),
         *("-c:v", "mjpeg", "-q:v", str(quality), "-f", "image2", "-update", "1"),
     ]
 
 
-def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float, what: str) -> None:
+def run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float, what: str) -> None:
     cmd = [
         str(ffmpeg),
         "-nostdin",
@@ -337,7 +337,7 @@ def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float,
         "error",
         "-y",
         *args,
-        _file_arg(out),
+        file_arg(out),
     ]
     try:
         done = subprocess.run(
@@ -360,7 +360,7 @@ def _run_ffmpeg(ffmpeg: Path, args: Sequence[str], out: Path, *, timeout: float,
         )
 
 
-def _file_arg(path: Path) -> str:
+def file_arg(path: Path) -> str:
     # Absolute, so that a name such as "clip:1.mp4" is never taken for an ffmpeg protocol.
     return str(path.absolute())
 
@@ -408,7 +408,7 @@ def fit_video(
         def convert(
             tmp: Path, args: list[str] = args, what: str = what, checked: list[MediaInfo] = checked
         ) -> None:
-            _run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
+            run_ffmpeg(ffmpeg, args, tmp, timeout=timeout, what=what)
             checked.append(_check_output(tmp, video.path))
 
         write_atomically(target, convert)
@@ -422,7 +422,7 @@ def fit_video(
                 f"re-encoded at {video_bps // 1000} kbit/s video "
                 f"({video.size * 8 // max(int(duration), 1) // 1000} kbit/s before)"
             )
-            return _made(made, thumbnail, remuxed=False, reasons=(*video.reasons, fitted))
+            return made_video(made, thumbnail, remuxed=False, reasons=(*video.reasons, fitted))
     raise TikrelayError(
         ErrorKind.SIZE_LIMIT,
         f"video {video.path.name} is {_megabytes(video.size)} and cannot be compressed to fit "
@@ -437,7 +437,7 @@ def _fit_args(video: TelegramVideo, video_bps: int, side: int) -> list[str]:
         scale = f"scale='min({side},iw)':-2"
     else:
         scale = f"scale=-2:'min({side},ih)'"
-    args = ["-i", _file_arg(video.path), "-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast"]
+    args = ["-i", file_arg(video.path), "-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast"]
     args += ["-b:v", str(video_bps), "-maxrate", str(video_bps), "-bufsize", str(2 * video_bps)]
     args += ["-pix_fmt", "yuv420p", "-vf", scale]
     if video.has_audio:
