@@ -39,6 +39,8 @@ class Desk(Protocol):
 
     async def choose_language(self, message: Message, args: list[str]) -> None: ...
 
+    async def archive_switch(self, message: Message, on: bool) -> None: ...
+
     async def subscribe(self, message: Message, args: list[str]) -> None: ...
 
     async def unsubscribe(self, message: Message, args: list[str]) -> None: ...
@@ -115,6 +117,12 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
     app.add_handler(CommandHandler("lang", command(desk.choose_language)))
+    for name, on in (("archive_on", True), ("archive_off", False)):
+
+        async def archive(message: Message, args: list[str], on: bool = on) -> None:
+            await desk.archive_switch(message, on)
+
+        app.add_handler(CommandHandler(name, command(archive)))
     app.add_handler(CommandHandler("subscribe", command(desk.subscribe)))
     app.add_handler(CommandHandler("unsubscribe", command(desk.unsubscribe)))
     app.add_handler(CommandHandler("subscriptions", command(desk.list_subscriptions)))

@@ -40,7 +40,7 @@ from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
 from tikrelay.reposter.jobs import Reposter
-from tikrelay.reposter.model import DeliverPayload, Route, upload_limit
+from tikrelay.reposter.model import ARCHIVE, DeliverPayload, Route, job_for, upload_limit
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import bot_sql
@@ -115,6 +115,42 @@ class BotService:
 
         await asyncio.to_thread(store)
         await self.reply(message, tr(wanted, texts.LANG_SET))
+
+    async def archive_switch(self, message: Message, on: bool) -> None:
+        """/archive_on, /archive_off: in a group only its admins may; in a private chat the
+        person. What the bot sends there is then also archived to ``bot.archive_to``."""
+        if self.runtime.settings.bot.archive_to is None:
+            await self.say(message, texts.NO_ARCHIVE)
+            return
+        user = message.from_user
+        if message.chat.type != "private":
+            try:
+                allowed = user is not None and await self.sender.is_admin(message.chat.id, user.id)
+            except TikrelayError:
+                allowed = False
+            if not allowed:
+                await self.say(message, texts.ONLY_ADMINS)
+                return
+        queue = self.runtime.queue
+
+        def store() -> None:
+            with queue.transaction() as conn:
+                bot_sql.set_state(conn, f"archive:{message.chat.id}", on, queue.clock())
+
+        await asyncio.to_thread(store)
+        await self.say(message, texts.ARCHIVE_ON if on else texts.ARCHIVE_OFF)
+
+    def _archive_after(self, payload: RequestPayload, post: DeliverPayload) -> None:
+        """The post also goes to ``bot.archive_to`` when the chat turned /archive_on."""
+        name = self.runtime.settings.bot.archive_to
+        if name is None or payload.silent:
+            return
+        queue, service = self.runtime.queue, self.runtime.service
+        with queue.transaction() as conn:
+            if bot_sql.state(conn, f"archive:{payload.chat_id}") is not True:
+                return
+            job = post.model_copy(update={"destination": name})
+            service.enqueue(ARCHIVE, job, dedupe_key=job_for(ARCHIVE, post.post, name), conn=conn)
 
     async def subscribe(self, message: Message, args: list[str]) -> None:
         await self.subscriptions.subscribe(message, args)
@@ -227,6 +263,7 @@ class BotService:
             return
         route = Route.to_chat(name, payload.chat_id, payload.topic_id)
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
+        await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent:
             await self._offer_sound(payload, post.post, sent[0])
 

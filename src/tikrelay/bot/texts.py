@@ -94,3 +94,7 @@ HERE = "here"
 IN_CHAT = "in {chat}"
 LANG_USAGE = "Choose my language with /lang CODE, one of: {languages}."
 LANG_SET = "I speak English with you from now on."
+
+ARCHIVE_ON = "Archiving is on: what I send in this chat is also kept in the archive."
+ARCHIVE_OFF = "Archiving is off for this chat."
+NO_ARCHIVE = "This bot has no archive set up (bot.archive_to in its configuration)."

@@ -40,6 +40,7 @@ delivery:
 bot:
   enabled: true                       # tikrelay serve also answers people who write to the bot
   # group_errors: false               # in groups, say why a link failed
+  # archive_to: vault                 # where /archive_on chats are archived (an archive's name)
   # limits:                           # what people may ask for
   #   active_per_user: 3
   #   per_user_per_hour: 30

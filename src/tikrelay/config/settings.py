@@ -507,6 +507,11 @@ class BotSettings(_Section):
         description="In groups, say why a link failed (by default the bot stays quiet there).",
     )
     limits: BotLimits = Field(default_factory=BotLimits, description="Requests people may make.")
+    archive_to: str | None = Field(
+        default=None,
+        description="An archive destination: what the bot sends in a chat that turned "
+        "/archive_on is also archived there.",
+    )
 
 
 class Settings(BaseSettings):
@@ -554,6 +559,13 @@ class Settings(BaseSettings):
                     )
         for name, destination in self.destinations.items():
             check_archive_to(name, destination, self.destinations)
+        wanted = self.bot.archive_to
+        if wanted is not None and getattr(self.destinations.get(wanted), "archive", None) is None:
+            archives = ", ".join(sorted(n for n, d in self.destinations.items() if d.archive))
+            raise ValueError(
+                f"bot.archive_to names {wanted!r}, which is not an archive destination "
+                f"(archive destinations: {archives or 'none'})"
+            )
         return self
 
 

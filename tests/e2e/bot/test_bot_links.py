@@ -194,3 +194,28 @@ def test_the_sound_button_under_a_video_sends_its_sound_once(relayed: Relayed) -
     assert {a.get("text") for a in telegram.callback_answers.values()} == {
         "The sound is on its way."
     }
+
+
+def test_a_chat_that_turned_archive_on_gets_its_posts_archived_too(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    keeper, other = telegram.add_user("Max"), telegram.add_user("Noa")
+    kept_chat = telegram.add_chat("private", person=keeper)
+    other_chat = telegram.add_chat("private", person=other)
+    world.add_creator("alice")
+    kept, not_kept = (world.add_video("alice", desc=d) for d in ("keep me", "not me"))
+    vault = relayed.folder / "vault"
+    relayed.destinations = {"vault": {"archive": {"path": str(vault)}}}
+    relayed.extra = {"bot": {"archive_to": "vault"}}
+    telegram.user_command(kept_chat.id, "archive_on")
+    telegram.user_message(kept_chat.id, kept.url)
+    telegram.user_message(other_chat.id, not_kept.url)
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(list(vault.rglob("metadata.json"))) == 1, 60, proc)
+        wait_until(lambda: any("video" in m for m in telegram.messages(other_chat.id)), 60, proc)
+    [meta] = vault.rglob("metadata.json")
+    assert meta.parent.name == kept.id
+    replies = [
+        m["text"] for m in telegram.messages(kept_chat.id) if "text" in m and m["from"]["is_bot"]
+    ]
+    assert replies == ["Archiving is on: what I send in this chat is also kept in the archive."]
