@@ -25,6 +25,7 @@ class RequestPayload(BaseModel):
     language: str = "en"  # of the person who asked: what the bot says about it
     silent: bool = False  # no reaction, no replies: an upload to the storage chat for inline
     sound: bool = False  # the post's sound alone (the Sound button under a video)
+    caption: bool = True  # the post's text under the media (/settings caption off: none)
 
 
 #: The callback data of the Sound button under a video: ``sound:<post id>``.

@@ -41,6 +41,8 @@ class Desk(Protocol):
 
     async def archive_switch(self, message: Message, on: bool) -> None: ...
 
+    async def settings(self, message: Message, args: list[str]) -> None: ...
+
     async def subscribe(self, message: Message, args: list[str]) -> None: ...
 
     async def unsubscribe(self, message: Message, args: list[str]) -> None: ...
@@ -117,6 +119,7 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
     app.add_handler(CommandHandler("lang", command(desk.choose_language)))
+    app.add_handler(CommandHandler("settings", command(desk.settings)))
     for name, on in (("archive_on", True), ("archive_off", False)):
 
         async def archive(message: Message, args: list[str], on: bool = on) -> None:

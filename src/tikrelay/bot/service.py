@@ -116,6 +116,44 @@ class BotService:
         await asyncio.to_thread(store)
         await self.reply(message, tr(wanted, texts.LANG_SET))
 
+    async def settings(self, message: Message, args: list[str]) -> None:
+        """/settings: the person's default format (video, or audio: the sound alone) and
+        whether the post's text comes under the media; ``/settings format audio`` changes one."""
+        user = message.from_user
+        if user is None:
+            return
+        current = await self._preferences(user.id)
+        key, value = [*args, "", ""][:2]
+        allowed = {"format": ("video", "audio"), "caption": ("on", "off")}
+        if value.lower() in allowed.get(key.lower(), ()):
+            current[key.lower()] = value.lower()
+            queue = self.runtime.queue
+
+            def store() -> None:
+                with queue.transaction() as conn:
+                    bot_sql.set_state(conn, f"settings:{user.id}", current, queue.clock())
+
+            await asyncio.to_thread(store)
+        await self.say(
+            message, texts.SETTINGS, format=current["format"], caption=current["caption"]
+        )
+
+    async def _preferences(self, user_id: int | None) -> dict[str, str]:
+        found: object = None
+        if user_id is not None:
+            queue = self.runtime.queue
+
+            def read() -> object:
+                with queue.engine.connect() as conn:
+                    return bot_sql.state(conn, f"settings:{user_id}")
+
+            found = await asyncio.to_thread(read)
+        chosen = found if isinstance(found, dict) else {}
+        return {
+            "format": str(chosen.get("format", "video")),
+            "caption": str(chosen.get("caption", "on")),
+        }
+
     async def archive_switch(self, message: Message, on: bool) -> None:
         """/archive_on, /archive_off: in a group only its admins may; in a private chat the
         person. What the bot sends there is then also archived to ``bot.archive_to``."""
@@ -178,7 +216,14 @@ class BotService:
             template, values = refused
             await self.say(message, template, **values)
             return
-        payload = payload.model_copy(update={"language": await self.language(message)})
+        wanted = await self._preferences(payload.user_id)
+        payload = payload.model_copy(
+            update={
+                "language": await self.language(message),
+                "sound": wanted["format"] == "audio",
+                "caption": wanted["caption"] == "on",
+            }
+        )
         await asyncio.to_thread(self._enqueue_request, payload)
         await self._react(payload, texts.WORKING)  # seen: the media follows
 
@@ -262,6 +307,9 @@ class BotService:
             await self.reposter.deliverer.send_sound(ctx, post, route)
             return
         route = Route.to_chat(name, payload.chat_id, payload.topic_id)
+        if not payload.caption:
+            settings = route.settings.model_copy(update={"caption": ""})
+            route = Route(route.name, settings)
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent:

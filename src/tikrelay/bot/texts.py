@@ -98,3 +98,8 @@ LANG_SET = "I speak English with you from now on."
 ARCHIVE_ON = "Archiving is on: what I send in this chat is also kept in the archive."
 ARCHIVE_OFF = "Archiving is off for this chat."
 NO_ARCHIVE = "This bot has no archive set up (bot.archive_to in its configuration)."
+
+SETTINGS = (
+    "Your settings: format {format}, caption {caption}. Change them with /settings format "
+    "video (or audio) and /settings caption on (or off)."
+)

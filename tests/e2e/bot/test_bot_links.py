@@ -219,3 +219,40 @@ def test_a_chat_that_turned_archive_on_gets_its_posts_archived_too(relayed: Rela
         m["text"] for m in telegram.messages(kept_chat.id) if "text" in m and m["from"]["is_bot"]
     ]
     assert replies == ["Archiving is on: what I send in this chat is also kept in the archive."]
+
+
+def test_settings_choose_audio_only_or_no_caption(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    person = telegram.add_user("Pia")
+    chat = telegram.add_chat("private", person=person)
+    world.add_creator("alice")
+    quiet, tune = (world.add_video("alice", desc=d) for d in ("no caption please", "just the tune"))
+    telegram.user_command(chat.id, "settings", "caption off")
+    telegram.user_message(chat.id, quiet.url)
+    telegram.user_command(chat.id, "settings", "format audio")
+    telegram.user_message(chat.id, tune.url)
+    telegram.user_command(chat.id, "settings")
+
+    def media() -> list[dict[str, Any]]:
+        return [m for m in telegram.messages(chat.id) if "video" in m or "audio" in m]
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(media()) == 2, 60, proc)
+        wait_until(
+            lambda: (
+                len([m for m in telegram.messages(chat.id) if "text" in m and m["from"]["is_bot"]])
+                == 3
+            ),
+            60,
+            proc,
+        )
+    [video] = [m for m in media() if "video" in m]
+    [audio] = [m for m in media() if "audio" in m]
+    assert "caption" not in video
+    assert tune.media.music_path is not None
+    assert (
+        telegram.file_path(audio["audio"]["file_id"]).read_bytes()
+        == tune.media.music_path.read_bytes()
+    )
+    said = [m["text"] for m in telegram.messages(chat.id) if "text" in m and m["from"]["is_bot"]]
+    assert said[-1].startswith("Your settings: format audio, caption off.")
