@@ -12,12 +12,16 @@ from telegram import Message
 
 from tikrelay.bot import texts
 from tikrelay.bot.subscriptions import Reply, Say
+from tikrelay.config.paths import StatePaths
+from tikrelay.destinations.target import ChatTarget
+from tikrelay.destinations.telegram import TelegramSender
 from tikrelay.domain.jobs import IllegalTransitionError, JobStatus
+from tikrelay.media.charts import daily_chart
 from tikrelay.reposter.catalog import CatalogError
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.ytdlp import ytdlp_version
 from tikrelay.store import bot_sql
-from tikrelay.store.reports import health_figures
+from tikrelay.store.reports import DailyFigures, daily_figures, health_figures
 from tikrelay.store.transition import TransitionRefusedError
 
 MAINTENANCE_KEY = "maintenance"
@@ -26,10 +30,11 @@ ERROR_WINDOW = timedelta(hours=24)
 
 
 class Admin:
-    def __init__(self, runtime: Runtime, reply: Reply, say: Say) -> None:
+    def __init__(self, runtime: Runtime, reply: Reply, say: Say, sender: TelegramSender) -> None:
         self.runtime = runtime
         self.reply = reply  # the figures, for operators, are in English
         self.say = say
+        self.sender = sender
 
     def allowed(self, message: Message) -> bool:
         user = message.from_user
@@ -48,8 +53,11 @@ class Admin:
             "pause": self.pause,
             "resume": self.resume,
             "maintenance": self.maintenance,
+            "stats": self.stats,
         }[command]
         await self.reply(message, await action(command, args))
+        if command == "stats":
+            await self._send_chart(message)
 
     # -- each command's answer ------------------------------------------------------------------
 
@@ -146,6 +154,34 @@ class Admin:
             return texts.UNCHANGED_SOURCE.format(key=key, state="paused" if paused else "running")
         await asyncio.to_thread(self.runtime.reload_catalog)
         return (texts.PAUSED_SOURCE if paused else texts.RESUMED_SOURCE).format(key=key)
+
+    async def stats(self, command: str, args: list[str]) -> str:
+        figures = await self._daily()
+        days = len(figures.days)
+        return (
+            f"Last {days} days: {sum(figures.requests)} requests, {sum(figures.deliveries)} "
+            f"deliveries, up to {max(figures.active_users, default=0)} people a day "
+            f"(today: {figures.requests[-1]} requests, {figures.active_users[-1]} people)."
+        )
+
+    async def _daily(self) -> DailyFigures:
+        queue = self.runtime.queue
+        today = queue.clock().date()
+        return await asyncio.to_thread(daily_figures, queue.engine, today)
+
+    async def _send_chart(self, message: Message) -> None:
+        figures = await self._daily()
+        out = StatePaths(self.runtime.settings.state_dir).stats_chart
+        out.parent.mkdir(parents=True, exist_ok=True)
+        series = [
+            ("requests", figures.requests),
+            ("deliveries", figures.deliveries),
+            ("active users", figures.active_users),
+        ]
+        chart = await asyncio.to_thread(
+            daily_chart, out, "tikrelay, last 30 days (UTC)", figures.days, series
+        )
+        await self.sender.send_photos(ChatTarget(message.chat.id, None), [chart], None)
 
     async def maintenance(self, command: str, args: list[str]) -> str:
         wanted = args[0].lower() if args else ""

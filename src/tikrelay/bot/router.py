@@ -57,7 +57,17 @@ class Desk(Protocol):
 
 
 #: The admin commands (``telegram.admins`` only).
-ADMIN_COMMANDS = ("health", "queue", "job", "retry", "cancel", "pause", "resume", "maintenance")
+ADMIN_COMMANDS = (
+    "health",
+    "queue",
+    "job",
+    "retry",
+    "cancel",
+    "pause",
+    "resume",
+    "maintenance",
+    "stats",
+)
 
 
 def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]

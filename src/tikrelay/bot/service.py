@@ -57,7 +57,7 @@ class BotService:
         self.reposter: Reposter = runtime.reposter
         self.sender = self.reposter.clients.telegram
         self.subscriptions = Subscriptions(runtime, self.sender, self.say, self.words)
-        self.admins = Admin(runtime, self.reply, self.say)
+        self.admins = Admin(runtime, self.reply, self.say, self.sender)
         self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
         self.inline_mode = Inline(runtime, self.sender, upload_limit(runtime.settings))
         self.router = build_router(self.sender.bot, self)

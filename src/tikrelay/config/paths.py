@@ -76,6 +76,11 @@ class StatePaths:
     def sandbox(self) -> Path:
         return self.root / "sandbox"
 
+    @property
+    def stats_chart(self) -> Path:
+        """The bot's /stats chart, drawn anew for each asking."""
+        return self.root / "bot" / "stats.png"
+
     def ensure(self) -> StatePaths:
         """Create the state folder private to the user (it holds the database, media and the CA
         bundle), or make an existing one private; raise StateDirError when it cannot be used."""

@@ -3,15 +3,16 @@ bot's /status and the web's dashboard)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.jobs import ACTIVE_STATUSES, JobStatus
-from tikrelay.store.tables import deliveries, job_events, jobs
+from tikrelay.store.tables import bot_requests, bot_updates, deliveries, job_events, jobs
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,41 @@ def health_figures(engine: Engine, since: datetime) -> HealthFigures:
             )
         }
     return HealthFigures(by_status, running, errors)
+
+
+@dataclass(frozen=True)
+class DailyFigures:
+    """Per UTC day, oldest first: requests to the bot, deliveries, people who wrote."""
+
+    days: list[date]
+    requests: list[int]
+    deliveries: list[int]
+    active_users: list[int]
+
+
+def daily_figures(engine: Engine, today: date, days: int = 30) -> DailyFigures:
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    calendar = [first + timedelta(days=n) for n in range(days)]
+    with engine.connect() as conn:
+        asked = conn.execute(
+            select(bot_requests.c.created_at).where(bot_requests.c.created_at >= since)
+        ).scalars()
+        requests = Counter(moment.date() for moment in asked)
+        sent = conn.execute(
+            select(deliveries.c.delivered_at).where(deliveries.c.delivered_at >= since)
+        ).scalars()
+        delivered = Counter(moment.date() for moment in sent)
+        people: dict[date, set[int]] = {}
+        for moment, user in conn.execute(
+            select(bot_updates.c.received_at, bot_updates.c.user_id).where(
+                bot_updates.c.received_at >= since, bot_updates.c.user_id.is_not(None)
+            )
+        ):
+            people.setdefault(moment.date(), set()).add(user)
+    return DailyFigures(
+        days=calendar,
+        requests=[requests[day] for day in calendar],
+        deliveries=[delivered[day] for day in calendar],
+        active_users=[len(people.get(day, ())) for day in calendar],
+    )

@@ -3,6 +3,8 @@ mode turns new requests away politely, and is shared through the database."""
 
 from __future__ import annotations
 
+from PIL import Image
+
 from tests.support.bot import bot_replies
 from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import Relayed
@@ -56,3 +58,31 @@ def test_admin_commands_answer_admins_and_refuse_everyone_else(relayed: Relayed)
     assert refused == refused_too == "This command is for the bot's admins."
     assert maintenance.startswith("I am being serviced right now")
     assert "Jobs by status" not in "".join(bot_replies(relayed, guest_chat.id))
+
+
+def test_stats_give_admins_figures_and_a_chart_and_others_nothing(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    boss, guest = telegram.add_user("Boss"), telegram.add_user("Guest")
+    boss_chat = telegram.add_chat("private", person=boss)
+    guest_chat = telegram.add_chat("private", person=guest)
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="counted")
+    relayed.extra = {"telegram": {"api_url": telegram.url, "admins": [boss.id]}}
+    telegram.user_message(guest_chat.id, post.url)
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: any("video" in m for m in telegram.messages(guest_chat.id)), 60, proc)
+        telegram.user_command(boss_chat.id, "stats")
+        telegram.user_command(guest_chat.id, "stats")
+        wait_until(lambda: any("photo" in m for m in telegram.messages(boss_chat.id)), 60, proc)
+        wait_until(lambda: len(bot_replies(relayed, guest_chat.id)) == 1, 60, proc)
+    [figures] = bot_replies(relayed, boss_chat.id)
+    assert figures == (
+        "Last 30 days: 1 requests, 1 deliveries, up to 2 people a day "
+        "(today: 1 requests, 2 people)."
+    )
+    [chart] = [m for m in telegram.messages(boss_chat.id) if "photo" in m]
+    with Image.open(telegram.file_path(chart["photo"][-1]["file_id"])) as image:
+        assert image.size == (900, 420)
+    assert bot_replies(relayed, guest_chat.id) == ["This command is for the bot's admins."]
+    assert not [m for m in telegram.messages(guest_chat.id) if "photo" in m]
