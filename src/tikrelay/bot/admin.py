@@ -11,6 +11,7 @@ from typing import Any
 from telegram import Message
 
 from tikrelay.bot import texts
+from tikrelay.bot.model import BROADCAST, BroadcastPayload
 from tikrelay.bot.subscriptions import Reply, Say
 from tikrelay.config.paths import StatePaths
 from tikrelay.destinations.target import ChatTarget
@@ -54,7 +55,10 @@ class Admin:
             "resume": self.resume,
             "maintenance": self.maintenance,
             "stats": self.stats,
+            "broadcast": self.broadcast,
         }[command]
+        if command == "broadcast":
+            args = [(message.text or "").partition(" ")[2].strip(), str(message.chat.id)]
         await self.reply(message, await action(command, args))
         if command == "stats":
             await self._send_chart(message)
@@ -154,6 +158,23 @@ class Admin:
             return texts.UNCHANGED_SOURCE.format(key=key, state="paused" if paused else "running")
         await asyncio.to_thread(self.runtime.reload_catalog)
         return (texts.PAUSED_SOURCE if paused else texts.RESUMED_SOURCE).format(key=key)
+
+    async def broadcast(self, command: str, args: list[str]) -> str:
+        """args: the text (as typed, lines kept) and the admin's chat."""
+        text, chat = args
+        if not text:
+            return texts.BROADCAST_USAGE
+        queue, service = self.runtime.queue, self.runtime.service
+
+        def enqueue() -> tuple[int, int]:
+            with queue.transaction() as conn:
+                people = bot_sql.count_users(conn)
+                payload = BroadcastPayload(text=text, admin_chat_id=int(chat))
+                made = service.enqueue(BROADCAST, payload, conn=conn)
+            return made.job.id, people
+
+        job_id, people = await asyncio.to_thread(enqueue)
+        return texts.BROADCAST_QUEUED.format(job_id=job_id, people=people)
 
     async def stats(self, command: str, args: list[str]) -> str:
         figures = await self._daily()

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 BOT_UPDATE = "bot_update"
 REQUEST = "request"
+BROADCAST = "broadcast"
 
 
 class UpdatePayload(BaseModel):
@@ -35,3 +36,10 @@ SOUND_BUTTON = "sound:"
 def request_key(chat_id: int, message_id: int) -> str:
     """The dedupe key of a request, and its destination's name in the deliveries."""
     return f"request:{chat_id}:{message_id}"
+
+
+class BroadcastPayload(BaseModel):
+    """A message to everyone who started the bot; the count goes to the admin who sent it."""
+
+    text: str
+    admin_chat_id: int

@@ -35,6 +35,8 @@ class Desk(Protocol):
 
     async def say(self, message: Message, template: str, **values: object) -> None: ...
 
+    async def started(self, message: Message) -> None: ...
+
     async def request(self, message: Message, payload: RequestPayload) -> None: ...
 
     async def choose_language(self, message: Message, args: list[str]) -> None: ...
@@ -67,6 +69,7 @@ ADMIN_COMMANDS = (
     "resume",
     "maintenance",
     "stats",
+    "broadcast",
 )
 
 
@@ -76,6 +79,7 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
+            await desk.started(update.effective_message)
             await desk.say(update.effective_message, texts.START)
 
     async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

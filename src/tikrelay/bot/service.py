@@ -25,8 +25,10 @@ from tikrelay.bot.intake import Intake
 from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import (
     BOT_UPDATE,
+    BROADCAST,
     REQUEST,
     SOUND_BUTTON,
+    BroadcastPayload,
     RequestPayload,
     UpdatePayload,
     request_key,
@@ -34,7 +36,7 @@ from tikrelay.bot.model import (
 from tikrelay.bot.router import build_router
 from tikrelay.bot.subscriptions import Subscriptions
 from tikrelay.destinations.target import ChatTarget
-from tikrelay.domain.errors import TikrelayError, classify
+from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.events import Stage
 from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
@@ -78,6 +80,19 @@ class BotService:
         topic = message.message_thread_id if message.is_topic_message else None
         target = ChatTarget(message.chat.id, topic)
         await self.sender.send_text(target, text, reply_to=message.message_id)
+
+    async def started(self, message: Message) -> None:
+        """/start: the person joins the audience of /broadcast."""
+        user = message.from_user
+        if user is None or message.chat.type != "private":
+            return
+        queue = self.runtime.queue
+
+        def store() -> None:
+            with queue.transaction() as conn:
+                bot_sql.add_user(conn, user.id, message.chat.id, queue.clock())
+
+        await asyncio.to_thread(store)
 
     async def say(self, message: Message, template: str, **values: object) -> None:
         """Reply with one of ``texts``, in the language of the person who wrote."""
@@ -276,7 +291,52 @@ class BotService:
             # Once the job is recorded done: a person who sees the reaction go may ask again.
             ctx.after_outcome(taken_away)
 
+        @registry.handler(
+            BROADCAST, payload=BroadcastPayload, max_attempts=3, timeout_seconds=DAY_SECONDS
+        )
+        async def broadcast(ctx: JobContext, payload: BroadcastPayload) -> None:
+            await self._broadcast(ctx, payload)
+
         return registry
+
+    async def _broadcast(self, ctx: JobContext, payload: BroadcastPayload) -> None:
+        """To everyone who started the bot, in user id order, paced like every send; where it
+        got to is saved after each person, so a restart goes on from there (a person may get it
+        twice if the process died between the send and the save)."""
+        queue = self.runtime.queue
+        key = f"broadcast:{ctx.job.id}"
+
+        def load() -> tuple[dict[str, int], int]:
+            with queue.engine.connect() as conn:
+                found = bot_sql.state(conn, key)
+                people = bot_sql.count_users(conn)
+            progress = found if isinstance(found, dict) else {}
+            return {k: int(progress.get(k, 0)) for k in ("after", "sent", "failed")}, people
+
+        def save(progress: dict[str, int]) -> None:
+            with queue.transaction() as conn:
+                bot_sql.set_state(conn, key, progress, queue.clock())
+
+        def batch(after: int) -> list[tuple[int, int]]:
+            with queue.engine.connect() as conn:
+                return bot_sql.users_after(conn, after, 100)
+
+        progress, people = await asyncio.to_thread(load)
+        while users := await asyncio.to_thread(batch, progress["after"]):
+            for user_id, chat_id in users:
+                try:
+                    await self.sender.send_text(ChatTarget(chat_id, None), payload.text)
+                    progress["sent"] += 1
+                except TikrelayError as exc:
+                    if exc.kind is ErrorKind.RATE_LIMIT:
+                        raise  # the job waits as Telegram asks, then goes on from here
+                    progress["failed"] += 1  # blocked the bot, deleted the account…
+                progress["after"] = user_id
+                await asyncio.to_thread(save, progress)
+        done = texts.BROADCAST_DONE.format(
+            job_id=ctx.job.id, people=people, sent=progress["sent"], failed=progress["failed"]
+        )
+        await self.sender.send_text(ChatTarget(payload.admin_chat_id, None), done)
 
     async def answer(self, ctx: JobContext, payload: RequestPayload) -> None:
         """The post behind the link, sent to the chat that asked, exactly once."""
@@ -392,6 +452,9 @@ class BotService:
         with contextlib.suppress(TikrelayError):  # the chat may be gone: nothing more to say
             said = tr(payload.language, texts.failure(error.kind))
             await self.sender.send_text(target, said, reply_to=payload.message_id)
+
+
+DAY_SECONDS = 24 * 3600.0
 
 
 def _will_retry(ctx: JobContext, exc: Exception) -> bool:

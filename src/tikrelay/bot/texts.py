@@ -77,6 +77,11 @@ CANCELLED = "Job {job_id} is cancelled."
 STOPPING = "Job {job_id} is running: its worker will stop it."
 NOT_CANCELLABLE = "Job {job_id} is {status} already: nothing to cancel."
 CREATOR_USAGE = "Use /{command} @creator."
+BROADCAST_USAGE = "Use /broadcast TEXT: the text goes to everyone who started the bot."
+BROADCAST_QUEUED = "Broadcast queued as job {job_id}, to {people} people."
+BROADCAST_DONE = (
+    "Broadcast job {job_id} done: sent to {sent} of {people} people ({failed} could not get it)."
+)
 PAUSED_SOURCE = "Paused {key}: it is not polled until /resume."
 RESUMED_SOURCE = "Resumed {key}: it is polled again."
 UNCHANGED_SOURCE = "{key} was {state} already."

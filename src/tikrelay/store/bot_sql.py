@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 
 from tikrelay.domain.jobs import ACTIVE_STATUSES
-from tikrelay.store.tables import bot_requests, bot_state, bot_updates, jobs
+from tikrelay.store.tables import bot_requests, bot_state, bot_updates, bot_users, jobs
 
 
 def last_update_id(conn: Connection) -> int | None:
@@ -136,3 +136,25 @@ def state(conn: Connection, key: str) -> Any:
 def set_state(conn: Connection, key: str, value: Any, now: datetime) -> None:
     conn.execute(delete(bot_state).where(bot_state.c.key == key))
     conn.execute(insert(bot_state).values(key=key, value=value, updated_at=now))
+
+
+def add_user(conn: Connection, user_id: int, chat_id: int, now: datetime) -> None:
+    """A person who started the bot (once; a later /start keeps the first date)."""
+    found = conn.execute(select(bot_users.c.user_id).where(bot_users.c.user_id == user_id))
+    if found.first() is None:
+        conn.execute(insert(bot_users).values(user_id=user_id, chat_id=chat_id, started_at=now))
+
+
+def users_after(conn: Connection, user_id: int, limit: int) -> list[tuple[int, int]]:
+    """(user id, chat id) of the people who started the bot, in user id order after ``user_id``."""
+    rows = conn.execute(
+        select(bot_users.c.user_id, bot_users.c.chat_id)
+        .where(bot_users.c.user_id > user_id)
+        .order_by(bot_users.c.user_id)
+        .limit(limit)
+    ).all()
+    return [(int(r.user_id), int(r.chat_id)) for r in rows]
+
+
+def count_users(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(bot_users)).scalar_one())

@@ -316,3 +316,12 @@ telegram_files = Table(
     Column("duration", Float),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The people who started the bot (/start), the audience of /broadcast.
+bot_users = Table(
+    "bot_users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+)

@@ -3,11 +3,14 @@ mode turns new requests away politely, and is shared through the database."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 from PIL import Image
 
 from tests.support.bot import bot_replies
 from tests.support.processes import running_bot, wait_until
-from tests.support.relayed import Relayed
+from tests.support.relayed import FAST, Relayed
 
 
 def test_admin_commands_answer_admins_and_refuse_everyone_else(relayed: Relayed) -> None:
@@ -86,3 +89,39 @@ def test_stats_give_admins_figures_and_a_chart_and_others_nothing(relayed: Relay
         assert image.size == (900, 420)
     assert bot_replies(relayed, guest_chat.id) == ["This command is for the bot's admins."]
     assert not [m for m in telegram.messages(guest_chat.id) if "photo" in m]
+
+
+def test_a_broadcast_reaches_everyone_who_started_the_bot_across_a_kill(
+    relayed: Relayed,
+) -> None:
+    telegram = relayed.telegram
+    boss = telegram.add_user("Boss")
+    boss_chat = telegram.add_chat("private", person=boss)
+    people = [telegram.add_user(f"Fan {n}") for n in range(6)]
+    chats = [telegram.add_chat("private", person=person) for person in people]
+    blocked = telegram.add_chat("private", person=telegram.add_user("Gone"), bot_status="kicked")
+    relayed.extra = {"telegram": {"api_url": telegram.url, "admins": [boss.id], "flood": FAST}}
+    for chat in [*chats, blocked]:
+        telegram.user_command(chat.id, "start")
+    text = "Big news!\\nSecond line."
+
+    def got_it(chat_id: int) -> int:
+        return sum(1 for m in telegram.messages(chat_id) if m.get("text") == text)
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: all(len(bot_replies(relayed, c.id)) == 1 for c in chats), 60, proc)
+        for nth in range(1, 100):
+            telegram.delay_call("sendMessage", nth=nth, seconds=0.3)
+        telegram.user_command(boss_chat.id, "broadcast", text)
+        wait_until(lambda: sum(got_it(c.id) for c in chats) >= 2, 60, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    telegram.clear_faults()
+    with running_bot(relayed) as proc:
+        wait_until(lambda: any("done" in r for r in bot_replies(relayed, boss_chat.id)), 120, proc)
+    queued, done = bot_replies(relayed, boss_chat.id)
+    assert queued.startswith("Broadcast queued as job")
+    assert queued.endswith("to 7 people.")
+    assert done.endswith("done: sent to 6 of 7 people (1 could not get it).")
+    counts = [got_it(c.id) for c in chats]
+    assert min(counts) == 1
+    assert sum(counts) <= len(chats) + 1  # at most one twice, the one sent as the process died

@@ -62,8 +62,16 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
 
+    op.create_table(
+        "bot_users",
+        sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("chat_id", sa.BigInteger, nullable=False),
+        sa.Column("started_at", UtcDateTime, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("bot_users")
     op.drop_table("telegram_files")
     op.drop_table("bot_state")
     op.drop_table("bot_requests")
