@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -164,32 +163,26 @@ class Archiver:
             await ledger.event(ReposterEvent.ALREADY_ARCHIVED, recorded=True)
             return
         store = await asyncio.to_thread(self.store, name)
-        with ExitStack() as stack:
-            session = await asyncio.to_thread(
-                stack.enter_context,
-                self.clients.tiktok.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
-            )
-            try:
-                async with self._stage(ctx, payload, Stage.METADATA_FETCH):
-                    post = await asyncio.to_thread(session.post)
-                async with self._stage(ctx, payload, Stage.CAPABILITY_CHECK):
-                    if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
-                        raise TikrelayError(
-                            ErrorKind.UNSUPPORTED,
-                            f"{post.kind} posts are not archived yet",
-                            retryable=False,
-                        )
-                    folder = archive_folder(post)
-                    if await asyncio.to_thread(store.exists, f"{folder}/{METADATA}"):
-                        await ledger.event(
-                            ReposterEvent.ALREADY_ARCHIVED, folder=folder, recorded=False
-                        )
-                        ledger.on_complete(_recorder(ledger, payload))
-                        return
-                async with self._stage(ctx, payload, Stage.DOWNLOAD), self.media.downloads:
-                    files = await asyncio.to_thread(self.media.download_once, session, post)
-            finally:
-                await asyncio.to_thread(stack.close)
+        opened = self.clients.post_session(payload.url, payload.id, attempt=ctx.attempt - 1)
+        async with opened as session:
+            async with self._stage(ctx, payload, Stage.METADATA_FETCH):
+                post = await asyncio.to_thread(session.post)
+            async with self._stage(ctx, payload, Stage.CAPABILITY_CHECK):
+                if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
+                    raise TikrelayError(
+                        ErrorKind.UNSUPPORTED,
+                        f"{post.kind} posts are not archived yet",
+                        retryable=False,
+                    )
+                folder = archive_folder(post)
+                if await asyncio.to_thread(store.exists, f"{folder}/{METADATA}"):
+                    await ledger.event(
+                        ReposterEvent.ALREADY_ARCHIVED, folder=folder, recorded=False
+                    )
+                    ledger.on_complete(_recorder(ledger, payload))
+                    return
+            async with self._stage(ctx, payload, Stage.DOWNLOAD), self.media.downloads:
+                files = await asyncio.to_thread(self.media.download_once, session, post)
         async with self._stage(ctx, payload, Stage.ARCHIVE_WRITE):
             deliveries = await ledger.run(sql.deliveries_of, post.key)
             written = await asyncio.to_thread(

@@ -3,6 +3,9 @@ when there is work for them (a cron run with nothing due starts neither)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from tikrelay.config.paths import StatePaths
@@ -10,7 +13,7 @@ from tikrelay.config.settings import Settings
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
-    from tikrelay.sources.tiktok import TikTokClient
+    from tikrelay.sources.tiktok import PostSession, TikTokClient
 
 
 class Clients:
@@ -53,3 +56,18 @@ class Clients:
             paths = StatePaths(self.settings.state_dir).ensure()
             self._tiktok = TikTokClient(self.settings.network, paths)
         return self._tiktok
+
+    @asynccontextmanager
+    async def post_session(
+        self, url: str, post_id: str, *, attempt: int
+    ) -> AsyncIterator[PostSession]:
+        """One post's yt-dlp session (its page read once, its downloads), opened and closed in
+        a thread: yt-dlp blocks."""
+        with ExitStack() as stack:
+            session = await asyncio.to_thread(
+                stack.enter_context, self.tiktok.open_post(url, post_id, attempt=attempt)
+            )
+            try:
+                yield session
+            finally:
+                await asyncio.to_thread(stack.close)

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, ExitStack
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,22 +89,16 @@ class Deliverer:
         ledger = Ledger(ctx, self.queue)
         if await ledger.run(sql.delivered_ids, payload.post, route.name) is not None:
             return
-        with ExitStack() as stack:
-            session = await asyncio.to_thread(
-                stack.enter_context,
-                self.clients.tiktok.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
-            )
-            try:
-                async with self._stage(ledger, payload, Stage.METADATA_FETCH):
-                    post = await asyncio.to_thread(session.post)
-                if post.sound is None or not post.sound.url:
-                    raise TikrelayError(
-                        ErrorKind.FORMAT_NOT_FOUND, "the post has no sound", retryable=False
-                    )
-                async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
-                    sound = await asyncio.to_thread(self.media.sound_once, session, post)
-            finally:
-                await asyncio.to_thread(stack.close)
+        opened = self.clients.post_session(payload.url, payload.id, attempt=ctx.attempt - 1)
+        async with opened as session:
+            async with self._stage(ledger, payload, Stage.METADATA_FETCH):
+                post = await asyncio.to_thread(session.post)
+            if post.sound is None or not post.sound.url:
+                raise TikrelayError(
+                    ErrorKind.FORMAT_NOT_FOUND, "the post has no sound", retryable=False
+                )
+            async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
+                sound = await asyncio.to_thread(self.media.sound_once, session, post)
         title, performer = post.sound.title, post.sound.author
         part = AudioPart(
             0,
@@ -145,15 +139,11 @@ class Deliverer:
         profile = file_profile(route.settings, self.max_bytes)
         parts = await self._sent_before(ledger, payload, route.settings, profile)
         if parts is None:
-            with ExitStack() as stack:
-                session = await asyncio.to_thread(
-                    stack.enter_context,
-                    self.clients.tiktok.open_post(payload.url, payload.id, attempt=ctx.attempt - 1),
-                )
-                try:
-                    parts = await self._prepare(ledger, payload, session, route.settings)
-                finally:
-                    await asyncio.to_thread(stack.close)
+            attempt = ctx.attempt - 1
+            async with self.clients.post_session(
+                payload.url, payload.id, attempt=attempt
+            ) as opened:
+                parts = await self._prepare(ledger, payload, opened, route.settings)
         by_id = any(part.ids for part in parts)
         async with (
             self._stage(ledger, payload, Stage.TELEGRAM_SEND),
