@@ -207,13 +207,16 @@ def _relative(path: Path, folder: Path) -> str:
     return str(path.relative_to(folder))
 
 
-def _last_change(folder: Path) -> float:
-    times = [p.stat().st_mtime for p in folder.rglob("*") if p.is_file() and p.name != LOCK_NAME]
-    return max(times, default=folder.stat().st_mtime)
-
-
-def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+def _last_change_and_size(folder: Path) -> tuple[float, int]:
+    """When a file of the folder last changed (the lock file aside), and their bytes: one walk."""
+    changed, size = None, 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            size += stat.st_size
+            if path.name != LOCK_NAME:
+                changed = stat.st_mtime if changed is None else max(changed, stat.st_mtime)
+    return (folder.stat().st_mtime if changed is None else changed), size
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def _cached(root: Path) -> list[_Cached]:
         for folder in sorted(p for p in site.iterdir() if p.is_dir()):
             key = f"{site.name}:{folder.name}"
             try:
-                found.append(_Cached(key, folder, _last_change(folder), _size(folder)))
+                found.append(_Cached(key, folder, *_last_change_and_size(folder)))
             except FileNotFoundError:
                 continue  # removed meanwhile
     return sorted(found, key=lambda cached: cached.changed)

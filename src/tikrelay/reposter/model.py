@@ -150,11 +150,12 @@ class Routes:
 def check_archive(destination: DestinationSettings) -> None:
     """An archive destination can be opened: its URL is understood and its credentials are in
     the environment (no request is made)."""
-    from tikrelay.archive import open_archive  # obstore loads here
-
     archive = destination.archive
-    if archive is not None:
-        open_archive(path=archive.path, url=archive.url, endpoint_url=archive.endpoint_url)
+    if archive is None:
+        return  # a chat: obstore is not even loaded
+    from tikrelay.archive import open_archive
+
+    open_archive(path=archive.path, url=archive.url, endpoint_url=archive.endpoint_url)
 
 
 class SetupError(ValueError):
