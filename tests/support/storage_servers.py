@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,7 +80,17 @@ def start_moto(workdir: Path, *, strict: bool = False) -> StorageServer:
 
 
 def start_azurite(workdir: Path) -> StorageServer:
-    """Azurite's blob service, keeping its data in ``workdir``."""
+    """Azurite's blob service, keeping its data in ``workdir``; installed first with ``npm ci``
+    (as package-lock.json pins it) where npm is there and Azurite is not yet."""
+    npm = shutil.which("npm")
+    if not AZURITE.exists() and npm is not None:
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=REPO,
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
     if not AZURITE.exists():
         raise ServerMissingError(
             f"Azurite is not installed ({AZURITE} is missing): run `npm ci` at the repository "
