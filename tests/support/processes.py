@@ -24,6 +24,15 @@ def wait_until(condition: Callable[[], bool], seconds: float, proc: subprocess.P
         time.sleep(0.1)
 
 
+def wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    """Wait for ``condition`` (checked every 0.1 s) while no command runs: what the emulators
+    do on their own, such as Telegram re-sending to a webhook nobody answers."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the emulators did not get there in time"
+        time.sleep(0.1)
+
+
 @contextmanager
 def running(relayed: Relayed, command: str) -> Iterator[subprocess.Popen[str]]:
     """``tikrelay COMMAND --config …`` with the token in its environment; SIGTERM at the end

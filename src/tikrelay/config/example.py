@@ -41,6 +41,8 @@ bot:
   enabled: true                       # tikrelay serve also answers people who write to the bot
   # group_errors: false               # in groups, say why a link failed
   # archive_to: vault                 # where /archive_on chats are archived (an archive's name)
+  # webhook_url: https://bot.example.com/telegram   # updates by webhook instead of long polling
+  # webhook_listen: 127.0.0.1:8443    # where the webhook listener takes them (behind your proxy)
   # limits:                           # what people may ask for
   #   active_per_user: 3
   #   per_user_per_hour: 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -32,6 +33,8 @@ MAX_CHAT_ID = 2**52
 MAX_TOPIC_ID = 2**31 - 1
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+#: The only ports Telegram sends webhook requests to.
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 def _refuse_bool(value: object) -> object:
@@ -496,6 +499,61 @@ class BotLimits(_Section):
     )
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_webhook_url(value: str) -> str:
+    """``bot.webhook_url``: https with a host (Telegram posts updates only there, to ports 443,
+    80, 88 or 8443); plain http and any port only for a loopback host, as a local Bot API
+    server or the sandbox emulator takes them."""
+    text = value.strip()
+    parts = urlsplit(text)
+    found = _url_host_and_port(text)
+    shown = repr(_shown_url(text))
+    fix = (
+        "write https://your.domain/a-path (your reverse proxy passes it on to "
+        "bot.webhook_listen); http:// is taken only for a loopback host, such as "
+        "http://127.0.0.1:8443/ for a local Bot API server"
+    )
+    if parts.scheme.lower() not in ("http", "https") or found is None or parts.fragment:
+        raise ValueError(f"{shown} is not a webhook URL: {fix}")
+    host, port = found
+    if _is_loopback(host):
+        return text
+    if parts.scheme.lower() != "https":
+        raise ValueError(f"{shown} must be https, Telegram posts updates only there: {fix}")
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise ValueError(
+            f"{shown}: Telegram posts updates only to ports 443, 80, 88 and 8443: leave the "
+            "port out (443) or use one of those"
+        )
+    return text
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8443`` for IPv6) as the host and the port."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"{value!r} is not an address to listen on: write host:port, such as "
+            "127.0.0.1:8443 (behind a reverse proxy), 0.0.0.0:8443 (every interface) or "
+            "[::1]:8443"
+        )
+    return host, int(port)
+
+
+def _check_listen(value: str) -> str:
+    split_listen(value)
+    return value.strip()
+
+
 class BotSettings(_Section):
     enabled: bool = Field(
         default=True,
@@ -511,6 +569,16 @@ class BotSettings(_Section):
         default=None,
         description="An archive destination: what the bot sends in a chat that turned "
         "/archive_on is also archived there.",
+    )
+    webhook_url: Annotated[str, AfterValidator(check_webhook_url)] | None = Field(
+        default=None,
+        description="Take updates by a webhook at this https URL instead of long polling; "
+        "Telegram posts them there, your reverse proxy passes them on to webhook_listen.",
+    )
+    webhook_listen: Annotated[str, AfterValidator(_check_listen)] = Field(
+        default="127.0.0.1:8443",
+        description="host:port where the bot's webhook listener (plain HTTP) takes the updates "
+        "Telegram posts to webhook_url.",
     )
 
 

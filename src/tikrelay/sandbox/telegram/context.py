@@ -12,6 +12,7 @@ from tikrelay.sandbox.telegram.files import FileStore
 from tikrelay.sandbox.telegram.flood import FloodLimiter
 from tikrelay.sandbox.telegram.params import Params
 from tikrelay.sandbox.telegram.updates import People, UpdateQueue
+from tikrelay.sandbox.telegram.webhook import WebhookDelivery
 from tikrelay.sandbox.telegram.world import CallRecord, Chat, World
 
 # Bot API limits (cloud server), in UTF-16 code units.
@@ -34,6 +35,7 @@ class Env:
     flood: FloodLimiter | None
     local_mode: bool
     upload_limit: int
+    webhook: WebhookDelivery
 
 
 @dataclass

@@ -109,6 +109,10 @@ class _Control:
         self.emu.set_flood_limits(FloodLimits(**limits) if limits else bool(body["enabled"]))
         return {"flood_limits": self.emu.env.flood is not None}
 
+    def webhook(self, request: web.Request, body: Body) -> Body:
+        deliveries = [d.to_json() for d in self.emu.webhook_deliveries]
+        return {**self.emu.webhook_info, "deliveries": deliveries}
+
     def clear_faults(self, request: web.Request, body: Body) -> Body:
         self.emu.clear_faults()
         return {"faults": []}
@@ -130,6 +134,8 @@ def control_routes(emu: EmulatorFacade) -> list[web.RouteDef]:
         ("POST", "/faults", lambda r, b: _done(emu.fail_call, b.pop("method"), **b)),
         ("POST", "/faults/album", lambda r, b: _done(emu.fail_album, **b)),
         ("POST", "/faults/delay", lambda r, b: _done(emu.delay_call, b.pop("method"), **b)),
+        ("POST", "/faults/webhook", lambda r, b: _done(emu.lose_webhook_answer, **b)),
+        ("GET", "/webhook", control.webhook),
         ("POST", "/updates/message", lambda r, b: people.message(b.pop("chat_id"), **b)),
         ("POST", "/updates/command", lambda r, b: people.command(b.pop("chat_id"), **b)),
         ("POST", "/updates/callback", lambda r, b: people.press_button(b.pop("chat_id"), **b)),

@@ -20,6 +20,7 @@ from tikrelay.sandbox.telegram.files import FileStore
 from tikrelay.sandbox.telegram.flood import FloodLimits
 from tikrelay.sandbox.telegram.server import build_app
 from tikrelay.sandbox.telegram.updates import People, UpdateQueue
+from tikrelay.sandbox.telegram.webhook import WebhookDelivery
 from tikrelay.sandbox.telegram.world import (
     User,
     World,
@@ -68,6 +69,7 @@ class TelegramEmulator(Served, EmulatorFacade):
             flood=None,
             local_mode=local_mode,
             upload_limit=upload_limit or (LOCAL_UPLOAD_LIMIT if local_mode else CLOUD_UPLOAD_LIMIT),
+            webhook=WebhookDelivery(queue),
         )
         self.set_flood_limits(flood_limits)
         self._root = root
@@ -88,6 +90,7 @@ class TelegramEmulator(Served, EmulatorFacade):
         return self
 
     async def stop(self) -> None:
+        await self.env.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

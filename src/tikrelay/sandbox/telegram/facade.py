@@ -11,6 +11,7 @@ from typing import Any
 from tikrelay.sandbox.telegram.context import Env
 from tikrelay.sandbox.telegram.flood import FloodLimiter, FloodLimits
 from tikrelay.sandbox.telegram.methods_chats import add_topic
+from tikrelay.sandbox.telegram.webhook import Delivery
 from tikrelay.sandbox.telegram.world import (
     TOPIC_COLORS,
     CallRecord,
@@ -138,6 +139,23 @@ class EmulatorFacade:
         else:
             chosen = limits if isinstance(limits, FloodLimits) else FloodLimits()
             self.env.flood = FloodLimiter(chosen, self._clock)
+
+    # -- the webhook -------------------------------------------------------------------------
+
+    @property
+    def webhook_info(self) -> dict[str, Any]:
+        """What getWebhookInfo answers now (``url`` is "" while no webhook is set)."""
+        return self.env.webhook.info()
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every POST of an update to a webhook, oldest first, with the answer's status."""
+        return self.env.webhook.deliveries
+
+    def lose_webhook_answer(self, nth: int = 1) -> None:
+        """Take the ``nth`` 2xx answer from the webhook (counted from now) as never received:
+        that update is posted again, as Telegram re-sends one whose answer did not come."""
+        self.env.webhook.lose_answer(nth)
 
     # -- people ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from tikrelay.sandbox.telegram.context import Call, check_member, method
 from tikrelay.sandbox.telegram.errors import QUERY_TOO_OLD, bad_request
+from tikrelay.sandbox.telegram.webhook import Webhook, check_webhook
 from tikrelay.sandbox.telegram.world import TOPIC_COLORS, Chat, Topic, User, World
 
 _ADMIN_RIGHTS = (
@@ -70,9 +71,37 @@ async def get_updates(call: Call) -> list[dict[str, Any]]:
     return await call.env.queue.get(params.get_int("offset"), limit, timeout)
 
 
+@method("setWebhook")
+async def set_webhook(call: Call) -> bool:
+    """An empty url removes the webhook, as deleteWebhook does."""
+    params, webhook = call.params, call.env.webhook
+    url = params.get_str("url") or ""
+    if not url:
+        await webhook.delete(drop_pending=params.get_bool("drop_pending_updates"))
+        return True
+    secret = params.get_str("secret_token")
+    check_webhook(url, secret)
+    allowed = params.get_json("allowed_updates")
+    if allowed is not None and not (
+        isinstance(allowed, list) and all(isinstance(kind, str) for kind in allowed)
+    ):
+        raise bad_request("can't parse allowed updates")
+    connections = min(100, max(1, params.get_int("max_connections") or 40))
+    if params.get_bool("drop_pending_updates"):
+        call.env.queue.drop()
+    webhook.set(Webhook(url, secret, allowed, connections))
+    return True
+
+
 @method("deleteWebhook")
 async def delete_webhook(call: Call) -> bool:
+    await call.env.webhook.delete(drop_pending=call.params.get_bool("drop_pending_updates"))
     return True
+
+
+@method("getWebhookInfo")
+async def get_webhook_info(call: Call) -> dict[str, Any]:
+    return call.env.webhook.info()
 
 
 @method("setMyCommands")

@@ -1,4 +1,5 @@
-"""The bot's update queue (getUpdates with long polling) and people acting in the world."""
+"""The bot's update queue (getUpdates with long polling, or a webhook's deliveries) and people
+acting in the world."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ CONFLICT = ApiError(
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running",
 )
+WEBHOOK_ACTIVE = ApiError(
+    409,
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first",
+)
 
 
 class UpdateQueue:
-    """Updates wait here until a getUpdates call confirms them with a higher ``offset``.
+    """Updates wait here until a getUpdates call confirms them with a higher ``offset`` (or a
+    webhook took them: ``confirm``).
 
     People may be injected from another thread; the waiting poll is woken on its own loop.
     """
@@ -33,10 +40,14 @@ class UpdateQueue:
         self._event: asyncio.Event | None = None
         self._generation = 0
         self.parked = asyncio.Event()
+        self._arrived: asyncio.Event | None = None
+        #: Set while a webhook is set: getUpdates is refused with 409 then.
+        self.webhook_active = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._event = asyncio.Event()
+        self._arrived = asyncio.Event()
         # Set while a poll waits for updates: lets tests line up a competing poll without sleeps.
         self.parked = asyncio.Event()
 
@@ -44,25 +55,50 @@ class UpdateQueue:
         with self._lock:
             update = {"update_id": next(self._ids), kind: payload}
             self._updates.append(update)
-        self._wake()
+        self.wake()
         return update
 
-    def _wake(self) -> None:
-        loop, event = self._loop, self._event
-        if loop is None or event is None or loop.is_closed():
+    def wake(self) -> None:
+        """Wake whoever waits for updates: a poll (which ends with 409 once a webhook is set)
+        and the webhook's deliveries."""
+        loop, event, arrived = self._loop, self._event, self._arrived
+        if loop is None or event is None or arrived is None or loop.is_closed():
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        for waiting in (event, arrived):
+            if running is loop:
+                waiting.set()
+            else:
+                loop.call_soon_threadsafe(waiting.set)
 
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._updates)
+
+    def confirm(self, update_id: int) -> None:
+        """The update was taken (its webhook answered 2xx): it is not sent again."""
+        with self._lock:
+            self._updates = [u for u in self._updates if u["update_id"] != update_id]
+
+    def drop(self) -> None:
+        """drop_pending_updates: every waiting update is gone."""
+        with self._lock:
+            self._updates = []
+
+    async def first(self) -> dict[str, Any]:
+        """The oldest waiting update, waiting for one to arrive."""
+        arrived = self._arrived
+        if arrived is None:
+            raise RuntimeError("the update queue is not bound to a loop")
+        while True:
+            arrived.clear()
+            with self._lock:
+                if self._updates:
+                    return self._updates[0]
+            await arrived.wait()
 
     def _take(self, offset: int | None, limit: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -77,6 +113,8 @@ class UpdateQueue:
         event = self._event
         if event is None:
             raise RuntimeError("the update queue is not bound to a loop")
+        if self.webhook_active:
+            raise WEBHOOK_ACTIVE
         self._generation += 1
         generation = self._generation
         event.set()  # a poll that is still waiting loses: Telegram answers it with 409
@@ -84,6 +122,8 @@ class UpdateQueue:
         deadline = time.monotonic() + wait
         while True:
             event.clear()
+            if self.webhook_active:
+                raise WEBHOOK_ACTIVE
             if generation != self._generation:
                 raise CONFLICT
             found = self._take(offset, limit)
