@@ -1,17 +1,19 @@
 """``tikrelay sandbox`` starts both emulators with a demo world, runs the real reposter once
-against them and shows what arrived, then serves until Ctrl-C with instructions that work."""
+against them and shows what arrived, runs the real bot while demo people write to it and shows
+their conversations, then serves (the bot too) until Ctrl-C with instructions that work."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import shlex
 import signal
 import ssl
 import subprocess
 import sys
-import urllib.request
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from tikrelay.config import load_settings
 from tikrelay.sandbox.tiktok.control import EmulatorControl
 
 DELIVERED = "Delivered, as the Telegram emulator holds it:"
+TALKED = "Talked with the bot, as the Telegram emulator holds it:"
 CHANNEL = "channel @tikrelay_demo"
 TOPIC = 'forum "Demo forum", topic "Clips"'
 ALICE = [
@@ -62,6 +65,46 @@ def deliveries(out: str) -> dict[str, list[str]]:
     return chats
 
 
+def conversations(out: str) -> dict[str, list[tuple[str, str]]]:
+    """The printed conversations: person -> (who, what) lines, spaces squeezed."""
+    section = out.split(TALKED, 1)[1].split("\n\n", 1)[0]
+    talks: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for line in section.strip("\n").splitlines():
+        if line.startswith("    "):
+            who, what = line.split(maxsplit=1)
+            current.append((who, " ".join(what.split())))
+        else:
+            current = talks.setdefault(line.strip().split(" in ", 1)[0], [])
+    return talks
+
+
+def assert_everyone_was_answered(out: str) -> None:
+    """Each demo person got the bot's answer to every line: its texts, and the media of their
+    links with the posts' captions."""
+    talks = conversations(out)
+    assert sorted(talks) == ["Dana", "Emil", "Fern"]
+    dana, emil, fern = talks["Dana"], talks["Emil"], talks["Fern"]
+    assert [who for who, _ in dana] == ["Dana", "bot"] * 3
+    assert dana[0][1] == "/start"
+    assert dana[1][1].startswith("text ")
+    assert re.fullmatch(r"https://www\.tiktok\.com/@demo_alice/video/\d+", dana[2][1])
+    assert dana[3][1] == "video the crane, now flying #origami [🎵 Sound]"
+    assert dana[4][1] == "thanks!"
+    assert dana[5][1].startswith("text ")
+    assert [who for who, _ in emil] == ["Emil", "bot", "Emil", "bot", "bot"]
+    assert emil[0][1] == "/help"
+    assert emil[1][1].startswith("text ")
+    assert re.fullmatch(r"https://www\.tiktok\.com/@demo_alice/photo/\d+", emil[2][1])
+    assert emil[3:] == [
+        ("bot", "album of 4 photos four slides #photomode"),
+        ("bot", "audio Alice (demo) — original sound - demo_alice"),
+    ]
+    assert re.fullmatch(r"look at this one https://vm\.tiktok\.com/\w+/", fern[0][1])
+    assert fern[1:] == [("bot", "video sharper in HEVC, but Telegram wants H.264 #fyp [🎵 Sound]")]
+    assert "tikrelay bot exited with 0" in out
+
+
 def in_order(messages: list[str], expected: list[str]) -> bool:
     """``expected`` appears in ``messages`` in this order (other creators' posts in between)."""
     return [m for m in messages if m in expected] == expected
@@ -87,6 +130,7 @@ def test_once_delivers_both_creators_and_a_second_sandbox_starts_afresh(tmp_path
         assert in_order(chats[CHANNEL], ALICE)
         assert in_order(chats[CHANNEL], BOB)
         assert chats[TOPIC] == BOB
+        assert_everyone_was_answered(out)
         assert "sandbox stopped" in out
         assert "press Ctrl-C" not in out
 
@@ -97,7 +141,12 @@ def test_once_delivers_both_creators_and_a_second_sandbox_starts_afresh(tmp_path
         ("@demo_bob", ["demo_channel", "demo_topic"]),
     ]
     topic = settings.destinations["demo_topic"].telegram
+    assert topic is not None
     assert (topic.chat_id, topic.topic_id) == (-1001000000002, 2)
+    # The bot's config is the same but for its own database.
+    bot = load_settings(tmp_path / "sandbox" / "bot.yaml")
+    assert bot.state_dir == (tmp_path / "sandbox" / "bot-state").resolve()
+    assert bot.model_dump(exclude={"state_dir"}) == settings.model_dump(exclude={"state_dir"})
 
 
 @dataclass
@@ -129,6 +178,7 @@ def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()  # a test that failed before reading it all leaves it open
 
 
 def interrupt(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT) -> str:
@@ -139,10 +189,12 @@ def interrupt(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT) 
     return out
 
 
-def control(url: str) -> Any:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=30) as response:
-        return json.loads(response.read())
+def control(url: str, body: object = None) -> Any:
+    """GET a control API's URL, or POST ``body`` to it as JSON."""
+    with httpx.Client(trust_env=False, timeout=30) as client:  # no proxy from the environment
+        response = client.get(url) if body is None else client.post(url, json=body)
+    response.raise_for_status()
+    return response.json()
 
 
 SERVING = "press Ctrl-C to stop"
@@ -164,6 +216,10 @@ def test_after_the_run_it_serves_and_its_instructions_add_a_post_and_rerun(
     add_post = under("  Add a post to @demo_alice (or a slideshow: kind slideshow):")
     rerun = under("  Run the reposter; each run delivers only what is new:")
     look = under("  See what a chat holds:")
+    [send_heading] = [line for line in lines if line.startswith("  Send the bot a link as Dana")]
+    send_link = under(send_heading)
+    look_at_dana = under("  See Dana's chat with the bot:")
+    assert "Start the bot" not in banner  # it runs already
 
     # The printed curl command, as curl would send it.
     curl = shlex.split(add_post)
@@ -193,7 +249,23 @@ def test_after_the_run_it_serves_and_its_instructions_add_a_post_and_rerun(
     assert len(messages) == alice + bob + new
     assert messages[-1]["caption"].startswith("hello from the sandbox")
 
-    interrupt(running.proc)
+    # The printed message, as curl would send it, reaches the running bot, which answers Dana.
+    curl = shlex.split(send_link)
+    assert curl[:3] == ["curl", "-X", "POST"]
+    message = json.loads(curl[curl.index("-d") + 1])
+    control(curl[3], message)
+
+    def dana_videos() -> list[str]:
+        return [m["caption"] for m in control(shlex.split(look_at_dana)[1]) if "video" in m]
+
+    deadline = time.monotonic() + 60
+    while len(dana_videos()) < 2:  # the one of the demo, and this one
+        assert time.monotonic() < deadline, f"the bot did not answer {message}"
+        time.sleep(0.2)
+    assert dana_videos()[-1].startswith("coffee, then code")
+
+    out = interrupt(running.proc)
+    assert "tikrelay bot exited with 0" in out
 
 
 @pytest.mark.parametrize("running", [(("--no-run",), "Faults, flood limits")], indirect=True)
@@ -201,6 +273,8 @@ def test_no_run_serves_both_emulators_until_interrupted(running: Running, tmp_pa
     banner = running.banner
     assert "@demo_alice (4 posts)" in banner
     assert "Running the reposter" not in banner
+    assert "Starting the bot" not in banner
+    assert "Start the bot, which answers what people send it:" in banner
     token = banner.split("TELEGRAM_BOT_TOKEN=", 1)[1].split()[0]
     settings = load_settings(tmp_path / "sandbox" / "tikrelay.yaml")
     proxy = settings.network.proxies[0]

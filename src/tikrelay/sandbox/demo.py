@@ -1,8 +1,10 @@
-"""The demo world of ``tikrelay sandbox``: both emulators, a few creators and chats, a complete
-config for the reposter, and what arrived in the chats, in one loop."""
+"""The demo world of ``tikrelay sandbox``: both emulators, a few creators and chats, people who
+write to the bot, a complete config for the reposter, and what arrived in the chats, in one
+loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -14,7 +16,7 @@ from typing import Any
 
 from tikrelay.sandbox.fixtures import MediaFixtures
 from tikrelay.sandbox.telegram import TelegramEmulator
-from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
+from tikrelay.sandbox.tiktok import PostKind, TikTokEmulator, TikTokWorld
 
 # A made-up token the emulator accepts; it is fixed so that the printed config stays valid.
 SANDBOX_TOKEN = "1000000001:sandbox-token-not-a-secret"  # noqa: S105
@@ -28,6 +30,8 @@ DEMO_ROUTES: dict[str, tuple[str, ...]] = {
 
 #: Message fields that carry what a post became; service messages (a topic created) have none.
 _CONTENT_KINDS = ("video", "photo", "audio", "animation", "document", "text")
+#: A caption or text is shown up to this many characters, so that each message keeps one line.
+_SHOWN_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -51,15 +55,24 @@ class SandboxInfo:
     ca_file: Path
     config_file: Path
     state_dir: Path
+    #: The bot's config: the same but for ``bot_state_dir``, a database of its own, because a
+    #: bot on the reposter's database would also run the jobs of a ``run --once`` started
+    #: beside it, and that run would end with them "not finished yet".
+    bot_config_file: Path
+    bot_state_dir: Path
     creators: dict[str, int]
     chats: list[DemoChat]
+    people: list[DemoPerson]
+    #: A post's link for the printed instructions: what to send the bot as a person.
+    sample_link: str
 
-    def config_text(self) -> str:
+    def config_text(self, state_dir: Path | None = None) -> str:
         """A complete config for ``tikrelay run --once`` against the emulators (valid for
-        ``load_settings``). Paths are absolute so that it works from any folder."""
+        ``load_settings``), with ``state_dir`` or the reposter's. Paths are absolute so that it
+        works from any folder."""
         lines = [
             "# tikrelay pointed at the sandbox emulators; `tikrelay sandbox` rewrites this file.",
-            f"state_dir: {_scalar(self.state_dir)}",
+            f"state_dir: {_scalar(state_dir or self.state_dir)}",
             "telegram:",
             f"  api_url: {_scalar(self.telegram_url)}",
             "network:",
@@ -83,6 +96,18 @@ class SandboxInfo:
         return [chat for chat in self.chats if chat.destination is not None]
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    """Someone who writes to the bot: each line waits for the bot's answer to the one before."""
+
+    name: str
+    user_id: int
+    #: Their private chat with the bot, or a group they write in.
+    chat: DemoChat
+    #: What they send, in order; a line starting with ``/`` is a command.
+    says: tuple[str, ...]
+
+
 def _scalar(value: object) -> str:
     # A JSON string is a valid double-quoted YAML scalar, whatever the path holds.
     return json.dumps(str(value))
@@ -95,10 +120,17 @@ class DeliveredMessage:
     kind: str
     items: int
     caption: str
+    #: The text of the button under it (the bot's 🎵 Sound), if any.
+    button: str | None = None
 
     def describe(self) -> str:
         what = self.kind if self.items == 1 else f"album of {self.items} {self.kind}s"
-        return f"{what:<20} {self.caption}".rstrip()
+        button = f"  [{self.button}]" if self.button else ""
+        return f"{what:<20} {shorten(self.caption)}{button}".rstrip()
+
+
+def shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1].rstrip() + "…"
 
 
 def summarize_messages(messages: Sequence[dict[str, Any]]) -> list[DeliveredMessage]:
@@ -119,9 +151,14 @@ def summarize_messages(messages: Sequence[dict[str, Any]]) -> list[DeliveredMess
                 album.caption or _first_line(message),
             )
         else:
-            found.append(DeliveredMessage(kind, 1, _first_line(message)))
+            found.append(DeliveredMessage(kind, 1, _first_line(message), _button(message)))
         last_group = group
     return found
+
+
+def _button(message: dict[str, Any]) -> str | None:
+    rows = message.get("reply_markup", {}).get("inline_keyboard") or [[]]
+    return str(rows[0][0]["text"]) if rows[0] else None
 
 
 def _first_line(message: dict[str, Any]) -> str:
@@ -146,6 +183,82 @@ class Sandbox:
         if chat.topic_id is not None:
             messages = [m for m in messages if m.get("message_thread_id") == chat.topic_id]
         return summarize_messages(messages)
+
+    async def converse(self, people: Sequence[DemoPerson], *, every: float = 0.1) -> None:
+        """The people write to the bot side by side, each line once the bot answered the one
+        before (checked in the emulator ``every`` seconds); returns when all were answered."""
+
+        async def talk(person: DemoPerson) -> None:
+            for text in person.says:
+                message_id = self.say(person, text)
+                # The emulator has no event to wait on: its records are polled.
+                while not self.answered(person.chat.chat_id, message_id):  # noqa: ASYNC110
+                    await asyncio.sleep(every)
+
+        await asyncio.gather(*(talk(person) for person in people))
+
+    def unanswered(self, person: DemoPerson) -> str | None:
+        """The person's newest line, if the bot has not answered it (yet)."""
+        chat_id = person.chat.chat_id
+        mine = [
+            m
+            for m in self.telegram.messages(chat_id)
+            if m.get("from", {}).get("id") == person.user_id
+        ]
+        if mine and not self.answered(chat_id, mine[-1]["message_id"]):
+            return str(mine[-1].get("text", ""))
+        return None
+
+    def say(self, person: DemoPerson, text: str) -> int:
+        """``person`` sends ``text`` (``/start`` as a command, as Telegram marks one); returns
+        the message's id."""
+        chat_id, user_id = person.chat.chat_id, person.user_id
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            update = self.telegram.user_command(chat_id, command, args, user_id=user_id)
+        else:
+            update = self.telegram.user_message(chat_id, text, user_id=user_id)
+        return int(update["message"]["message_id"])
+
+    def answered(self, chat_id: int, message_id: int) -> bool:
+        """The bot replied to the message, or took its 👀 reaction away: what it does once a
+        link's media arrived (or the link failed for good)."""
+        for message in self.telegram.messages(chat_id):
+            replied = message.get("reply_to_message", {}).get("message_id") == message_id
+            if replied and _from_bot(message):
+                return True
+        return any(
+            call.ok
+            and call.chat_id == chat_id
+            and call.message_ids == [message_id]
+            and _reaction(call.params.get("reaction")) == []
+            for call in self.telegram.calls("setMessageReaction")
+        )
+
+    def conversation(self, person: DemoPerson) -> list[tuple[str, str]]:
+        """The person's chat, oldest first, as (who, what): their lines, and the bot's answers
+        summarized like deliveries."""
+        lines: list[tuple[str, str]] = []
+        answers: list[dict[str, Any]] = []
+        for message in [*self.telegram.messages(person.chat.chat_id), None]:
+            if message is not None and _from_bot(message):
+                answers.append(message)
+                continue
+            lines += [("bot", answer.describe()) for answer in summarize_messages(answers)]
+            answers = []
+            if message is not None:
+                who = message.get("from", {}).get("first_name", "?")
+                lines.append((str(who), str(message.get("text", ""))))
+        return lines
+
+
+def _from_bot(message: dict[str, Any]) -> bool:
+    return bool(message.get("from", {}).get("is_bot"))
+
+
+def _reaction(value: object) -> object:
+    # The emulator keeps the parameter as sent: a JSON text from a form, a list from JSON.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def build_tiktok_world(media: MediaFixtures) -> TikTokWorld:
@@ -183,10 +296,31 @@ def build_telegram_world(emu: TelegramEmulator) -> list[DemoChat]:
     ]
 
 
+def build_people(emu: TelegramEmulator, world: TikTokWorld, *, group: DemoChat) -> list[DemoPerson]:
+    """Two people in private chats with the bot and one in the group, with what each sends."""
+    alice, bob = world.posts("demo_alice"), world.posts("demo_bob")
+    video = next(p for p in alice if p.kind is PostKind.VIDEO)
+    slides = next(p for p in alice if p.kind is PostKind.SLIDESHOW)
+    shared = next(p for p in bob if p.kind is PostKind.VIDEO)
+    scripts = {
+        "Dana": (None, ("/start", video.url, "thanks!")),
+        "Emil": (None, ("/help", slides.url)),
+        "Fern": (group, (f"look at this one {world.short_link(shared.id)}",)),
+    }
+    people = []
+    for name, (chat, says) in scripts.items():
+        user = emu.add_user(name, username=name.lower())
+        if chat is None:
+            private = emu.add_chat("private", person=user)
+            chat = DemoChat("a private chat with the bot", private.id)
+        people.append(DemoPerson(name, user.id, chat, says))
+    return people
+
+
 def clear_state(folder: Path) -> None:
     """Forget what earlier sandboxes in ``folder`` left: the emulators start empty, so the
     reposter's deliveries and the emulator's uploads from before would only contradict them."""
-    for name in ("state", "telegram"):
+    for name in ("state", "bot-state", "telegram"):
         shutil.rmtree(folder / name, ignore_errors=True)
 
 
@@ -208,6 +342,7 @@ async def start_sandbox(
     )
     async with tiktok, telegram:
         chats = build_telegram_world(telegram)
+        people = build_people(telegram, world, group=chats[-1])
         ca_file = folder / "tiktok-ca.pem"
         ca_file.write_bytes(tiktok.ca_pem)
         info = SandboxInfo(
@@ -219,8 +354,14 @@ async def start_sandbox(
             ca_file=ca_file.resolve(),
             config_file=folder / "tikrelay.yaml",
             state_dir=(folder / "state").resolve(),
+            bot_config_file=folder / "bot.yaml",
+            bot_state_dir=(folder / "bot-state").resolve(),
             creators={c.username: len(world.posts(c.username)) for c in world.creators()},
             chats=chats,
+            people=people,
+            sample_link=world.posts("demo_bob")[-1].url,
         )
         info.config_file.write_text(info.config_text(), encoding="utf-8")
+        bot_config = info.config_text(info.bot_state_dir)
+        info.bot_config_file.write_text(bot_config, encoding="utf-8")
         yield Sandbox(info, world, telegram)
