@@ -11,6 +11,7 @@ import functools
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +68,7 @@ class Worker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self.stats = WorkerStats()
         self._running: dict[int, Attempt] = {}
+        self._idle_since: float | None = None  # drain mode: since when it waits for others
         self._stopping = False
         #: Why the worker stopped on its own (a full disk): the command says so and exits.
         self.fatal: TikrelayError | None = None
@@ -152,6 +154,11 @@ class Worker:
                     continue
                 if self.drain:
                     wait = await self._soon_due()
+                    if wait is None and await self._elsewhere():
+                        # Another process (a bot service on the same database) runs a job of
+                        # this run: what it makes is this run's to finish and count; waited for
+                        # up to drain_wait_seconds without a job of its own.
+                        wait = self.settings.poll_interval_seconds
                     if wait is None:
                         return
                     # A retry comes due in a moment (a 429's retry_after): wait for it.
@@ -171,6 +178,8 @@ class Worker:
             attempt.task.add_done_callback(functools.partial(self._done, job.id))
             self._running[job.id] = attempt
         self.stats.claimed += len(jobs)
+        if jobs:
+            self._idle_since = None
         return len(jobs)
 
     def _done(self, job_id: int, _task: object) -> None:
@@ -195,6 +204,15 @@ class Worker:
             return None
         wait = max(0.0, (due - self.queue.clock()).total_seconds())
         return wait if wait <= self.settings.drain_wait_seconds else None
+
+    async def _elsewhere(self) -> bool:
+        now = time.monotonic()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since > self.settings.drain_wait_seconds:
+            return False
+        names = self.service.registry.names()
+        return bool(await self.run_db(self.queue.running_elsewhere, names, self.id))
 
     async def _recover(self) -> None:
         found = await self.run_db(

@@ -33,6 +33,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: A flag on a connection whose transaction created a job.
+_CREATED = "tikrelay_job_created"
+
+
 class JobQueue:
     """Durable jobs on one database (SQLite or PostgreSQL)."""
 
@@ -48,8 +52,13 @@ class JobQueue:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One transaction; workers of this process are woken once it committed a new job
+        (enqueued here or by a caller given this connection, such as the bot's intake)."""
         with self.engine.begin() as conn:
             yield conn
+            created = conn.info.pop(_CREATED, False)
+        if created:
+            self._woken()
 
     def _notify(self, conn: Connection) -> None:
         if self.is_postgres:
@@ -72,9 +81,7 @@ class JobQueue:
         for new in batch:
             queue_sql.checked_payload(new.payload)  # refuse before opening a transaction
         with self.transaction() as conn:
-            result = self._enqueue_in(conn, batch)
-        self._woken()
-        return result
+            return self._enqueue_in(conn, batch)
 
     def _enqueue_in(self, conn: Connection, batch: Sequence[NewJob]) -> list[Enqueued]:
         queue_sql.check_queue_length(conn, self.max_queue_length, len(batch))
@@ -82,6 +89,7 @@ class JobQueue:
         result = [queue_sql.insert_job(conn, new, now) for new in batch]
         if any(e.created for e in result):
             self._notify(conn)
+            conn.info[_CREATED] = True  # the transaction wakes the workers once it commits
         return result
 
     # -- workers -------------------------------------------------------------------------------
@@ -287,6 +295,22 @@ class JobQueue:
         with self.engine.connect() as conn:
             found: datetime | None = conn.execute(query).scalar()
             return found
+
+    def running_elsewhere(self, kinds: Sequence[str], worker_id: str) -> bool:
+        """Whether another worker holds a live lease on a job of ``kinds`` (one that may still
+        make more work, such as a poll another process claimed)."""
+        query = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.kind.in_(list(kinds)),
+                jobs.c.worker_id != worker_id,
+                jobs.c.lease_until > self.clock(),
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def has_due_work(self, kinds: Sequence[str] | None = None) -> bool:
         """Anything of ``kinds`` claimable or due now; drain mode exits when there is none."""

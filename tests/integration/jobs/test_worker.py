@@ -4,12 +4,14 @@ stages, cancellation, graceful stop, drain mode, limits at enqueue, schedules.""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import Connection
 
 from tikrelay.config.settings import JobKindSettings, JobSettings, Settings
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
@@ -237,3 +239,26 @@ async def test_a_deferred_job_waits_without_spending_an_attempt(service: JobServ
         (waits.id, JobStatus.PENDING, 0),
         (done.id, JobStatus.COMPLETED, 1),
     ]
+
+
+async def test_a_draining_worker_waits_for_a_job_another_process_runs(
+    service: JobService,
+) -> None:
+    """``run --once`` beside a bot service on one database: a job of the run that the
+    service's worker claimed still counts, and so does the work it makes."""
+    queue = service.queue
+    first = service.enqueue("greet", {"name": "Ada"}).job
+    queue.register_worker("bot-service", "elsewhere", os.getpid())
+    [held] = queue.claim("bot-service", 1, timedelta(seconds=30))
+    assert held.id == first.id
+    run = asyncio.create_task(drain(service))
+    await asyncio.sleep(0.3)  # six polls of the idle worker
+    assert not run.done()  # it waits: the other process may make more work for it
+
+    def make_more(conn: Connection) -> None:
+        service.enqueue("greet", {"name": "Bo"}, conn=conn)
+
+    assert queue.complete(first.id, "bot-service", [make_more])
+    await asyncio.wait_for(run, 10)
+    [made] = [job for job in queue.list_jobs(JobStatus.COMPLETED, 10, None) if job.id != first.id]
+    assert made.payload == {"name": "Bo"}
