@@ -18,6 +18,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 
 from tests.support.telegram import ptb_timedelta  # noqa: F401 - fixture
 from tikrelay.destinations.pacer import FloodPacer
+from tikrelay.destinations.target import Probe
 from tikrelay.destinations.telegram import ChatTarget, TelegramSender
 from tikrelay.destinations.telegram_checks import PRIVATE_NOTE, TOPIC_NOTE
 from tikrelay.destinations.telegram_errors import AlbumPartiallySentError, ChatMigratedError
@@ -297,9 +298,9 @@ async def test_an_album_cut_short_is_not_retried(
     delivered = call.message_ids
     assert len(delivered) == 2
     # The caller finds out what arrived: the ids before the cut exist, the next does not.
-    assert [await sender.probe_message(target, i) for i in delivered] == [True, True]
+    assert [await sender.probe_message(target, i) for i in delivered] == [Probe.OURS] * 2
     assert fake.sleeps == [pytest.approx(8.25)]  # probes waited out the chat's pause
-    assert await sender.probe_message(target, delivered[-1] + 1) is False
+    assert await sender.probe_message(target, delivered[-1] + 1) is Probe.NONE
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -361,20 +362,20 @@ def test_ptb_exception_types_are_classified() -> None:
 # -- looking ---------------------------------------------------------------------------------
 
 
-async def test_probe_message_tells_existing_from_missing(
+async def test_probe_message_tells_ours_from_others_and_missing(
     emu: TelegramEmulator, sender: TelegramSender, media: MediaFixtures
 ) -> None:
     group = emu.add_chat("supergroup", title="G")
     channel = emu.add_chat("channel", title="C")
     [sent] = await sender.send_photos(ChatTarget(group.id), photos(media, 1), None)
-    assert await sender.probe_message(ChatTarget(group.id), sent) is True
-    assert await sender.probe_message(ChatTarget(group.id), sent + 10) is False
-    # Somebody else's message answers "can't be edited": it exists all the same.
+    assert await sender.probe_message(ChatTarget(group.id), sent) is Probe.OURS
+    assert await sender.probe_message(ChatTarget(group.id), sent + 10) is Probe.NONE
+    # Somebody else's message answers "can't be edited": a bot may always edit its own.
     written = emu.user_message(group.id, "from a person")["message"]["message_id"]
-    assert await sender.probe_message(ChatTarget(group.id), written) is True
-    # In a channel any post answers True: a probe proves a message exists, not who sent it.
+    assert await sender.probe_message(ChatTarget(group.id), written) is Probe.OTHERS
+    # In a channel an admin bot may edit any post: a probe cannot tell who sent it there.
     post = emu.user_message(channel.id, "an admin's post")["channel_post"]["message_id"]
-    assert await sender.probe_message(ChatTarget(channel.id), post) is True
+    assert await sender.probe_message(ChatTarget(channel.id), post) is Probe.OURS
     assert emu.messages(group.id)[0]["message_id"] == sent  # probing changed nothing
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,11 @@ class ChatTarget:
         if self.topic_id is None:
             return f"chat {self.chat_id}"
         return f"topic {self.topic_id} of chat {self.chat_id}"
+
+
+class Probe(StrEnum):
+    """What is at a message id of a chat, as far as a bot can tell without reading it."""
+
+    OURS = "ours"  # a message the bot may edit: its own (in a channel, any post, if it is admin)
+    OTHERS = "others"  # a message somebody else wrote
+    NONE = "none"  # no message (never sent, or deleted)

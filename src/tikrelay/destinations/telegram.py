@@ -31,7 +31,7 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from tikrelay.destinations.pacer import FloodPacer
-from tikrelay.destinations.target import ChatTarget
+from tikrelay.destinations.target import ChatTarget, Probe
 from tikrelay.destinations.telegram_checks import DestinationCheck, assess_destination
 from tikrelay.destinations.telegram_errors import (
     AlbumPartiallySentError,
@@ -211,6 +211,22 @@ class TelegramSender:
 
         return await self._call(target, 1, send)
 
+    async def send_document(self, target: ChatTarget, path: Path, caption: str | None) -> int:
+        """One file as a document (an admin's job log)."""
+
+        async def send() -> list[int]:
+            with contextlib.ExitStack() as files:
+                message = await self._bot.send_document(
+                    target.chat_id,
+                    self._file(path, files),
+                    message_thread_id=target.topic_id,
+                    caption=caption,
+                )
+            return [message.message_id]
+
+        [message_id] = await self._call(target, 1, send)
+        return message_id
+
     async def send_photos(
         self,
         target: ChatTarget,
@@ -285,21 +301,24 @@ class TelegramSender:
 
     # -- looking ---------------------------------------------------------------------------
 
-    async def probe_message(self, target: ChatTarget, message_id: int) -> bool:
-        """Whether a message with this id exists in the chat (see docs/telegram.md: it does not
-        tell who sent it). Asks to remove an inline keyboard the message does not have."""
+    async def probe_message(self, target: ChatTarget, message_id: int) -> Probe:
+        """What is at this id of the chat (see docs/telegram.md): a message the bot may edit
+        (its own; in a channel where it may edit messages, any post), somebody else's, or
+        nothing. Asks to remove an inline keyboard the message does not have."""
 
-        async def probe() -> bool:
+        async def probe() -> Probe:
             try:
                 await self._bot.edit_message_reply_markup(target.chat_id, message_id)
             except BadRequest as exc:
                 text = exc.message.lower()
-                if "message is not modified" in text or "message can't be edited" in text:
-                    return True  # both answers need a message at that id
+                if "message is not modified" in text:
+                    return Probe.OURS
+                if "message can't be edited" in text:
+                    return Probe.OTHERS  # a bot may always edit its own
                 if "message to edit not found" in text:
-                    return False
+                    return Probe.NONE
                 raise
-            return True  # it had a keyboard, which is gone now: it exists all the same
+            return Probe.OURS  # it had a keyboard, which is gone now: ours all the same
 
         return await self._call(target, 0, probe)
 

@@ -47,6 +47,7 @@ class Route:
 
     name: str
     settings: DestinationSettings
+    after: int | None = None  # a message the post follows in the chat (the bot's request)
 
     @property
     def target(self) -> ChatTarget:
@@ -58,10 +59,21 @@ class Route:
         return str(self.settings.chat.chat_id)
 
     @classmethod
-    def to_chat(cls, name: str, chat_id: int | str, topic_id: int | None = None) -> Route:
-        """A chat that is no destination of the catalog: one that asked the bot for a post."""
+    def to_chat(
+        cls,
+        name: str,
+        chat_id: int | str,
+        topic_id: int | None = None,
+        *,
+        after: int | None = None,
+        caption: str | None = None,
+    ) -> Route:
+        """A chat that is no destination of the catalog: one that asked the bot for a post
+        (in the message ``after``), captioned by the template ``caption`` (default: the
+        reposter's)."""
         telegram = TelegramDestination(chat_id=chat_id, topic_id=topic_id)
-        return cls(name, DestinationSettings(telegram=telegram))
+        extra = {} if caption is None else {"caption": caption}
+        return cls(name, DestinationSettings(telegram=telegram, **extra), after)
 
     @property
     def job_kind(self) -> str:

@@ -5,13 +5,16 @@ message id we know in that chat (the mark). When Telegram confirms, the intent g
 ids. A later attempt that finds an intent without ids does not know whether the part arrived, so
 it asks Telegram: sends to one chat are serial and message ids in a chat only grow, so the part's
 messages, if they arrived, are the first of ours after the mark. ``probe_message`` (an edit that
-changes nothing) tells for each id whether a message exists there; ids that other confirmed sends
-own are skipped. All found: the part is recorded as delivered (reconciled). Some of an album
-found: only the missing images are sent. None found: the part is sent again.
+changes nothing) tells for each id whether the bot's own message is there, somebody else's (a
+person writing to the bot, a group member: skipped), or none; ids that other confirmed sends own
+are skipped. All found: the part is recorded as delivered (reconciled). Some of an album found:
+only the missing images are sent. None found: the part is sent again. An answer to someone who
+asked the bot has a mark from the start: the message it answers (``Route.after``).
 
-What this cannot prove: that a message found after the mark is ours and not one somebody else
-posted in the same seconds, and, for the very first send to a chat (no mark yet), anything at
-all: that part is sent again, which may duplicate it once. docs/reposting.md says more.
+What this cannot prove: in a channel, where an admin bot may edit every post, that a message
+found after the mark is ours and not one another admin posted in the same seconds; and, for the
+very first send to a chat with history (no mark yet), anything at all: that part is sent again,
+which may duplicate it once. docs/reposting.md says more.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from tikrelay.destinations.target import Probe
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import Route
@@ -29,8 +33,10 @@ from tikrelay.store import relay as sql
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
 
-# Probing stops after this many ids in a row without a message.
+# Probing stops after this many ids in a row without a message…
 PROBE_GAP = 3
+# …or this many ids after the mark (a busy group writes between our sends).
+MAX_PROBED = 100
 # Sends older than this no longer count against any of a chat's limits (a rolling minute).
 PACE_MEMORY = 90.0
 
@@ -59,7 +65,7 @@ async def send_parts(
         arrived: list[int] = []
         if intent is None:
             newest = await ledger.run(sql.newest_message_id, route.chat)
-            mark = max((m for m in (newest, settled) if m is not None), default=None)
+            mark = max((m for m in (newest, settled, route.after) if m is not None), default=None)
             if mark is None:
                 mark = await _empty_chat_mark(sender, route)
             await ledger.run(
@@ -83,7 +89,7 @@ async def send_parts(
                 # The rest goes out now, after the chat's newest message we know of: a later
                 # attempt probes after that, never between (another post's may be there).
                 newest = await ledger.run(sql.newest_message_id, route.chat)
-                marks = [m for m in (newest, settled, *arrived) if m is not None]
+                marks = [m for m in (newest, settled, route.after, *arrived) if m is not None]
                 await ledger.run(
                     sql.remark_intent,
                     post_key,
@@ -127,13 +133,13 @@ async def _send(
                 caption=text if caption else None,
                 file_ids=out,
             )
-        case AudioPart(title=title, performer=performer, cover=cover):
+        case AudioPart(title=title, performer=performer, cover=cover, caption=text):
             return await sender.send_audio(
                 target,
                 files[0],
                 title=title,
                 performer=performer,
-                caption=None,
+                caption=text if caption else None,
                 cover=cover,
                 file_ids=out,
             )
@@ -163,7 +169,7 @@ async def _empty_chat_mark(sender: TelegramSender, route: Route) -> int | None:
     asked about, never a chat's history (a probe may take a keyboard off somebody's message).
     """
     for message_id in range(1, PROBE_GAP + 1):
-        if await sender.probe_message(route.target, message_id):
+        if await sender.probe_message(route.target, message_id) is not Probe.NONE:
             return None
     return 0
 
@@ -230,12 +236,14 @@ async def _reconcile(
     )
     found = list(intent.arrived)
     candidate, gap = start + 1, 0
-    while len(found) < intent.expected and gap < PROBE_GAP:
+    while len(found) < intent.expected and gap < PROBE_GAP and candidate - start <= MAX_PROBED:
         if candidate not in others:
-            if await sender.probe_message(route.target, candidate):
+            seen = await sender.probe_message(route.target, candidate)
+            if seen is Probe.OURS:
                 found.append(candidate)
                 gap = 0
-            else:
+            elif seen is Probe.NONE:
                 gap += 1
+            # Somebody else's message (the person who asked, a group member) is not ours.
         candidate += 1
     return found
