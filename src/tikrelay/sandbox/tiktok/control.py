@@ -4,6 +4,7 @@ client for it, so another process can add content, inject faults and read the re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import urllib.request
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
-from tikrelay.sandbox.tiktok.model import Creator, Post
+from tikrelay.sandbox.tiktok.model import ArchiveItem, Creator, Post
 from tikrelay.sandbox.tiktok.wire import BadRequestError, Request, Response
 from tikrelay.sandbox.tiktok.world import LoggedRequest, TikTokWorld
 
@@ -50,6 +51,19 @@ def post_json(post: Post) -> dict[str, Any]:
     }
 
 
+def archive_item_json(item: ArchiveItem) -> dict[str, Any]:
+    return {
+        "identifier": item.identifier,
+        "url": item.url,
+        "title": item.title,
+        "creator": item.creator,
+        "files": [
+            {"name": f.name, "url": f.url, "format": f.format, "height": f.height}
+            for f in item.files
+        ],
+    }
+
+
 def request_json(entry: LoggedRequest) -> dict[str, Any]:
     return {
         "host": entry.host,
@@ -84,6 +98,10 @@ class ControlAPI:
             ("GET", re.compile(r"/requests"), self._list_requests),
             ("DELETE", re.compile(r"/requests"), self._clear_requests),
             ("GET", re.compile(r"/ca\.pem"), self._ca),
+            ("GET", re.compile(r"/web"), self._web),
+            ("POST", re.compile(r"/web/pages"), self._add_page),
+            ("POST", re.compile(r"/web/redirects"), self._add_redirect),
+            ("POST", re.compile(r"/web/archive"), self._add_archive_item),
         ]
 
     async def handle(self, request: Request) -> Response:
@@ -190,6 +208,38 @@ class ControlAPI:
     async def _ca(self, request: Request, match: re.Match[str]) -> Response:
         return Response(200, [("Content-Type", "application/x-pem-file")], self._ca_pem)
 
+    async def _web(self, request: Request, match: re.Match[str]) -> Response:
+        web = self.world.web
+        site = await asyncio.to_thread(lambda: web.site)
+        archive = [archive_item_json(item) for item in web.archive_items()]
+        return Response.json(200, {"site": dataclasses.asdict(site), "archive": archive})
+
+    async def _add_page(self, request: Request, match: re.Match[str]) -> Response:
+        body = request.json()
+        url = self.world.web.add_page(
+            str(body["slug"]),
+            title=str(body["title"]),
+            kind=str(body.get("kind", "video")),
+            description=str(body.get("description", "")),
+        )
+        return Response.json(201, {"url": url})
+
+    async def _add_redirect(self, request: Request, match: re.Match[str]) -> Response:
+        body = request.json()
+        url = self.world.web.redirect(str(body["location"]), int(body.get("status", 302)))
+        return Response.json(201, {"url": url})
+
+    async def _add_archive_item(self, request: Request, match: re.Match[str]) -> Response:
+        body = request.json()
+        fields = {k: str(body[k]) for k in ("creator", "description", "date") if k in body}
+        item = await asyncio.to_thread(
+            self.world.web.add_archive_item,
+            str(body["identifier"]),
+            title=str(body["title"]),
+            **fields,
+        )
+        return Response.json(201, archive_item_json(item))
+
 
 class EmulatorControl:
     """A blocking client for the control API (never goes through any configured proxy)."""
@@ -224,6 +274,20 @@ class EmulatorControl:
 
     def throttle_cdn(self, bytes_per_second: int | None) -> None:
         self.call("PUT", "/throttle", {"bytes_per_second": bytes_per_second})
+
+    def web(self) -> dict[str, Any]:
+        """The generic site's fixture URLs (``site``) and the archive.org items (``archive``)."""
+        result: dict[str, Any] = self.call("GET", "/web")
+        return result
+
+    def add_archive_item(self, identifier: str, title: str, **fields: str) -> dict[str, Any]:
+        body = {"identifier": identifier, "title": title, **fields}
+        result: dict[str, Any] = self.call("POST", "/web/archive", body)
+        return result
+
+    def web_redirect(self, location: str, status: int = 302) -> str:
+        result = self.call("POST", "/web/redirects", {"location": location, "status": status})
+        return str(result["url"])
 
     def requests(self, **filters: str) -> list[dict[str, Any]]:
         query = urlencode(filters)

@@ -1,4 +1,5 @@
-"""CDN URLs for a post's media, shaped like TikTok's, and the fixture files behind them."""
+"""Media files: CDN URLs for a post's media, shaped like TikTok's, and the fixture files behind
+them; the files the emulated web sites serve; and answering a request for a file (``Range``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import base64
 import hashlib
 import hmac
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
 from tikrelay.media.digest import file_sha256
-from tikrelay.sandbox.fixtures import MediaFixtures
+from tikrelay.sandbox.fixtures import MediaFixtures, _atomic, _ffmpeg
 from tikrelay.sandbox.tiktok import ids
 from tikrelay.sandbox.tiktok.model import (
     IMAGE_HOST,
@@ -25,6 +27,7 @@ from tikrelay.sandbox.tiktok.model import (
     PostMedia,
     Slide,
 )
+from tikrelay.sandbox.tiktok.wire import Request, Response
 
 # Path marker that makes yt-dlp treat a bitrateInfo format as video-only (TikTokBaseIE).
 HVC1_SUFFIX = "media-video-hvc1/"
@@ -32,6 +35,12 @@ _VIDEO_DIR = "/video/tos/useast2a/tos-useast2a-ve-0068c001"
 _IMAGE_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "heic": "image/heic"}
 _COVER_INDEX = 1_000_000  # fixture image indices for covers, clear of the slides'
 _SIGNED_FOR = 86_400 * 365  # x-expires is informative only: the emulator checks the signature
+_RANGE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")
+# Bump when the web recipes change so stale caches are not reused.
+WEB_RECIPE_VERSION = "1"
+WEB_DURATION = 2  # seconds, every web clip and sound
+#: Frame size of each height of the web sites' H.264 clips.
+WEB_VIDEO_SIZES = {240: (320, 240), 144: (256, 144)}
 
 
 @dataclass
@@ -166,3 +175,98 @@ class MediaPlanner:
     def _signed_query(self, url_path: str) -> str:
         expires = 1_700_000_000 + _SIGNED_FOR
         return urlencode({"x-expires": str(expires), "x-signature": self.sign(url_path)})
+
+
+class WebMedia:
+    """The files the emulated web sites serve, made once with ffmpeg and cached beside the
+    TikTok fixtures (shared by every world and test process)."""
+
+    def __init__(self, fixtures: MediaFixtures) -> None:
+        self._fixtures = fixtures
+        self.root = fixtures.root / f"web-{WEB_RECIPE_VERSION}"
+
+    def video(self, height: int = 240) -> Path:
+        """An H.264 (Constrained Baseline) + AAC MP4 (faststart) of ``WEB_VIDEO_SIZES[height]``."""
+        width, height = WEB_VIDEO_SIZES[height]
+        return _atomic(
+            self.root / f"clip-{height}p.mp4",
+            _ffmpeg(
+                f"-f lavfi -i testsrc2=size={width}x{height}:rate=15:duration={WEB_DURATION}",
+                f"-f lavfi -i sine=frequency={400 + height}:duration={WEB_DURATION}",
+                "-c:v libx264 -preset ultrafast -crf 30 -pix_fmt yuv420p",
+                "-c:a aac -b:a 48k -shortest -movflags +faststart",
+            ),
+        )
+
+    def webm(self) -> Path:
+        """A VP9 + Opus WebM, 320x240."""
+        return _atomic(
+            self.root / "clip.webm",
+            _ffmpeg(
+                f"-f lavfi -i testsrc=size=320x240:rate=15:duration={WEB_DURATION}",
+                f"-f lavfi -i sine=frequency=587:duration={WEB_DURATION}",
+                "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 150k",
+                "-c:a libopus -b:a 48k -shortest",
+            ),
+        )
+
+    def mp3(self) -> Path:
+        return _atomic(
+            self.root / "song.mp3",
+            _ffmpeg(
+                f"-f lavfi -i sine=frequency=659:duration={WEB_DURATION}",
+                "-c:a libmp3lame -b:a 64k",
+            ),
+        )
+
+    def m4a(self) -> Path:
+        """AAC in an MP4 audio container."""
+        return _atomic(
+            self.root / "song.m4a",
+            _ffmpeg(
+                f"-f lavfi -i sine=frequency=698:duration={WEB_DURATION}",
+                "-c:a aac -b:a 64k -movflags +faststart",
+            ),
+        )
+
+    def poster(self) -> Path:
+        """A JPEG for posters and thumbnails."""
+        return self._fixtures.image(2_000_000, "jpeg")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span a single ``Range`` asks for; None to send the whole file.
+
+    An unsatisfiable range comes back with start > end.
+    """
+    match = _RANGE.fullmatch((header or "").strip())
+    if match is None or not (match["start"] or match["end"]):
+        return None
+    if not match["start"]:  # a suffix: the last N bytes
+        return max(0, size - int(match["end"])), size - 1
+    start = int(match["start"])
+    end = min(int(match["end"]), size - 1) if match["end"] else size - 1
+    if start >= size:
+        return size, size - 1
+    return start, end
+
+
+def file_response(
+    request: Request,
+    path: Path,
+    content_type: str,
+    *,
+    rate: int | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> Response:
+    """The whole file (200), the slice a ``Range`` asks for (206) or 416; streamed from disk."""
+    size = path.stat().st_size
+    head = [("Content-Type", content_type), ("Accept-Ranges", "bytes"), *headers]
+    span = byte_range(request.headers.get("range"), size)
+    if span is None:
+        return Response(200, head, file=path, length=size, rate=rate)
+    start, end = span
+    if start > end:
+        return Response(416, [*head, ("Content-Range", f"bytes */{size}")])
+    head.append(("Content-Range", f"bytes {start}-{end}/{size}"))
+    return Response(206, head, file=path, offset=start, length=end - start + 1, rate=rate)

@@ -1,4 +1,5 @@
-"""The emulated TikTok's content: creators, posts, the media files behind their URLs."""
+"""The emulated TikTok's content: creators, posts, the media files behind their URLs; and the
+other web sites' hosts and archive.org items."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import quote
 
 # ``webapp.video-detail.statusCode`` values and what yt-dlp makes of them.
 OK = 0
@@ -22,12 +24,25 @@ VIDEO_HOST = "v16-webapp-prime.tiktok.com"
 MUSIC_HOST = "sf16-ies-music-va.tiktokcdn.com"
 IMAGE_HOST = "p16-sign-va.tiktokcdn-us.com"
 IMAGE_MIRROR_HOST = "p19-sign-va.tiktokcdn-us.com"
+# Other web sites (see web.py): a generic media site under a reserved name, and archive.org
+# with the data node its /download/ URLs redirect to.
+SITE_HOST = "media.example.com"
+ARCHIVE_HOST = "archive.org"
+ARCHIVE_HOSTS = (ARCHIVE_HOST, "www.archive.org")
+ARCHIVE_NODE_HOST = "ia800300.us.archive.org"
+ARCHIVE_NODE_DIR = "12"
+# Hosts the proxy serves, also the names on its certificate. A certificate's "*" covers one
+# label only, hence "*.us.archive.org" beside "*.archive.org".
 EMULATED_HOSTS = (
     "tiktok.com",
     "*.tiktok.com",
     "*.tiktokcdn.com",
     "*.tiktokcdn-us.com",
     "*.tiktokv.com",
+    SITE_HOST,
+    "archive.org",
+    "*.archive.org",
+    "*.us.archive.org",
 )
 
 # One page of the creator feed: what yt-dlp asks for and what TikTok sends at most.
@@ -135,6 +150,60 @@ class Post:
     @property
     def created(self) -> datetime:
         return datetime.fromtimestamp(self.create_time, UTC)
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One file of an archive.org item, as its metadata lists it."""
+
+    identifier: str
+    name: str
+    path: Path
+    format: str  # archive.org's format name: "MPEG4", "512Kb MPEG4", "Thumbnail"
+    source: str  # "original" or "derivative"
+    original: str | None = None  # a derivative's original file
+    width: int = 0
+    height: int = 0
+
+    @property
+    def url(self) -> str:
+        """What the metadata leads to: a 302 to :attr:`node_url`."""
+        return f"https://{ARCHIVE_HOST}/download/{self.identifier}/{quote(self.name)}"
+
+    @property
+    def node_url(self) -> str:
+        return f"https://{ARCHIVE_NODE_HOST}{self.node_path}"
+
+    @property
+    def node_path(self) -> str:
+        return f"/{ARCHIVE_NODE_DIR}/items/{self.identifier}/{quote(self.name)}"
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    """An archive.org item with one video: an original MP4 (240p) and a 512Kb derivative
+    (144p), plus a thumbnail."""
+
+    identifier: str
+    title: str
+    creator: str
+    description: str
+    date: str | None  # release date, as the uploader wrote it
+    added: int  # publicdate, seconds since the epoch
+    uploader: str
+    files: tuple[ArchiveFile, ...]
+
+    @property
+    def url(self) -> str:
+        return f"https://{ARCHIVE_HOST}/details/{self.identifier}"
+
+    @property
+    def original(self) -> ArchiveFile:
+        return self.files[0]
+
+    @property
+    def derivative(self) -> ArchiveFile:
+        return self.files[1]
 
 
 def feed_page(

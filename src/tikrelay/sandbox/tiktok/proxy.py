@@ -1,5 +1,7 @@
-"""The emulator's one port: an HTTP proxy that answers ``CONNECT`` for TikTok's hosts by
-terminating TLS itself (certificate from a throwaway CA), plus the JSON control API.
+"""The emulator's one port: an HTTP proxy that answers ``CONNECT`` for the emulated hosts
+(TikTok's, and the web sites of web.py) by terminating TLS itself (certificate from a throwaway
+CA), plain-http proxy requests for them, and the JSON control API. Any other host gets 502,
+logged: the proxy never connects anywhere.
 
 yt-dlp tunnels every https request through ``CONNECT`` with each of its request handlers
 (urllib, requests, curl_cffi), so with ``proxy`` and ``nocheckcertificate`` it reaches this
@@ -143,7 +145,8 @@ class TikTokEmulator(Served):
     ) -> None:
         host = connect.target.rpartition(":")[0] or connect.target
         if not is_emulated(host):
-            response = Response.text(502, f"{host} is not emulated and there is no internet")
+            connect.host = host
+            response = self._site.refuse(connect)
             await write_response(writer, response, head_only=False, keep_alive=False)
             return
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -182,11 +185,13 @@ class TikTokEmulator(Served):
         if request.target.startswith(CONTROL_PREFIX):
             return await self._control.handle(request)
         url = urlsplit(request.target)
-        if url.scheme == "http" and url.hostname and is_emulated(url.hostname):
-            # A plain-http proxy request (absolute form): same site, no TLS.
+        if url.scheme == "http" and url.hostname:
+            # A plain-http proxy request (absolute form): same sites, no TLS.
             request.host = url.hostname
-            return await self._site.handle(request)
-        return Response.text(404, f"not a TikTok URL; the control API is under {CONTROL_PREFIX}")
+            if is_emulated(url.hostname):
+                return await self._site.handle(request)
+            return self._site.refuse(request)
+        return Response.text(404, f"not an emulated URL; the control API is under {CONTROL_PREFIX}")
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

@@ -1,4 +1,5 @@
-"""The emulated TikTok hosts: web pages and the feed API on www.tiktok.com, media on the CDNs.
+"""The emulated hosts: web pages and the feed API on www.tiktok.com, media on the CDNs, and the
+other web sites (web.py).
 
 Injected faults are applied here, before routing, and every answer goes to the request log.
 """
@@ -10,6 +11,8 @@ import re
 
 from tikrelay.sandbox.tiktok import challenge, pages
 from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
+from tikrelay.sandbox.tiktok.media import byte_range as byte_range  # re-exported
+from tikrelay.sandbox.tiktok.media import file_response
 from tikrelay.sandbox.tiktok.model import (
     IMAGE_HOST,
     IMAGE_MIRROR_HOST,
@@ -28,7 +31,6 @@ _POST_PAGE = re.compile(r"/@(?P<user>[\w.-]*)/(?:video|photo)/(?P<id>\d+)/?")
 _PROFILE_PAGE = re.compile(r"/@(?P<user>[\w.-]+)/?")
 _SHORT_CODE = re.compile(r"/(?:t/)?(?P<code>[A-Za-z0-9]+)/?")
 SHORT_HOSTS = ("vm.tiktok.com", "vt.tiktok.com")
-_RANGE = re.compile(r"bytes=(?P<start>\d*)-(?P<end>\d*)")
 _MEDIA_HOSTS = {
     MediaKind.VIDEO: {VIDEO_HOST},
     MediaKind.AUDIO: {MUSIC_HOST},
@@ -56,8 +58,20 @@ class TikTokSite:
             # A wrong answer earns another challenge, as from TikTok's WAF.
             response = self._faulty(request, Fault(FaultKind.CHALLENGE))
         if response is None:
+            web = self.world.web
+            if web.serves(request.host) and not web.prepared:
+                # Media are made once per world: keep a cold ffmpeg run off the event loop.
+                await asyncio.to_thread(web.prepare)
             response = self._route(request)
         self._log(request, response)
+        return response
+
+    def refuse(self, request: Request) -> Response:
+        """Answer (and log) a request for a host the emulator does not serve: there is no
+        internet behind the proxy, and it never connects anywhere itself."""
+        response = Response.text(502, f"{request.host} is not emulated and there is no internet")
+        # A refused CONNECT (target host:port) is logged with an empty path.
+        self._log(request, response, path="" if request.method == "CONNECT" else None)
         return response
 
     def _faulty(self, request: Request, fault: Fault) -> Response:
@@ -84,6 +98,8 @@ class TikTokSite:
             return self._short_link(request.path)
         if any(request.host in hosts for hosts in _MEDIA_HOSTS.values()):
             return self._media(request)
+        if self.world.web.serves(request.host):
+            return self.world.web.route(request, rate=self.world.cdn_throttle)
         return Response.text(404, "not found", "text/html")
 
     # -- www.tiktok.com ----------------------------------------------------------------------
@@ -182,30 +198,16 @@ class TikTokSite:
             return Response.text(403, "Access Denied")
         if self.world.status(file.post_id) == REMOVED:
             return Response.text(404, "not found")
-        size = file.path.stat().st_size
-        headers = [
-            ("Content-Type", file.content_type),
-            ("Accept-Ranges", "bytes"),
-            ("Cache-Control", "max-age=3600"),
-        ]
+        headers = [("Cache-Control", "max-age=3600")]
         rate = self.world.cdn_throttle
-        span = byte_range(request.headers.get("range"), size)
-        if span is None:
-            return Response(200, headers, file=file.path, length=size, rate=rate)
-        start, end = span
-        if start > end:
-            return Response(416, [*headers, ("Content-Range", f"bytes */{size}")])
-        headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-        return Response(
-            206, headers, file=file.path, offset=start, length=end - start + 1, rate=rate
-        )
+        return file_response(request, file.path, file.content_type, rate=rate, headers=headers)
 
-    def _log(self, request: Request, response: Response) -> None:
+    def _log(self, request: Request, response: Response, path: str | None = None) -> None:
         self.world.record(
             LoggedRequest(
                 host=request.host,
                 method=request.method,
-                path=request.path,
+                path=request.path if path is None else path,
                 query=request.query,
                 cookies=frozenset(request.cookies),
                 # Cookie values stay out of the log: names are in ``cookies``.
@@ -213,20 +215,3 @@ class TikTokSite:
                 status=response.status,
             )
         )
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive byte span a single ``Range`` asks for; None to send the whole file.
-
-    An unsatisfiable range comes back with start > end.
-    """
-    match = _RANGE.fullmatch((header or "").strip())
-    if match is None or not (match["start"] or match["end"]):
-        return None
-    if not match["start"]:  # a suffix: the last N bytes
-        return max(0, size - int(match["end"])), size - 1
-    start = int(match["start"])
-    end = min(int(match["end"]), size - 1) if match["end"] else size - 1
-    if start >= size:
-        return size, size - 1
-    return start, end

@@ -1,4 +1,5 @@
-"""The in-memory TikTok: creators and posts, per-post statuses, faults and the request log.
+"""The in-memory TikTok: creators and posts, per-post statuses, faults and the request log;
+``world.web`` holds the other web sites served beside it (see web.py).
 
 Every method is safe to call from any thread while an emulator serves the world, so a test can
 add a post while yt-dlp is talking to the emulator.
@@ -32,6 +33,7 @@ from tikrelay.sandbox.tiktok.model import (
     PostKind,
     feed_page,
 )
+from tikrelay.sandbox.tiktok.web import WebSites
 
 #: The letters of share links' codes (as TikTok's: no 0, 1, I, O, l).
 _CODE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
@@ -78,6 +80,8 @@ class TikTokWorld:
         self._cdn_rate: int | None = None
         self._patches: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._short_links: dict[str, str] = {}
+        #: The generic media site and archive.org; requests to them share this world's log.
+        self.web = WebSites(self.media, clock=clock)
 
     # -- content ---------------------------------------------------------------------------
 
