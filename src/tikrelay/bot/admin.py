@@ -13,11 +13,13 @@ from telegram import Message
 from tikrelay.bot import texts
 from tikrelay.bot.model import BROADCAST, BroadcastPayload
 from tikrelay.bot.subscriptions import Reply, Say
+from tikrelay.config.logging import redact_text
 from tikrelay.config.paths import StatePaths
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.destinations.telegram import TelegramSender
-from tikrelay.domain.jobs import IllegalTransitionError, JobStatus
+from tikrelay.domain.jobs import IllegalTransitionError, JobStatus, job_report
 from tikrelay.media.charts import daily_chart
+from tikrelay.media.files import write_atomically
 from tikrelay.reposter.catalog import CatalogError
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.ytdlp import ytdlp_version
@@ -56,12 +58,15 @@ class Admin:
             "maintenance": self.maintenance,
             "stats": self.stats,
             "broadcast": self.broadcast,
+            "debug": self.debug,
         }[command]
         if command == "broadcast":
             args = [(message.text or "").partition(" ")[2].strip(), str(message.chat.id)]
         await self.reply(message, await action(command, args))
         if command == "stats":
             await self._send_chart(message)
+        if command == "debug" and (job_id := _job_id(args)) is not None:
+            await self._send_log(message, job_id)
 
     # -- each command's answer ------------------------------------------------------------------
 
@@ -107,6 +112,32 @@ class Admin:
             lines.append(f"{found.error_kind}: {found.error_message}")
         lines += [f"{e.at:%H:%M:%S} {e.type}" for e in events[-5:]]
         return "\n".join(lines)
+
+    async def debug(self, command: str, args: list[str]) -> str:
+        """/debug ID: the job's whole timeline, every event with its data, as a file."""
+        job_id = _job_id(args)
+        if job_id is None:
+            return texts.JOB_USAGE.format(command=command)
+        found = await asyncio.to_thread(self.runtime.queue.get, job_id)
+        if found is None:
+            return texts.NO_JOB.format(job_id=job_id)
+        return f"Job {job_id}: {found.kind}, {found.status.value}; its whole timeline follows."
+
+    async def _send_log(self, message: Message, job_id: int) -> None:
+        queue = self.runtime.queue
+        found = await asyncio.to_thread(queue.get, job_id)
+        if found is None:
+            return
+        events = await asyncio.to_thread(queue.events, job_id)
+        out = StatePaths(self.runtime.settings.state_dir).job_log(job_id)
+
+        def write() -> None:
+            text = redact_text("\n".join(job_report(found, events)) + "\n")
+            write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+        await asyncio.to_thread(write)
+        topic = message.message_thread_id if message.is_topic_message else None
+        await self.sender.send_document(ChatTarget(message.chat.id, topic), out, None)
 
     async def retry(self, command: str, args: list[str]) -> str:
         job_id = _job_id(args)

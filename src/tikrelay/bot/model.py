@@ -27,10 +27,13 @@ class RequestPayload(BaseModel):
     silent: bool = False  # no reaction, no replies: an upload to the storage chat for inline
     sound: bool = False  # the post's sound alone (the Sound button under a video)
     caption: bool = True  # the post's text under the media (/settings caption off: none)
+    variant: str = "best"  # a link to another site: best (that fits), 720p, 480p or audio
 
 
 #: The callback data of the Sound button under a video: ``sound:<post id>``.
 SOUND_BUTTON = "sound:"
+#: The callback data of the quality buttons under a linked video: ``quality:<variant>:<digest>``.
+QUALITY_BUTTON = "quality:"
 
 
 def request_key(chat_id: int, message_id: int) -> str:

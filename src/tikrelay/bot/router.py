@@ -21,10 +21,12 @@ from telegram.ext import (
 )
 
 from tikrelay.bot import texts
-from tikrelay.bot.model import SOUND_BUTTON, RequestPayload
+from tikrelay.bot.model import QUALITY_BUTTON, SOUND_BUTTON, RequestPayload
 from tikrelay.sources.refs import is_short_link, parse_post_link
+from tikrelay.sources.web import site_extractor
 
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+#: Anything like a URL, of any scheme: an ftp:// or file:// link gets a polite refusal.
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]{0,15}://\S+", re.IGNORECASE)
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
@@ -57,6 +59,8 @@ class Desk(Protocol):
 
     async def sound_button(self, query: CallbackQuery) -> None: ...
 
+    async def quality_button(self, query: CallbackQuery) -> None: ...
+
 
 #: The admin commands (``telegram.admins`` only).
 ADMIN_COMMANDS = (
@@ -70,6 +74,7 @@ ADMIN_COMMANDS = (
     "maintenance",
     "stats",
     "broadcast",
+    "debug",
 )
 
 
@@ -92,7 +97,9 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
             return
         private = message.chat.type == ChatType.PRIVATE
         links = links_in(message)
-        supported = [link for link in links if parse_post_link(link) or is_short_link(link)]
+        # In a private chat the first link, whatever it is (refused politely if need be); in a
+        # group only a link that is surely media, so that talk about a web page stays talk.
+        supported = links[:1] if private else [link for link in links if is_media_link(link)][:1]
         if supported:
             user = message.from_user
             await desk.request(
@@ -106,7 +113,7 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
                 ),
             )
         elif private:  # in a group, the bot stays quiet about what is not for it
-            await desk.say(message, texts.UNSUPPORTED_LINK if links else texts.NO_LINK)
+            await desk.say(message, texts.NO_LINK)
 
     async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -128,8 +135,13 @@ def build_router(bot: Bot, desk: Desk) -> Application:  # type: ignore[type-arg]
         if update.callback_query is not None:
             await desk.sound_button(update.callback_query)
 
+    async def quality(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await desk.quality_button(update.callback_query)
+
     app.add_handler(InlineQueryHandler(inline))
     app.add_handler(CallbackQueryHandler(button, pattern=f"^{SOUND_BUTTON}"))
+    app.add_handler(CallbackQueryHandler(quality, pattern=f"^{QUALITY_BUTTON}"))
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_))
     app.add_handler(CommandHandler("lang", command(desk.choose_language)))
@@ -163,5 +175,11 @@ def links_in(message: Message) -> list[str]:
 
 
 def links_in_text(text: str) -> list[str]:
-    """Anything like an http(s) URL in plain text (an inline query has no entities)."""
+    """Anything like a URL in plain text (an inline query has no entities)."""
     return [link.rstrip(".,;:!?)") for link in _URL.findall(text)]
+
+
+def is_media_link(link: str) -> bool:
+    """A TikTok post or share link, a link one of yt-dlp's site extractors takes (not its
+    generic one, which would read any page), or a link to a media file by its extension."""
+    return bool(parse_post_link(link) or is_short_link(link) or site_extractor(link))

@@ -21,11 +21,11 @@ from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
 from tikrelay.bot.i18n import DEFAULT, LANGUAGES, RLM, choose, tr
 from tikrelay.bot.inline import Inline
-from tikrelay.bot.intake import Intake
 from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import (
     BOT_UPDATE,
     BROADCAST,
+    QUALITY_BUTTON,
     REQUEST,
     SOUND_BUTTON,
     BroadcastPayload,
@@ -35,6 +35,7 @@ from tikrelay.bot.model import (
 )
 from tikrelay.bot.router import build_router
 from tikrelay.bot.subscriptions import Subscriptions
+from tikrelay.bot.webhook import intake_for
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.events import Stage
@@ -44,7 +45,9 @@ from tikrelay.engine.registry import Registry
 from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import ARCHIVE, DeliverPayload, Route, job_for, upload_limit
 from tikrelay.runtime.app import Runtime
+from tikrelay.sources.media_urls import WEB, check_url
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
+from tikrelay.sources.web import AUDIO, BEST, HEIGHTS, VARIANTS, link_digest, web_post_id
 from tikrelay.store import bot_sql
 from tikrelay.store import relay as relay_sql
 
@@ -63,6 +66,7 @@ class BotService:
         self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
         self.inline_mode = Inline(runtime, self.sender, upload_limit(runtime.settings))
         self.router = build_router(self.sender.bot, self)
+        self._largest = int(runtime.settings.bot.limits.max_download_mb * _MB)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
 
@@ -72,7 +76,7 @@ class BotService:
     async def take_updates(self, stop: asyncio.Event) -> None:
         await self.router.initialize()
         self._ready.set()
-        await Intake(self.sender, self.runtime.service).run(stop)
+        await intake_for(self.runtime.settings, self.sender, self.runtime.service).run(stop)
 
     # -- what handlers may do (router.Desk) --------------------------------------------------
 
@@ -226,6 +230,13 @@ class BotService:
         if await self.admins.in_maintenance():
             await self.say(message, texts.MAINTENANCE)
             return
+        if not (parse_post_link(payload.url) or is_short_link(payload.url)):
+            try:  # the scheme, an address, a local name: what needs no lookup is refused now
+                check_url(payload.url, WEB, resolve=False)
+            except TikrelayError:
+                if message.chat.type == "private" or self.runtime.settings.bot.group_errors:
+                    await self.say(message, texts.NOT_FETCHED)
+                return
         refused = await self.limits.refusal(payload.user_id, payload.chat_id)
         if refused is not None:
             template, values = refused
@@ -348,10 +359,7 @@ class BotService:
                     functools.partial(tiktok.expand, payload.url, attempt=ctx.attempt - 1)
                 )
         if found is None:
-            if not payload.silent:
-                target = ChatTarget(payload.chat_id, payload.topic_id)
-                said = tr(payload.language, texts.UNSUPPORTED_LINK)
-                await self.sender.send_text(target, said, reply_to=payload.message_id)
+            await self._answer_link(ctx, payload)
             return
         username, post_id = found
         name = request_key(payload.chat_id, payload.message_id)
@@ -362,18 +370,106 @@ class BotService:
             source="bot",
             destination=name,
         )
+        after = payload.message_id or None  # the message answered (none: a silent upload)
         if payload.sound:
-            route = Route.to_chat(f"sound:{payload.chat_id}:{payload.message_id}", payload.chat_id)
+            sound = f"sound:{payload.chat_id}:{payload.message_id}"
+            route = Route.to_chat(sound, payload.chat_id, payload.topic_id, after=after)
             await self.reposter.deliverer.send_sound(ctx, post, route)
             return
-        route = Route.to_chat(name, payload.chat_id, payload.topic_id)
-        if not payload.caption:
-            settings = route.settings.model_copy(update={"caption": ""})
-            route = Route(route.name, settings)
+        caption = None if payload.caption else ""
+        chat, topic, largest = payload.chat_id, payload.topic_id, self._largest
+        route = Route.to_chat(name, chat, topic, after=after, caption=caption, largest=largest)
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent:
             await self._offer_sound(payload, post.post, sent[0])
+
+    async def _answer_link(self, ctx: JobContext, payload: RequestPayload) -> None:
+        """A link to another site: the media yt-dlp finds there, in the variant asked for (the
+        best that fits, by default), then buttons for the other qualities the site offers."""
+        variant = AUDIO if payload.sound else payload.variant
+        post_id = web_post_id(payload.url, variant)
+        name = request_key(payload.chat_id, payload.message_id)
+        post = DeliverPayload(
+            post=f"{WEB}:{post_id}", id=post_id, url=payload.url, source="bot", destination=name
+        )
+        template = LINK_CAPTION if payload.caption else ""
+        after = payload.message_id or None
+        chat, topic, largest = payload.chat_id, payload.topic_id, self._largest
+        route = Route.to_chat(name, chat, topic, after=after, caption=template, largest=largest)
+        sent = await self.reposter.deliverer.deliver(ctx, post, route)
+        await asyncio.to_thread(self._archive_after, payload, post)
+        if not payload.silent and sent and variant == BEST:
+            await self._offer_qualities(payload, post.post, sent[-1])
+
+    async def _offer_qualities(
+        self, payload: RequestPayload, post_key: str, message_id: int
+    ) -> None:
+        """Under a linked video the site offers in several heights: 720p, 480p (where they
+        differ from what was sent) and the sound alone."""
+        queue = self.runtime.queue
+
+        def data() -> dict[str, object] | None:
+            with queue.engine.connect() as conn:
+                return relay_sql.post_data(conn, post_key)
+
+        found = await asyncio.to_thread(data)
+        heights = found.get("heights") if found else None
+        if not found or found.get("kind") != "video" or not isinstance(heights, list):
+            return
+        if len(heights) < 2:
+            return
+        digest = link_digest(payload.url)
+        buttons = [
+            InlineKeyboardButton(variant, callback_data=f"{QUALITY_BUTTON}{variant}:{digest}")
+            for variant in quality_choices(heights)
+        ]
+        label = tr(payload.language, texts.AUDIO_ONLY).removeprefix(RLM)
+        buttons.append(
+            InlineKeyboardButton(label, callback_data=f"{QUALITY_BUTTON}{AUDIO}:{digest}")
+        )
+        with contextlib.suppress(TelegramError):  # the video is there all the same
+            await self.sender.bot.edit_message_reply_markup(
+                payload.chat_id, message_id, reply_markup=InlineKeyboardMarkup([buttons])
+            )
+
+    async def quality_button(self, query: CallbackQuery) -> None:
+        """A quality button under a linked video: that variant of the link, in that chat (once
+        per video and variant)."""
+        message = query.message
+        _, _, rest = (query.data or "").partition(QUALITY_BUTTON)
+        variant, _, digest = rest.partition(":")
+        if not isinstance(message, Message) or variant not in VARIANTS:
+            return
+        language = choose(None, query.from_user.language_code)
+        with contextlib.suppress(TelegramError):
+            await query.answer(tr(language, texts.QUALITY_COMING).removeprefix(RLM))
+        queue = self.runtime.queue
+
+        def url() -> str | None:
+            with queue.engine.connect() as conn:
+                found = relay_sql.post_data(conn, f"{WEB}:{digest}")
+            return str(found["url"]) if found and found.get("url") else None
+
+        link = await asyncio.to_thread(url)
+        if link is None:
+            return
+        payload = RequestPayload(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            topic_id=message.message_thread_id if message.is_topic_message else None,
+            user_id=query.from_user.id,
+            url=link,
+            language=language,
+            variant=variant,
+        )
+        await asyncio.to_thread(self._enqueue_button, payload, variant)
+
+    def _enqueue_button(self, payload: RequestPayload, what: str) -> None:
+        """A button's request: one per message and button, ever (no request row: the message
+        is the bot's own)."""
+        key = f"{request_key(payload.chat_id, payload.message_id)}:{what}"
+        self.runtime.service.enqueue(REQUEST, payload, dedupe_key=key, priority=2)
 
     async def _offer_sound(self, payload: RequestPayload, post_key: str, message_id: int) -> None:
         """A Sound button under a video whose post has a sound."""
@@ -421,7 +517,7 @@ class BotService:
             language=language,
             sound=True,
         )
-        await asyncio.to_thread(self._enqueue_request, payload)
+        await asyncio.to_thread(self._enqueue_button, payload, "sound")
 
     async def _spamming(self, update: Update) -> bool:
         """The spam guard: a person who sent a burst is not listened to for a while (told
@@ -455,6 +551,23 @@ class BotService:
 
 
 DAY_SECONDS = 24 * 3600.0
+_MB = 1024 * 1024
+#: The caption under media from another site: its title, and who published it.
+LINK_CAPTION = (
+    "{% if text %}{{ text }}{% endif %}{% if author_name %}\n\n— {{ author_name }}{% endif %}"
+)
+
+
+def quality_choices(heights: list[int]) -> list[str]:
+    """The height variants worth a button: each gets a height the best did not, and no two
+    get the same one (a site offering 1080p and 480p gets a 480p button, not 720p too)."""
+    best = max(heights)
+    chosen: dict[int, str] = {}
+    for variant, limit in sorted(HEIGHTS.items(), key=lambda item: item[1]):
+        fitting = [h for h in heights if h <= limit]
+        if fitting and max(fitting) != best and max(fitting) not in chosen:
+            chosen[max(fitting)] = variant
+    return [chosen[h] for h in sorted(chosen, reverse=True)]
 
 
 def _will_retry(ctx: JobContext, exc: Exception) -> bool:

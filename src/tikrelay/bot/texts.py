@@ -9,27 +9,32 @@ WORKING = "👀"
 #: The button under a video that sends its sound.
 SOUND = "🎵 Sound"
 SOUND_COMING = "The sound is on its way."
+#: The button under a linked video that sends its sound alone.
+AUDIO_ONLY = "🎵 Audio only"
+QUALITY_COMING = "On its way."
 
 START = (
-    "Hi! Send me a link to a TikTok video or photo slideshow and I answer with it, ready to "
-    "play and without a watermark."
+    "Hi! Send me a link to a TikTok video or photo slideshow, or to a video on another site, "
+    "and I answer with it, ready to play and without a watermark."
 )
 HELP = (
     "Send a TikTok link such as https://www.tiktok.com/@name/video/1234567890123456789: a video "
-    "comes back as a video, a slideshow as albums of photos with its sound."
+    "comes back as a video, a slideshow as albums of photos with its sound. Links to YouTube, "
+    "Archive.org, Facebook and many other sites work too, and so do links to video and audio "
+    "files: the buttons under a video offer other qualities and the sound alone."
 )
-NO_LINK = "Send me a link to a TikTok video or slideshow, and I send you the media."
-UNSUPPORTED_LINK = (
-    "I can fetch TikTok video and photo links for now (https://www.tiktok.com/@name/video/… or "
-    "a share link such as https://vm.tiktok.com/…). This link is not one of them."
+NO_LINK = (
+    "Send me a link to a TikTok video or slideshow, or to another video, and I send you the media."
 )
+NOT_FETCHED = "I only fetch http:// and https:// links to public sites: not this one."
 
 FAILURES: dict[ErrorKind, str] = {
     ErrorKind.PRIVATE: "This post is private: I cannot fetch it.",
     ErrorKind.DELETED: "This post was deleted or does not exist.",
     ErrorKind.GEO_BLOCK: "This post is not available in the region I fetch from.",
     ErrorKind.SIZE_LIMIT: "This post is too large to send here.",
-    ErrorKind.UNSUPPORTED: "I cannot send this kind of post yet.",
+    ErrorKind.UNSUPPORTED: "I found nothing I can send at this link.",
+    ErrorKind.PROTECTED: NOT_FETCHED,  # a link, or a redirect, to a private or local address
     ErrorKind.FORMAT_NOT_FOUND: "This post offers nothing I can send without a watermark.",
     ErrorKind.RATE_LIMIT: "Too many requests right now: please try again in a few minutes.",
 }

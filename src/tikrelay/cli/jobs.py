@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from tikrelay.cli.common import EXIT_REFUSED, ConfigOption, fail, settings_from
 from tikrelay.config.logging import configure_logging
-from tikrelay.domain.jobs import IllegalTransitionError, Job, JobStatus
+from tikrelay.domain.jobs import IllegalTransitionError, Job, JobStatus, job_report
 
 if TYPE_CHECKING:
     from tikrelay.store import JobQueue
@@ -72,23 +71,8 @@ def show(job_id: JobId, config: Path | None = ConfigOption) -> None:
     job = queue.get(job_id)
     if job is None:
         raise fail(f"job {job_id} does not exist", EXIT_REFUSED)
-    typer.echo(
-        f"job {job.id}  kind={job.kind}  status={job.status.value}  "
-        f"attempts={job.attempts}/{job.max_attempts}"
-    )
-    typer.echo(f"payload: {json.dumps(job.payload, ensure_ascii=False, sort_keys=True)}")
-    for label, value in (
-        ("dedupe key", job.dedupe_key),
-        ("concurrency key", job.concurrency_key),
-        ("worker", job.worker_id),
-        ("error", job.error_kind and f"{job.error_kind}: {job.error_message}"),
-    ):
-        if value:
-            typer.echo(f"{label}: {value}")
-    typer.echo("timeline:")
-    for event in queue.events(job_id):
-        data = " ".join(f"{k}={v}" for k, v in event.data.items())
-        typer.echo(f"  {event.at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}  {event.type:<24} {data}")
+    for line in job_report(job, queue.events(job_id)):
+        typer.echo(line)
 
 
 @jobs_app.command("retry")

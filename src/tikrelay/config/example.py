@@ -51,6 +51,7 @@ bot:
   #   burst_messages: 8               # spam guard: more than 8 messages in burst_seconds…
   #   burst_seconds: 10
   #   pause_seconds: 60               # …and the person is not listened to for a minute
+  #   max_download_mb: 500            # a bigger video is refused before it is downloaded
 
 destinations:
   channel:                            # a name of your choice

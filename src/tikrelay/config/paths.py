@@ -62,6 +62,10 @@ class StatePaths:
         safe = "".join(c for c in post_id if c.isalnum() or c in "-_") or "_"
         return self.media_cache / site / safe
 
+    def job_log(self, job_id: int) -> Path:
+        """A job's timeline written out for the bot's /debug."""
+        return self.root / "logs" / f"job-{job_id}.txt"
+
     @property
     def cookie_jar(self) -> Path:
         """A private copy of ``network.cookies_file``, kept up to date by the source (0600)."""

@@ -497,6 +497,13 @@ class BotLimits(_Section):
     pause_seconds: Annotated[float, NotBool] = Field(
         default=60.0, gt=0, le=DAY, description="How long the spam guard ignores a person."
     )
+    max_download_mb: Annotated[float, NotBool] = Field(
+        default=500.0,
+        gt=0,
+        le=100_000,
+        description="The largest video one request may download (MB, from the site's metadata "
+        "or a HEAD request, before downloading); bigger ones are refused as too large.",
+    )
 
 
 def _is_loopback(host: str) -> bool:

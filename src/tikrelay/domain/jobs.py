@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -133,3 +134,26 @@ class JobEventRecord:
     type: str
     at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def job_report(job: Job, events: Sequence[JobEventRecord]) -> list[str]:
+    """A job and its whole timeline, line by line, every event with its data: what
+    ``tikrelay jobs show`` prints and the bot's /debug sends."""
+    lines = [
+        f"job {job.id}  kind={job.kind}  status={job.status.value}  "
+        f"attempts={job.attempts}/{job.max_attempts}",
+        f"payload: {json.dumps(job.payload, ensure_ascii=False, sort_keys=True)}",
+    ]
+    for label, value in (
+        ("dedupe key", job.dedupe_key),
+        ("concurrency key", job.concurrency_key),
+        ("worker", job.worker_id),
+        ("error", job.error_kind and f"{job.error_kind}: {job.error_message}"),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    lines.append("timeline:")
+    for event in events:
+        data = " ".join(f"{k}={v}" for k, v in event.data.items())
+        lines.append(f"  {event.at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}  {event.type:<24} {data}")
+    return lines

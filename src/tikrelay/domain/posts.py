@@ -44,6 +44,7 @@ class Post:
     likes: int | None = None
     sound: Sound | None = None
     images: tuple[str, ...] = field(default=(), repr=False)
+    heights: tuple[int, ...] = ()  # the video heights a site offers, highest first (not TikTok)
 
     @property
     def key(self) -> str:

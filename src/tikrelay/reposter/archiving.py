@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
-from tikrelay.domain.posts import Post, PostKind
+from tikrelay.domain.posts import Post
 from tikrelay.engine.context import JobContext
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.media_cache import Downloaded, MediaCache
 from tikrelay.reposter.model import DeliverPayload, Routes
 from tikrelay.reposter.progress import Progress
+from tikrelay.sources.refs import SITE
 from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
 
@@ -54,10 +55,12 @@ def archive_folder(post: Post) -> str:
 
 def created_at(post: Post) -> datetime:
     """When the post was published, in UTC: as read, or from its TikTok id (whose upper 32 bits
-    are the Unix time of its creation)."""
+    are the Unix time of its creation); a link to another site that gives no date: now."""
     if post.created_at is not None:
         moment = post.created_at
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if post.site != SITE:
+        return datetime.now(UTC)
     try:
         return datetime.fromtimestamp(int(post.id) >> 32, UTC)
     except (ValueError, OverflowError, OSError):
@@ -163,17 +166,11 @@ class Archiver:
             await ledger.event(ReposterEvent.ALREADY_ARCHIVED, recorded=True)
             return
         store = await asyncio.to_thread(self.store, name)
-        opened = self.clients.post_session(payload.url, payload.id, attempt=ctx.attempt - 1)
+        opened = self.clients.post_session(payload, attempt=ctx.attempt - 1)
         async with opened as session:
             async with self._stage(ctx, payload, Stage.METADATA_FETCH):
                 post = await asyncio.to_thread(session.post)
             async with self._stage(ctx, payload, Stage.CAPABILITY_CHECK):
-                if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
-                    raise TikrelayError(
-                        ErrorKind.UNSUPPORTED,
-                        f"{post.kind} posts are not archived yet",
-                        retryable=False,
-                    )
                 folder = archive_folder(post)
                 if await asyncio.to_thread(store.exists, f"{folder}/{METADATA}"):
                     await ledger.event(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from tikrelay.config.paths import StatePaths
@@ -13,7 +13,10 @@ from tikrelay.config.settings import Settings
 
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
-    from tikrelay.sources.tiktok import PostSession, TikTokClient
+    from tikrelay.reposter.model import DeliverPayload
+    from tikrelay.sources.session import MediaSession
+    from tikrelay.sources.tiktok import TikTokClient
+    from tikrelay.sources.web import WebClient
 
 
 class Clients:
@@ -27,6 +30,7 @@ class Clients:
         self.settings = settings
         self._telegram = telegram
         self._tiktok = tiktok
+        self._web: WebClient | None = None
 
     @property
     def telegram(self) -> TelegramSender:
@@ -57,16 +61,39 @@ class Clients:
             self._tiktok = TikTokClient(self.settings.network, paths)
         return self._tiktok
 
+    @property
+    def web(self) -> WebClient:
+        """yt-dlp for links to other sites (the bot's requests), with the bundled ffmpeg."""
+        if self._web is None:
+            from tikrelay.media.ffmpeg import ffmpeg_path
+            from tikrelay.reposter.model import upload_limit
+            from tikrelay.sources.web import WebClient
+
+            paths = StatePaths(self.settings.state_dir).ensure()
+            self._web = WebClient(
+                self.settings.network,
+                paths,
+                ffmpeg=ffmpeg_path(self.settings.ffmpeg),
+                max_bytes=upload_limit(self.settings),
+            )
+        return self._web
+
     @asynccontextmanager
     async def post_session(
-        self, url: str, post_id: str, *, attempt: int
-    ) -> AsyncIterator[PostSession]:
+        self, payload: DeliverPayload, *, attempt: int
+    ) -> AsyncIterator[MediaSession]:
         """One post's yt-dlp session (its page read once, its downloads), opened and closed in
-        a thread: yt-dlp blocks."""
+        a thread: yt-dlp blocks. A TikTok post, or a link to another site (``web:…``)."""
+        from tikrelay.sources.media_urls import WEB
+
+        url, post_id = payload.url, payload.id
         with ExitStack() as stack:
-            session = await asyncio.to_thread(
-                stack.enter_context, self.tiktok.open_post(url, post_id, attempt=attempt)
+            opened: AbstractContextManager[MediaSession] = (
+                self.web.open_link(url, post_id, attempt=attempt)
+                if payload.post.startswith(f"{WEB}:")
+                else self.tiktok.open_post(url, post_id, attempt=attempt)
             )
+            session = await asyncio.to_thread(stack.enter_context, opened)
             try:
                 yield session
             finally:

@@ -50,7 +50,7 @@ from tikrelay.store import files_sql
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
-    from tikrelay.sources.tiktok import PostSession
+    from tikrelay.sources.session import MediaSession
 
 _MB = 1024 * 1024
 # A job waiting for an older one of its chat comes due this long after it.
@@ -89,7 +89,7 @@ class Deliverer:
         ledger = Ledger(ctx, self.queue)
         if await ledger.run(sql.delivered_ids, payload.post, route.name) is not None:
             return
-        opened = self.clients.post_session(payload.url, payload.id, attempt=ctx.attempt - 1)
+        opened = self.clients.post_session(payload, attempt=ctx.attempt - 1)
         async with opened as session:
             async with self._stage(ledger, payload, Stage.METADATA_FETCH):
                 post = await asyncio.to_thread(session.post)
@@ -140,10 +140,8 @@ class Deliverer:
         parts = await self._sent_before(ledger, payload, route.settings, profile)
         if parts is None:
             attempt = ctx.attempt - 1
-            async with self.clients.post_session(
-                payload.url, payload.id, attempt=attempt
-            ) as opened:
-                parts = await self._prepare(ledger, payload, opened, route.settings)
+            async with self.clients.post_session(payload, attempt=attempt) as opened:
+                parts = await self._prepare(ledger, payload, opened, route)
         by_id = any(part.ids for part in parts)
         async with (
             self._stage(ledger, payload, Stage.TELEGRAM_SEND),
@@ -249,21 +247,19 @@ class Deliverer:
         self,
         ledger: Ledger,
         payload: DeliverPayload,
-        session: PostSession,
-        dest: DestinationSettings,
+        session: MediaSession,
+        route: Route,
     ) -> list[Part]:
+        dest = route.settings
         async with self._stage(ledger, payload, Stage.METADATA_FETCH):
             post = await asyncio.to_thread(session.post)
             await ledger.run(sql.save_post, _post_row(post, ledger.now()))
         async with self._stage(ledger, payload, Stage.CAPABILITY_CHECK):
-            if post.kind not in (PostKind.VIDEO, PostKind.SLIDESHOW):
-                raise TikrelayError(
-                    ErrorKind.UNSUPPORTED, f"{post.kind} posts are not sent yet", retryable=False
-                )
             if post.kind is PostKind.VIDEO:
                 skip = dest.chat.oversize == "skip"
-                await asyncio.to_thread(_check_offer, session, self.max_bytes if skip else None)
-            elif not post.images:
+                limit = self.max_bytes if skip else None
+                await asyncio.to_thread(_check_offer, session, limit, route.largest)
+            elif post.kind is PostKind.SLIDESHOW and not post.images:
                 raise TikrelayError(
                     ErrorKind.FORMAT_NOT_FOUND, "the slideshow lists no images", retryable=False
                 )
@@ -271,6 +267,10 @@ class Deliverer:
         async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
             files = await asyncio.to_thread(self.media.download_once, session, post)
         caption = render_caption(post, dest.caption, link=dest.link)
+        if post.kind is PostKind.AUDIO:  # a link to a sound
+            async with self._stage(ledger, payload, Stage.POSTPROCESS):
+                playable = await asyncio.to_thread(self.media.audio, post, files)
+            return _plan(post, Prepared(None, [], playable), caption)
         telegram = dest.chat
         async with self._stage(ledger, payload, Stage.POSTPROCESS):
             prepared = await asyncio.to_thread(
@@ -367,10 +367,19 @@ def _post_row(post: Post, now: datetime) -> dict[str, Any]:
     }
 
 
-def _check_offer(session: PostSession, limit: int | None) -> None:
+def _check_offer(session: MediaSession, limit: int | None, largest: int | None = None) -> None:
     """Refuse before downloading what could not be sent: no clean video with sound, or (with a
-    ``limit``: the destination does not compress) every such format bigger than that."""
+    ``limit``: the destination does not compress) every such format bigger than that, or
+    (``largest``: a request to the bot) a download bigger than the bot takes."""
     offer = session.video_offer()
+    size = offer.smallest_size
+    if largest is not None and size is not None and size > largest:
+        raise TikrelayError(
+            ErrorKind.SIZE_LIMIT,
+            f"the video is too large: {size / _MB:.1f} MB, over the {largest / _MB:.4g} MB a "
+            "request may download (bot.limits.max_download_mb)",
+            retryable=False,
+        )
     if offer.usable_formats == 0:
         raise TikrelayError(
             ErrorKind.FORMAT_NOT_FOUND,
@@ -406,6 +415,7 @@ def _plan(post: Post, ready: Prepared, caption: str) -> list[Part]:
                 title=clean_name(title) if title else None,
                 performer=clean_name(performer) if performer else None,
                 cover=ready.cover,
+                caption=caption if not parts else None,
             )
         )
     return parts

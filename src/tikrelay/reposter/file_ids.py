@@ -61,7 +61,7 @@ def parts_by_id(post: Post, known: list[files_sql.KnownPart], caption: str) -> l
             sound = post.sound
             title = clean_name(sound.title) if sound and sound.title else None
             performer = clean_name(sound.author) if sound and sound.author else None
-            parts.append(AudioPart(item.part, Path(), title, performer, ids=ids))
+            parts.append(AudioPart(item.part, Path(), title, performer, ids=ids, caption=text))
     return parts
 
 
@@ -84,6 +84,7 @@ def stored_post(data: dict[str, Any]) -> Post | None:
             likes=data.get("likes"),
             sound=Sound(**sound) if isinstance(sound, dict) else None,
             images=tuple(data.get("images") or ()),
+            heights=tuple(data.get("heights") or ()),
         )
     except (KeyError, TypeError, ValueError):
         return None

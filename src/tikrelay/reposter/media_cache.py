@@ -25,13 +25,12 @@ from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.media.files import write_atomically
-from tikrelay.sources.refs import SITE
 from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
     from tikrelay.media.video import TelegramVideo
-    from tikrelay.sources.tiktok import PostSession
+    from tikrelay.sources.session import MediaSession
 
 log = structlog.get_logger("tikrelay.media")
 LOCK_NAME = ".lock"
@@ -94,9 +93,9 @@ class MediaCache:
         self.downloads = asyncio.Semaphore(settings.delivery.downloads)
 
     def folder(self, post: Post) -> Path:
-        return self.paths.post_media(SITE, post.id)
+        return self.paths.post_media(post.site, post.id)
 
-    def download_once(self, session: PostSession, post: Post) -> Downloaded:
+    def download_once(self, session: MediaSession, post: Post) -> Downloaded:
         """The post's files, downloaded by the first job that needs them and reused after;
         a failed download leaves no partial file behind (it starts afresh, and frees space)."""
         folder = self.folder(post)
@@ -114,6 +113,13 @@ class MediaCache:
             try:
                 if post.kind is PostKind.VIDEO:
                     files = Downloaded(video=_relative(session.download_video(source), folder))
+                elif post.kind is PostKind.AUDIO:
+                    sound = session.download_sound(source)
+                    if sound is None:
+                        raise TikrelayError(
+                            ErrorKind.FORMAT_NOT_FOUND, "the link has no sound", retryable=False
+                        )
+                    files = Downloaded(sound=_relative(sound, folder))
                 else:
                     images = tuple(_relative(p, folder) for p in session.download_images(source))
                     sound = session.download_sound(source)
@@ -126,7 +132,7 @@ class MediaCache:
                 raise
             return files
 
-    def sound_once(self, session: PostSession, post: Post) -> Path:
+    def sound_once(self, session: MediaSession, post: Post) -> Path:
         """The post's sound file, downloaded once into its folder (a video post's too)."""
         folder = self.folder(post)
         source = folder / "source"
@@ -160,6 +166,18 @@ class MediaCache:
                 return prepare_video(folder / files.video, out, ffmpeg=ffmpeg, hevc=hevc)
             out.mkdir(parents=True, exist_ok=True)
             return [to_jpeg(folder / name, out / f"{Path(name).stem}.jpg") for name in files.images]
+
+    def audio(self, post: Post, files: Downloaded) -> Path:
+        """The post's sound as Telegram plays it (MP3, or AAC in M4A), beside the downloads."""
+        from tikrelay.media.audio import playable_audio
+        from tikrelay.media.ffmpeg import ffmpeg_path
+
+        if files.sound is None:
+            raise TikrelayError(ErrorKind.FORMAT_NOT_FOUND, "no sound was downloaded")
+        folder = self.folder(post)
+        with locked(folder):
+            ffmpeg = ffmpeg_path(self.settings.ffmpeg)
+            return playable_audio(folder / files.sound, folder / "telegram", ffmpeg=ffmpeg)
 
     def slideshow_video(self, post: Post, files: Downloaded, slides: list[Path]) -> TelegramVideo:
         """One video of the prepared ``slides``, each for an equal share of the sound."""

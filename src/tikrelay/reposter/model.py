@@ -48,6 +48,7 @@ class Route:
     name: str
     settings: DestinationSettings
     after: int | None = None  # a message the post follows in the chat (the bot's request)
+    largest: int | None = None  # bytes a request may download (the bot's size cap)
 
     @property
     def target(self) -> ChatTarget:
@@ -67,13 +68,14 @@ class Route:
         *,
         after: int | None = None,
         caption: str | None = None,
+        largest: int | None = None,
     ) -> Route:
         """A chat that is no destination of the catalog: one that asked the bot for a post
         (in the message ``after``), captioned by the template ``caption`` (default: the
-        reposter's)."""
+        reposter's), downloading at most ``largest`` bytes."""
         telegram = TelegramDestination(chat_id=chat_id, topic_id=topic_id)
         extra = {} if caption is None else {"caption": caption}
-        return cls(name, DestinationSettings(telegram=telegram, **extra), after)
+        return cls(name, DestinationSettings(telegram=telegram, **extra), after, largest)
 
     @property
     def job_kind(self) -> str:

@@ -53,6 +53,7 @@ class AudioPart:
     performer: str | None
     cover: Path | None = None  # a JPEG of at most 320 px, shown by players
     ids: tuple[str, ...] = ()  # Telegram's file id, when the sound was sent before
+    caption: str | None = None  # a post that is a sound (a link to a song): its text
 
     @property
     def files(self) -> list[Path]:

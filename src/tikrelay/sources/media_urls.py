@@ -1,4 +1,5 @@
-"""Which URLs tikrelay may fetch: https on a site's own media hosts, never a private address.
+"""Which URLs tikrelay may fetch: https on a site's own media hosts, or (for a link a person
+sent the bot: ``site="web"``) http(s) on any public host; never a private address.
 
 A post's data names the files to download (slides, the sound, video formats). That data comes
 from the network, so a URL in it is checked before anything is fetched from it, and so is every
@@ -35,6 +36,12 @@ MEDIA_HOSTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: The "site" of links people send the bot: any public host, over http or https.
+WEB = "web"
+#: Names that mean this machine or its network whatever a resolver says (RFC 6761, RFC 8375,
+#: and the suffixes cloud providers give their internal names).
+LOCAL_NAMES = ("localhost", "*.localhost", "*.local", "*.internal", "*.home.arpa", "*.lan")
+
 Resolver = Callable[[str], Iterable[str]]
 
 
@@ -64,34 +71,43 @@ def check_url(
 ) -> str:
     """``url`` if tikrelay may fetch it for ``site``; else a PROTECTED TikrelayError.
 
-    Allowed: ``https``, default port, no credentials, a host name (never an IP literal) that one of
-    ``MEDIA_HOSTS[site]`` matches. With ``resolve`` (no proxy in use) the name must also resolve
-    to public addresses only; through a proxy, the proxy resolves names and this check cannot.
+    For a site: ``https``, default port, no credentials, a host name (never an IP literal) that
+    one of ``MEDIA_HOSTS[site]`` matches. For ``WEB`` (a link someone sent): ``http`` or
+    ``https``, no credentials, a public host: an IP literal only if it is a global address, a
+    name only if it is not local by itself (``localhost``, ``*.local``, a name without a dot).
+    With ``resolve`` (no proxy in use) the name must also resolve to public addresses only;
+    through a proxy, the proxy resolves names and this check cannot.
     """
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise refuse(url, f"not a valid URL ({exc})") from None
-    if parts.scheme.lower() != "https":
-        raise refuse(url, f"only https is allowed, not {parts.scheme or 'a relative URL'!r}")
+    web = site == WEB
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (web and scheme == "http"):
+        allowed = "http and https are" if web else "https is"
+        raise refuse(url, f"only {allowed} allowed, not {parts.scheme or 'a relative URL'!r}")
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise refuse(url, "no host")
     if (address := _ip_literal(host)) is not None:
-        where = "a private or local address" if not address.is_global else "an address"
-        raise refuse(url, f"{where} ({address}), not a host name")
-    patterns = MEDIA_HOSTS.get(site, ())
-    if not any(fnmatch.fnmatchcase(host, pattern) for pattern in patterns):
+        if not web or not address.is_global or address.is_multicast:
+            where = "a private or local address" if not address.is_global else "an address"
+            raise refuse(url, f"{where} ({address}), not a host name")
+    elif web:
+        if "." not in host or any(fnmatch.fnmatchcase(host, name) for name in LOCAL_NAMES):
+            raise refuse(url, f"{host} is a local name")
+    elif not any(fnmatch.fnmatchcase(host, pattern) for pattern in MEDIA_HOSTS.get(site, ())):
         raise refuse(url, f"{host} is not one of {site}'s media hosts")
     if parts.username is not None or parts.password is not None:
         raise refuse(url, "credentials in the URL")
-    if port not in (None, 443):
+    if not web and port not in (None, 443):
         raise refuse(url, f"port {port} is not the https port")
-    if resolve:
+    if resolve and address is None:
         for answer in resolver(host):
             found = _ip_literal(answer.split("%", 1)[0])
-            if found is None or not found.is_global:
+            if found is None or not found.is_global or found.is_multicast:
                 raise refuse(url, f"{host} resolves to a private or local address ({answer})")
     return url
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from tikrelay.media.content import Content, check_content
 from tikrelay.media.files import write_atomically
 from tikrelay.sources import tiktok_page
 from tikrelay.sources.refs import SITE, WEB, parse_post_link
+from tikrelay.sources.session import VideoOffer
 from tikrelay.sources.tiktok_item import FeedEntry, entries_from_feed, post_from_item, slide_urls
 from tikrelay.sources.transport import GuardedYoutubeDL
 from tikrelay.sources.ytdlp import base_options, pick_proxy
@@ -47,12 +47,6 @@ _EXTENSIONS = {
     "audio/mp4": ".m4a",
     "audio/aac": ".m4a",
 }
-
-
-@dataclass(frozen=True)
-class VideoOffer:
-    usable_formats: int
-    smallest_size: int | None
 
 
 class TikTokClient:

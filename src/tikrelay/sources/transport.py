@@ -5,8 +5,11 @@ jar is saved whole (see ``sources.cookies``).
 yt-dlp follows redirects inside its request handlers and has no option to stop them, so
 ``GuardedYoutubeDL`` builds its request director from subclasses of the urllib and requests
 handlers that check each ``Location`` with :func:`tikrelay.sources.media_urls.check_url` first.
-The curl_cffi handler stays as it is: yt-dlp uses it only for the page requests it impersonates,
-whose URLs tikrelay builds itself (``https://www.tiktok.com/...``), never for media.
+For a link someone sent the bot (``site="web"``), every request is checked before it is sent.
+The curl_cffi handler stays as it is for TikTok: yt-dlp uses it only for the page requests it
+impersonates, whose URLs tikrelay builds itself (``https://www.tiktok.com/...``), never for media.
+For a link someone sent it is left out (its redirects cannot be checked hop by hop): a site
+that yt-dlp would only read while impersonating a browser is then read without.
 
 yt-dlp's TikTok user extractor downloads the profile page with ``fatal=False``: a proxy that
 refuses connections there becomes a warning and, later, "Unable to extract secondary user ID".
@@ -31,18 +34,19 @@ from yt_dlp.networking.exceptions import ProxyError, RequestError, TransportErro
 from tikrelay.config.logging import REDACTED
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.sources.cookies import save_jar
-from tikrelay.sources.media_urls import check_url
+from tikrelay.sources.media_urls import WEB, check_url
 
 Vet = Callable[[str], object]
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class RefusedRedirectError(RequestError):  # type: ignore[misc]
-    """A redirect to a URL tikrelay does not fetch. A yt-dlp RequestError, so that yt-dlp's
-    request director does not retry the request with another handler, which would follow it."""
+    """A redirect (or, for a link someone sent, any request) to a URL tikrelay does not fetch.
+    A yt-dlp RequestError, so that yt-dlp's request director does not retry the request with
+    another handler, which would follow it."""
 
-    def __init__(self, refusal: TikrelayError) -> None:
-        super().__init__(f"redirect {refusal.message}")
+    def __init__(self, refusal: TikrelayError, what: str = "redirect") -> None:
+        super().__init__(f"{what} {refusal.message}")
         self.refusal = refusal
 
 
@@ -207,11 +211,17 @@ class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
         guarded = [
             partial(_GUARDED[handler], vet=self.vet) if handler in _GUARDED else handler
             for handler in handlers
+            if self.site != WEB or getattr(handler, "RH_KEY", None) != "CurlCFFI"
         ]  # a proxy for a handler class: build_request_director only calls it
         director = super().build_request_director(guarded, preferences)
         send = director.send
 
         def recording_send(request: Any) -> Any:
+            if self.site == WEB:  # a link someone sent: every page, manifest and file it leads to
+                try:
+                    self.vet(request.url)
+                except TikrelayError as refusal:
+                    raise RefusedRedirectError(refusal, "request") from None
             try:
                 return send(request)
             except ProxyError as exc:

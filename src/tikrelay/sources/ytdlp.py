@@ -13,7 +13,7 @@ from typing import Any
 import certifi
 import structlog
 from yt_dlp.networking.exceptions import HTTPError, ProxyError, TransportError
-from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
+from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
 from tikrelay.config.logging import redact_text
 from tikrelay.config.settings import NetworkSettings
@@ -190,6 +190,8 @@ def classify_ytdlp(exc: BaseException) -> TikrelayError | None:
         return TikrelayError(ErrorKind.NETWORK, redact_text(str(exc)))
     if isinstance(exc, GeoRestrictedError):
         return TikrelayError(ErrorKind.GEO_BLOCK, redact_text(exc.orig_msg))
+    if isinstance(exc, UnsupportedError):  # no extractor, and no media on the page
+        return TikrelayError(ErrorKind.UNSUPPORTED, redact_text(exc.orig_msg), retryable=False)
     if isinstance(exc, ExtractorError):
         if exc.cause is not None and exc.cause is not exc:
             found = classify_ytdlp(exc.cause)

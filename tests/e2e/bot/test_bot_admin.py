@@ -125,3 +125,39 @@ def test_a_broadcast_reaches_everyone_who_started_the_bot_across_a_kill(
     counts = [got_it(c.id) for c in chats]
     assert min(counts) == 1
     assert sum(counts) <= len(chats) + 1  # at most one twice, the one sent as the process died
+
+
+def test_debug_sends_admins_a_jobs_whole_timeline_as_a_file(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    boss, guest = telegram.add_user("Boss"), telegram.add_user("Guest")
+    boss_chat = telegram.add_chat("private", person=boss)
+    guest_chat = telegram.add_chat("private", person=guest)
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="traced")
+    relayed.extra = {"telegram": {"api_url": telegram.url, "admins": [boss.id]}}
+    telegram.user_message(guest_chat.id, post.url)
+
+    def documents() -> list[dict[str, object]]:
+        return [m for m in telegram.messages(boss_chat.id) if "document" in m]
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: any("video" in m for m in telegram.messages(guest_chat.id)), 60, proc)
+        request_id = relayed.run(
+            "jobs", "list", "--kind", "request", "--config", str(relayed.config)
+        )
+        job_id = request_id.stdout.splitlines()[1].split()[0]
+        telegram.user_command(boss_chat.id, "debug", job_id)
+        telegram.user_command(guest_chat.id, "debug", job_id)
+        wait_until(lambda: len(documents()) == 1, 60, proc)
+        wait_until(lambda: len(bot_replies(relayed, guest_chat.id)) == 1, 60, proc)
+    [said] = bot_replies(relayed, boss_chat.id)
+    assert said == f"Job {job_id}: request, COMPLETED; its whole timeline follows."
+    [document] = documents()
+    log = telegram.file_path(document["document"]["file_id"]).read_text()  # type: ignore[index]
+    assert log.startswith(f"job {job_id}  kind=request  status=COMPLETED")
+    for event in ("JOB_CREATED", "STAGE_STARTED", "TELEGRAM_SEND", "SENT"):
+        assert event in log
+    assert post.url in log  # the payload, whole
+    assert relayed.run("jobs", "show", job_id, "--config", str(relayed.config)).stdout == log
+    assert bot_replies(relayed, guest_chat.id) == ["This command is for the bot's admins."]
+    assert not [m for m in telegram.messages(guest_chat.id) if "document" in m]

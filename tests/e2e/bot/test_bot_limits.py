@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.support.bot import bot_replies
 from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import Relayed
+from tikrelay.bot import texts
 
 
 def test_requests_over_a_persons_limits_are_refused_with_when_to_try_again(
@@ -63,9 +64,6 @@ def test_a_burst_of_messages_pauses_the_sender_and_says_so_once(relayed: Relayed
         telegram.user_command(ivy_chat.id, "help")
         wait_until(lambda: len(bot_replies(relayed, ivy_chat.id)) == 2, 60, proc)
     hints = bot_replies(relayed, hal_chat.id)
-    assert (
-        hints[:3]
-        == ["Send me a link to a TikTok video or slideshow, and I send you the media."] * 3
-    )
+    assert hints[:3] == [texts.NO_LINK] * 3
     assert hints[3] == "That is a lot of messages at once: I will read yours again in 600 s."
     assert len(hints) == 4  # the fifth, sixth and the /help were not answered

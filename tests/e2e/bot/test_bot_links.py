@@ -12,6 +12,7 @@ import av
 
 from tests.support.processes import running, running_bot, wait_until
 from tests.support.relayed import Relayed
+from tikrelay.bot import texts
 
 
 def test_a_tiktok_link_in_a_private_chat_is_answered_with_the_clean_video(
@@ -45,7 +46,7 @@ def test_a_tiktok_link_in_a_private_chat_is_answered_with_the_clean_video(
     assert post.media.clean_path is not None
     assert video_packets(sent) == video_packets(post.media.clean_path)
     [hint] = [m for m in replies if "text" in m]
-    assert "link to a TikTok video" in hint["text"]
+    assert hint["text"] == texts.NO_LINK
     assert asked["message"]["message_id"] != video["message_id"]
     # The link got a reaction while its media was on the way, taken away once it arrived.
     reactions = [
