@@ -1,4 +1,5 @@
-"""Inline mode: ``@bot <link>`` in any chat answers with the post's media by Telegram file id.
+"""Inline mode: ``@bot <link>`` (TikTok, or another site) in any chat answers with the post's
+media by Telegram file id.
 A post Telegram does not have yet is sent once to ``telegram.storage_chat_id`` (a silent
 ``request`` job) and the answer waits for it, within Telegram's ten seconds for an inline query."""
 
@@ -24,7 +25,9 @@ from tikrelay.destinations.telegram import TelegramSender
 from tikrelay.domain.errors import TikrelayError
 from tikrelay.reposter.file_ids import file_profile
 from tikrelay.runtime.app import Runtime
+from tikrelay.sources.media_urls import WEB, check_url
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link
+from tikrelay.sources.web import web_post_id
 from tikrelay.store import files_sql
 
 log = structlog.get_logger("tikrelay.bot")
@@ -64,7 +67,13 @@ class Inline:
 
     async def _post_key(self, link: str) -> str | None:
         found = parse_post_link(link)
-        if found is None and is_short_link(link):
+        if found is None and not is_short_link(link):  # a link to another site
+            try:
+                check_url(link, WEB, resolve=False)
+            except TikrelayError:
+                return None
+            return f"{WEB}:{web_post_id(link)}"
+        if found is None:
             tiktok = self.runtime.reposter.clients.tiktok if self.runtime.reposter else None
             if tiktok is None:
                 return None

@@ -23,9 +23,12 @@ def test_inline_queries_are_answered_by_file_id_uploading_once_to_the_storage_ch
     second = telegram.inline_query(f"look {world.short_link(slides.id)}", user_id=kim.id)
     second_id = second["inline_query"]["id"]
     nothing = telegram.inline_query("no link here", user_id=kim.id)["inline_query"]["id"]
+    elsewhere = telegram.inline_query(world.web.site.mp4, user_id=kim.id)["inline_query"]["id"]
+    local = telegram.inline_query("http://127.0.0.1:1/x.mp4", user_id=kim.id)["inline_query"]["id"]
+    asked = {first, second_id, nothing, elsewhere, local}
 
     with running_bot(relayed) as proc:
-        wait_until(lambda: {first, second_id, nothing} <= set(telegram.inline_answers), 30, proc)
+        wait_until(lambda: asked <= set(telegram.inline_answers), 30, proc)
         uploads = len([f for c in telegram.record for f in c.files if f.source == "upload"])
         again = telegram.inline_query(video.url, user_id=kim.id)["inline_query"]["id"]
         wait_until(lambda: again in telegram.inline_answers, 30, proc)
@@ -39,7 +42,10 @@ def test_inline_queries_are_answered_by_file_id_uploading_once_to_the_storage_ch
     assert len(photos) == 2
     assert [r["type"] for r in answers[second_id]["results"]].count("audio") == 1
     assert answers[nothing]["results"] == []
+    assert answers[local]["results"] == []  # never fetched
+    [linked] = answers[elsewhere]["results"]  # a link to another site, uploaded once too
+    assert linked["type"] == "video"
     # Asked again: answered from what Telegram has, nothing uploaded.
     assert answers[again]["results"] == answers[first]["results"]
     assert len([f for c in telegram.record for f in c.files if f.source == "upload"]) == uploads
-    assert len(stored) == 1
+    assert len(stored) == 2  # the TikTok video and the linked one
