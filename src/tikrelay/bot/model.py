@@ -26,6 +26,7 @@ class RequestPayload(BaseModel):
     language: str = "en"  # of the person who asked: what the bot says about it
     silent: bool = False  # no reaction, no replies: an upload to the storage chat for inline
     sound: bool = False  # the post's sound alone (the Sound button under a video)
+    document: bool = False  # a video as a file (/settings format document)
     caption: bool = True  # the post's text under the media (/settings caption off: none)
     variant: str = "best"  # a link to another site: best (that fits), 720p, 480p or audio
 

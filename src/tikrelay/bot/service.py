@@ -143,7 +143,7 @@ class BotService:
             return
         current = await self._preferences(user.id)
         key, value = [*args, "", ""][:2]
-        allowed = {"format": ("video", "audio"), "caption": ("on", "off")}
+        allowed = {"format": ("video", "document", "audio"), "caption": ("on", "off")}
         if value.lower() in allowed.get(key.lower(), ()):
             current[key.lower()] = value.lower()
             queue = self.runtime.queue
@@ -247,6 +247,7 @@ class BotService:
             update={
                 "language": await self.language(message),
                 "sound": wanted["format"] == "audio",
+                "document": wanted["format"] == "document",
                 "caption": wanted["caption"] == "on",
             }
         )
@@ -370,19 +371,30 @@ class BotService:
             source="bot",
             destination=name,
         )
-        after = payload.message_id or None  # the message answered (none: a silent upload)
         if payload.sound:
-            sound = f"sound:{payload.chat_id}:{payload.message_id}"
-            route = Route.to_chat(sound, payload.chat_id, payload.topic_id, after=after)
+            route = self._route(f"sound:{payload.chat_id}:{payload.message_id}", payload, None)
             await self.reposter.deliverer.send_sound(ctx, post, route)
             return
         caption = None if payload.caption else ""
-        chat, topic, largest = payload.chat_id, payload.topic_id, self._largest
-        route = Route.to_chat(name, chat, topic, after=after, caption=caption, largest=largest)
+        route = self._route(name, payload, caption)
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent:
             await self._offer_sound(payload, post.post, sent[0])
+
+    def _route(self, name: str, payload: RequestPayload, caption: str | None) -> Route:
+        """The chat that asked, as a route: after the message answered (none for a silent
+        upload), captioned by ``caption`` (None: the reposter's template), within the size cap,
+        videos as files for someone who asked for documents."""
+        return Route.to_chat(
+            name,
+            payload.chat_id,
+            payload.topic_id,
+            after=payload.message_id or None,
+            caption=caption,
+            largest=self._largest,
+            documents=payload.document,
+        )
 
     async def _answer_link(self, ctx: JobContext, payload: RequestPayload) -> None:
         """A link to another site: the media yt-dlp finds there, in the variant asked for (the
@@ -394,9 +406,7 @@ class BotService:
             post=f"{WEB}:{post_id}", id=post_id, url=payload.url, source="bot", destination=name
         )
         template = LINK_CAPTION if payload.caption else ""
-        after = payload.message_id or None
-        chat, topic, largest = payload.chat_id, payload.topic_id, self._largest
-        route = Route.to_chat(name, chat, topic, after=after, caption=template, largest=largest)
+        route = self._route(name, payload, template)
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent and variant == BEST:

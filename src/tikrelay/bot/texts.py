@@ -111,5 +111,5 @@ NO_ARCHIVE = "This bot has no archive set up (bot.archive_to in its configuratio
 
 SETTINGS = (
     "Your settings: format {format}, caption {caption}. Change them with /settings format "
-    "video (or audio) and /settings caption on (or off)."
+    "video (or document, or audio) and /settings caption on (or off)."
 )

@@ -211,8 +211,15 @@ class TelegramSender:
 
         return await self._call(target, 1, send)
 
-    async def send_document(self, target: ChatTarget, path: Path, caption: str | None) -> int:
-        """One file as a document (an admin's job log)."""
+    async def send_document(
+        self,
+        target: ChatTarget,
+        path: Media,
+        caption: str | None,
+        file_ids: list[str] | None = None,
+    ) -> list[int]:
+        """One file as a document: a video for someone who wants the file (``/settings format
+        document``), an admin's job log."""
 
         async def send() -> list[int]:
             with contextlib.ExitStack() as files:
@@ -221,11 +228,13 @@ class TelegramSender:
                     self._file(path, files),
                     message_thread_id=target.topic_id,
                     caption=caption,
+                    parse_mode=_parse_mode(caption),
                 )
+            if file_ids is not None and message.document is not None:
+                file_ids.append(message.document.file_id)
             return [message.message_id]
 
-        [message_id] = await self._call(target, 1, send)
-        return message_id
+        return await self._call(target, 1, send)
 
     async def send_photos(
         self,

@@ -137,6 +137,8 @@ class Deliverer:
             await self._complete(ledger, payload, route, sent_ids, reconciled=False)
             return sent_ids
         profile = file_profile(route.settings, self.max_bytes)
+        if route.documents:  # a document's file id is not a video's
+            profile += ":document"
         parts = await self._sent_before(ledger, payload, route.settings, profile)
         if parts is None:
             attempt = ctx.attempt - 1

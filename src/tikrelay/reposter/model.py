@@ -49,6 +49,7 @@ class Route:
     settings: DestinationSettings
     after: int | None = None  # a message the post follows in the chat (the bot's request)
     largest: int | None = None  # bytes a request may download (the bot's size cap)
+    documents: bool = False  # a video goes as a file (someone asked the bot for documents)
 
     @property
     def target(self) -> ChatTarget:
@@ -69,13 +70,15 @@ class Route:
         after: int | None = None,
         caption: str | None = None,
         largest: int | None = None,
+        documents: bool = False,
     ) -> Route:
         """A chat that is no destination of the catalog: one that asked the bot for a post
         (in the message ``after``), captioned by the template ``caption`` (default: the
-        reposter's), downloading at most ``largest`` bytes."""
+        reposter's), downloading at most ``largest`` bytes; ``documents``: a video as a file."""
         telegram = TelegramDestination(chat_id=chat_id, topic_id=topic_id)
         extra = {} if caption is None else {"caption": caption}
-        return cls(name, DestinationSettings(telegram=telegram, **extra), after, largest)
+        settings = DestinationSettings(telegram=telegram, **extra)
+        return cls(name, settings, after, largest, documents)
 
     @property
     def job_kind(self) -> str:

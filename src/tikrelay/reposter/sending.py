@@ -122,6 +122,10 @@ async def _send(
     """Send ``files`` (the part's, or what of them did not arrive); ``out`` gets the file ids."""
     target = route.target
     match part:
+        case VideoPart(caption=text) if route.documents:
+            return await sender.send_document(
+                target, files[0], text if caption else None, file_ids=out
+            )
         case VideoPart(video=video, caption=text):
             return await sender.send_video(
                 target,

@@ -161,3 +161,45 @@ def test_debug_sends_admins_a_jobs_whole_timeline_as_a_file(relayed: Relayed) ->
     assert relayed.run("jobs", "show", job_id, "--config", str(relayed.config)).stdout == log
     assert bot_replies(relayed, guest_chat.id) == ["This command is for the bot's admins."]
     assert not [m for m in telegram.messages(guest_chat.id) if "document" in m]
+
+
+def test_queue_pause_and_resume_a_creator_and_switch_archiving_off(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    boss = telegram.add_user("Boss")
+    boss_chat = telegram.add_chat("private", person=boss)
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("bob")
+    relayed.destinations = {
+        "clips": {"telegram": {"chat_id": channel.id}},
+        "vault": {"archive": {"path": str(relayed.folder / "vault")}},
+    }
+    relayed.extra = {
+        "telegram": {"api_url": telegram.url, "admins": [boss.id]},
+        "bot": {"archive_to": "vault"},
+    }
+    added = relayed.run("sources", "add", "@bob", "--to", "clips", "--config", str(relayed.config))
+    assert added.returncode == 0, added.stderr
+    for command, args in [
+        ("queue", ""),
+        ("pause", "@bob"),
+        ("pause", "@bob"),
+        ("resume", "@bob"),
+        ("archive_on", ""),
+        ("archive_off", ""),
+    ]:
+        telegram.user_command(boss_chat.id, command, args)
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(bot_replies(relayed, boss_chat.id)) == 6, 60, proc)
+    queue, paused, again, resumed, on, off = bot_replies(relayed, boss_chat.id)
+    # The /queue update itself runs; the admin's next commands wait behind it (one per chat).
+    assert queue.splitlines()[0].strip() == "#1 bot_update RUNNING"
+    assert "#6 bot_update QUEUED" in queue
+    assert paused == "Paused tiktok:@bob: it is not polled until /resume."
+    assert again == "tiktok:@bob was paused already."
+    assert resumed == "Resumed tiktok:@bob: it is polled again."
+    assert on.startswith("Archiving is on")
+    assert off == "Archiving is off for this chat."
+    listed = relayed.run("sources", "list", "--config", str(relayed.config)).stdout
+    [row] = [line.split() for line in listed.splitlines() if "tiktok:@bob" in line]
+    assert row[:3] == ["tiktok:@bob", "cli", "no"]  # not paused

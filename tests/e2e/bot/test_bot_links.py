@@ -257,3 +257,29 @@ def test_settings_choose_audio_only_or_no_caption(relayed: Relayed) -> None:
     )
     said = [m["text"] for m in telegram.messages(chat.id) if "text" in m and m["from"]["is_bot"]]
     assert said[-1].startswith("Your settings: format audio, caption off.")
+
+
+def test_settings_format_document_sends_the_video_as_a_file(relayed: Relayed) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    filer, watcher = telegram.add_user("Rui"), telegram.add_user("Sol")
+    filer_chat = telegram.add_chat("private", person=filer)
+    watcher_chat = telegram.add_chat("private", person=watcher)
+    world.add_creator("alice")
+    post = world.add_video("alice", desc="keep the file")
+    telegram.user_command(filer_chat.id, "settings", "format document")
+    telegram.user_message(filer_chat.id, post.url)
+    telegram.user_message(watcher_chat.id, post.url)
+
+    def sent(chat_id: int, kind: str) -> list[dict[str, Any]]:
+        return [m for m in telegram.messages(chat_id) if kind in m]
+
+    with running_bot(relayed) as proc:
+        wait_until(lambda: len(sent(filer_chat.id, "document")) == 1, 60, proc)
+        wait_until(lambda: len(sent(watcher_chat.id, "video")) == 1, 60, proc)
+    [document] = sent(filer_chat.id, "document")
+    assert document["caption"].startswith("keep the file")
+    assert sent(filer_chat.id, "video") == []
+    file = telegram.file_path(document["document"]["file_id"])
+    assert video_packets(file) == video_packets(
+        telegram.file_path(sent(watcher_chat.id, "video")[0]["video"]["file_id"])
+    )  # the same prepared video, as a file and as a video
