@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tikrelay.bot.service import quality_choices
+from tikrelay.bot.buttons import quality_choices
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.sources.media_urls import WEB, check_url
 from tikrelay.sources.web import (

@@ -9,25 +9,21 @@ import functools
 
 from telegram import (
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InlineQuery,
     Message,
     Update,
 )
-from telegram.error import TelegramError
 
 from tikrelay.bot import texts
 from tikrelay.bot.admin import Admin
-from tikrelay.bot.i18n import DEFAULT, LANGUAGES, RLM, choose, tr
+from tikrelay.bot.buttons import Buttons
+from tikrelay.bot.i18n import DEFAULT, LANGUAGES, choose, tr
 from tikrelay.bot.inline import Inline
 from tikrelay.bot.limits import Limits
 from tikrelay.bot.model import (
     BOT_UPDATE,
     BROADCAST,
-    QUALITY_BUTTON,
     REQUEST,
-    SOUND_BUTTON,
     BroadcastPayload,
     RequestPayload,
     UpdatePayload,
@@ -47,9 +43,8 @@ from tikrelay.reposter.model import ARCHIVE, DeliverPayload, Route, job_for, upl
 from tikrelay.runtime.app import Runtime
 from tikrelay.sources.media_urls import WEB, check_url
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
-from tikrelay.sources.web import AUDIO, BEST, HEIGHTS, VARIANTS, link_digest, web_post_id
+from tikrelay.sources.web import AUDIO, BEST, web_post_id
 from tikrelay.store import bot_sql
-from tikrelay.store import relay as relay_sql
 
 
 class BotService:
@@ -66,6 +61,7 @@ class BotService:
         self.limits = Limits(runtime.settings.bot.limits, runtime.queue)
         self.inline_mode = Inline(runtime, self.sender, upload_limit(runtime.settings))
         self.router = build_router(self.sender.bot, self)
+        self.buttons = Buttons(runtime, self.sender)
         self._largest = int(runtime.settings.bot.limits.max_download_mb * _MB)
         self._ready = asyncio.Event()
         runtime.service.registry.include(self.registry())
@@ -380,7 +376,7 @@ class BotService:
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent:
-            await self._offer_sound(payload, post.post, sent[0])
+            await self.buttons.offer_sound(payload, post.post, sent[0])
 
     def _route(self, name: str, payload: RequestPayload, caption: str | None) -> Route:
         """The chat that asked, as a route: after the message answered (none for a silent
@@ -410,124 +406,13 @@ class BotService:
         sent = await self.reposter.deliverer.deliver(ctx, post, route)
         await asyncio.to_thread(self._archive_after, payload, post)
         if not payload.silent and sent and variant == BEST:
-            await self._offer_qualities(payload, post.post, sent[-1])
-
-    async def _offer_qualities(
-        self, payload: RequestPayload, post_key: str, message_id: int
-    ) -> None:
-        """Under a linked video the site offers in several heights: 720p, 480p (where they
-        differ from what was sent) and the sound alone."""
-        queue = self.runtime.queue
-
-        def data() -> dict[str, object] | None:
-            with queue.engine.connect() as conn:
-                return relay_sql.post_data(conn, post_key)
-
-        found = await asyncio.to_thread(data)
-        heights = found.get("heights") if found else None
-        if not found or found.get("kind") != "video" or not isinstance(heights, list):
-            return
-        if len(heights) < 2:
-            return
-        digest = link_digest(payload.url)
-        buttons = [
-            InlineKeyboardButton(variant, callback_data=f"{QUALITY_BUTTON}{variant}:{digest}")
-            for variant in quality_choices(heights)
-        ]
-        label = tr(payload.language, texts.AUDIO_ONLY).removeprefix(RLM)
-        buttons.append(
-            InlineKeyboardButton(label, callback_data=f"{QUALITY_BUTTON}{AUDIO}:{digest}")
-        )
-        with contextlib.suppress(TelegramError):  # the video is there all the same
-            await self.sender.bot.edit_message_reply_markup(
-                payload.chat_id, message_id, reply_markup=InlineKeyboardMarkup([buttons])
-            )
+            await self.buttons.offer_qualities(payload, post.post, sent[-1])
 
     async def quality_button(self, query: CallbackQuery) -> None:
-        """A quality button under a linked video: that variant of the link, in that chat (once
-        per video and variant)."""
-        message = query.message
-        _, _, rest = (query.data or "").partition(QUALITY_BUTTON)
-        variant, _, digest = rest.partition(":")
-        if not isinstance(message, Message) or variant not in VARIANTS:
-            return
-        language = choose(None, query.from_user.language_code)
-        with contextlib.suppress(TelegramError):
-            await query.answer(tr(language, texts.QUALITY_COMING).removeprefix(RLM))
-        queue = self.runtime.queue
-
-        def url() -> str | None:
-            with queue.engine.connect() as conn:
-                found = relay_sql.post_data(conn, f"{WEB}:{digest}")
-            return str(found["url"]) if found and found.get("url") else None
-
-        link = await asyncio.to_thread(url)
-        if link is None:
-            return
-        payload = RequestPayload(
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            topic_id=message.message_thread_id if message.is_topic_message else None,
-            user_id=query.from_user.id,
-            url=link,
-            language=language,
-            variant=variant,
-        )
-        await asyncio.to_thread(self._enqueue_button, payload, variant)
-
-    def _enqueue_button(self, payload: RequestPayload, what: str) -> None:
-        """A button's request: one per message and button, ever (no request row: the message
-        is the bot's own)."""
-        key = f"{request_key(payload.chat_id, payload.message_id)}:{what}"
-        self.runtime.service.enqueue(REQUEST, payload, dedupe_key=key, priority=2)
-
-    async def _offer_sound(self, payload: RequestPayload, post_key: str, message_id: int) -> None:
-        """A Sound button under a video whose post has a sound."""
-        queue = self.runtime.queue
-
-        def data() -> dict[str, object] | None:
-            with queue.engine.connect() as conn:
-                return relay_sql.post_data(conn, post_key)
-
-        found = await asyncio.to_thread(data)
-        if not found or found.get("kind") != "video" or not found.get("sound"):
-            return
-        label = tr(payload.language, texts.SOUND).removeprefix(RLM)
-        button = InlineKeyboardButton(label, callback_data=f"{SOUND_BUTTON}{found['id']}")
-        with contextlib.suppress(TelegramError):  # the video is there all the same
-            await self.sender.bot.edit_message_reply_markup(
-                payload.chat_id, message_id, reply_markup=InlineKeyboardMarkup([[button]])
-            )
+        await self.buttons.quality_pressed(query)
 
     async def sound_button(self, query: CallbackQuery) -> None:
-        """The Sound button: the post's sound, as audio, in that chat (once per video)."""
-        message = query.message
-        post_id = (query.data or "").removeprefix(SOUND_BUTTON)
-        if not isinstance(message, Message) or not post_id.isdigit():
-            return
-        language = choose(None, query.from_user.language_code)
-        with contextlib.suppress(TelegramError):
-            await query.answer(tr(language, texts.SOUND_COMING).removeprefix(RLM))
-        queue = self.runtime.queue
-
-        def url() -> str | None:
-            with queue.engine.connect() as conn:
-                found = relay_sql.post_data(conn, f"{SITE}:{post_id}")
-            return str(found["url"]) if found and found.get("url") else None
-
-        link = await asyncio.to_thread(url)
-        if link is None:
-            return
-        payload = RequestPayload(
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            topic_id=message.message_thread_id if message.is_topic_message else None,
-            user_id=query.from_user.id,
-            url=link,
-            language=language,
-            sound=True,
-        )
-        await asyncio.to_thread(self._enqueue_button, payload, "sound")
+        await self.buttons.sound_pressed(query)
 
     async def _spamming(self, update: Update) -> bool:
         """The spam guard: a person who sent a burst is not listened to for a while (told
@@ -566,18 +451,6 @@ _MB = 1024 * 1024
 LINK_CAPTION = (
     "{% if text %}{{ text }}{% endif %}{% if author_name %}\n\n— {{ author_name }}{% endif %}"
 )
-
-
-def quality_choices(heights: list[int]) -> list[str]:
-    """The height variants worth a button: each gets a height the best did not, and no two
-    get the same one (a site offering 1080p and 480p gets a 480p button, not 720p too)."""
-    best = max(heights)
-    chosen: dict[int, str] = {}
-    for variant, limit in sorted(HEIGHTS.items(), key=lambda item: item[1]):
-        fitting = [h for h in heights if h <= limit]
-        if fitting and max(fitting) != best and max(fitting) not in chosen:
-            chosen[max(fitting)] = variant
-    return [chosen[h] for h in sorted(chosen, reverse=True)]
 
 
 def _will_retry(ctx: JobContext, exc: Exception) -> bool:
