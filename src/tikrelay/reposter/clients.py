@@ -78,6 +78,11 @@ class Clients:
             )
         return self._web
 
+    def close(self) -> None:
+        """The kept yt-dlp instances of feed reads, closed (nothing else is kept open)."""
+        if self._tiktok is not None:
+            self._tiktok.close()
+
     @asynccontextmanager
     async def post_session(
         self, payload: DeliverPayload, *, attempt: int

@@ -19,6 +19,7 @@ from typing import Any
 
 from tikrelay.config.paths import StateDirError, StatePaths
 from tikrelay.config.settings import Settings
+from tikrelay.engine import housekeeping
 from tikrelay.engine.kinds import worker_registry
 from tikrelay.engine.registry import Registry
 from tikrelay.engine.service import JobService
@@ -38,6 +39,7 @@ from tikrelay.reposter.model import (
 from tikrelay.reposter.progress import Listeners
 from tikrelay.store import JobQueue, open_queue
 from tikrelay.store.reports import RunSummary, run_summary
+from tikrelay.store.retention_sql import Pruned
 
 #: Work that runs beside the worker until the event is set (e.g. the bot taking updates).
 Companion = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -110,6 +112,7 @@ class Runtime:
             registry = Registry()
             registry.include(worker_registry(extra_kinds))
             service = JobService(queue, registry, settings.jobs)
+            registry.include(housekeeping.registry(service))
             found = None
             if reposter:
                 catalog = Catalog(queue.engine, config_file=config_file)
@@ -127,6 +130,8 @@ class Runtime:
         return cls(settings, queue, service, found, config_file)
 
     def close(self) -> None:
+        if self.reposter is not None:
+            self.reposter.clients.close()
         self.queue.engine.dispose()
 
     def catalog(self) -> Catalog:
@@ -170,7 +175,13 @@ class Runtime:
         summary = self.summary(started)
         if self.reposter is not None:
             self.reposter.prune_media()
+        self.prune_jobs()
         return summary
+
+    def prune_jobs(self) -> Pruned:
+        """Delete now the finished jobs past their retention (jobs.keep_days,
+        jobs.keep_failed_days), and their timelines."""
+        return housekeeping.prune_jobs(self.service)
 
     def serve(
         self,
@@ -201,6 +212,8 @@ class Runtime:
         the worker in the same event loop (the bot's intake) until its stop is set; one that
         fails stops the worker, and its error is raised here."""
         size = concurrency or self.settings.jobs.worker_concurrency
+        if not drain:  # a draining run prunes at its end instead (run_once, worker --drain)
+            housekeeping.schedule(self.service, random.Random())  # noqa: S311 - jitter only
         worker = Worker(self.service, concurrency=size, drain=drain)
         asyncio.run(self._work(worker, companions))
 

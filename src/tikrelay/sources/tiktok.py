@@ -9,6 +9,7 @@ YoutubeDL for a post's page read and its downloads, because the page sets the co
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,11 @@ class TikTokClient:
     def __init__(self, network: NetworkSettings, paths: StatePaths) -> None:
         self.network = network
         self.paths = paths
+        # Idle yt-dlp instances for feed reads, by proxy and depth: a poll takes one (or makes
+        # one), and gives it back when the read went well. Making one costs about 50 ms of CPU
+        # (yt-dlp's extractor set); a kept one also keeps its connections alive.
+        self._feeds: dict[tuple[str | None, int], list[GuardedYoutubeDL]] = {}
+        self._feeds_lock = threading.Lock()
 
     def _ydl(self, key: str, attempt: int, **extra: Any) -> GuardedYoutubeDL:
         proxy = pick_proxy(self.network.proxies, key, attempt)
@@ -109,9 +115,53 @@ class TikTokClient:
     def latest(
         self, sec_uid: str, username: str, depth: int, *, attempt: int = 0
     ) -> list[FeedEntry]:
-        """The newest ``depth`` posts, oldest first: one feed request for up to 15."""
-        info = self._extract(f"tiktokuser:{sec_uid}", f"@{username}", attempt, playlistend=depth)
+        """The newest ``depth`` posts, oldest first: one feed request for up to 15, through a
+        kept yt-dlp instance."""
+        url = f"tiktokuser:{sec_uid}"
+        with self._feed_ydl(f"@{username}", attempt, depth) as ydl:
+            try:
+                info = ydl.extract_info(url, download=False)
+            except Exception as exc:
+                raise classified(ydl, exc) from exc
+        if not isinstance(info, dict):
+            raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
         return entries_from_feed(info, username)
+
+    @contextmanager
+    def _feed_ydl(self, key: str, attempt: int, depth: int) -> Iterator[GuardedYoutubeDL]:
+        """A kept instance for the proxy of ``key`` (sticky, rotated on retries), used by one
+        thread at a time; after a failed read it is closed, not kept (its connection may be
+        what failed)."""
+        proxy = pick_proxy(self.network.proxies, key, attempt)
+        slot = (proxy, depth)
+        with self._feeds_lock:
+            idle = self._feeds.setdefault(slot, [])
+            ydl = idle.pop() if idle else None
+        if ydl is None:
+            jar = self.paths.cookie_jar
+            options = base_options(
+                self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar
+            )
+            ydl = GuardedYoutubeDL(
+                {**options, "extract_flat": "in_playlist", "playlistend": depth}, site=SITE
+            )
+        ydl.proxy_failures.clear()
+        try:
+            yield ydl
+        except BaseException:
+            ydl.close()
+            raise
+        ydl.save_cookies()
+        with self._feeds_lock:
+            self._feeds[slot].append(ydl)
+
+    def close(self) -> None:
+        """Close the kept instances (their cookies saved, their connections closed)."""
+        with self._feeds_lock:
+            kept = [ydl for idle in self._feeds.values() for ydl in idle]
+            self._feeds.clear()
+        for ydl in kept:
+            ydl.close()
 
     @contextmanager
     def open_post(self, url: str, post_id: str, *, attempt: int = 0) -> Iterator[PostSession]:
