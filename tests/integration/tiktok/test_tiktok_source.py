@@ -15,6 +15,7 @@ from tikrelay.domain.posts import PostKind
 from tikrelay.media.probe import probe
 from tikrelay.sandbox.tiktok import TikTokEmulator, TikTokWorld
 from tikrelay.sandbox.tiktok.model import PRIVATE_POST, REMOVED
+from tikrelay.sources import tiktok
 from tikrelay.sources.refs import parse_creator
 from tikrelay.sources.tiktok import TikTokClient
 from tikrelay.sources.ytdlp import check_cookie_file
@@ -50,6 +51,29 @@ def test_feed_lists_the_newest_posts_oldest_first(client: TikTokClient, world: T
     # One feed request, and no profile page: the stored secUid is enough.
     assert len(world.requests(path="/api/creator/item_list/")) == 1
     assert world.requests(path="/@alice") == []
+
+
+def test_feed_reads_reuse_one_ytdlp_instance_and_drop_it_after_a_failure(
+    client: TikTokClient, world: TikTokWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creator = world.add_creator("alice", videos=2)
+    built: list[object] = []
+    real = tiktok.GuardedYoutubeDL
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built.append(made := real(*args, **kwargs))
+        return made
+
+    monkeypatch.setattr(tiktok, "GuardedYoutubeDL", counted)
+    for _ in range(3):
+        assert len(client.latest(creator.sec_uid, "alice", 3)) == 2
+    assert len(built) == 1  # made once, kept for the next reads
+    world.fail_next("/api/creator/item_list/", 503)
+    with pytest.raises(TikrelayError):
+        client.latest(creator.sec_uid, "alice", 3)
+    assert len(client.latest(creator.sec_uid, "alice", 3)) == 2
+    assert len(built) == 2  # the failed one was not kept
+    client.close()
 
 
 def test_video_is_the_clean_muxed_file_even_with_an_hevc_trap(
