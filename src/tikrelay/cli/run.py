@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -46,6 +47,9 @@ def run(
         finally:
             runtime.close()
     report(summary)
+    # The run is over and the process ends: the objects alive now need no collecting, which
+    # the interpreter's collections at exit would spend about 0.3 s on (a cron run pays it).
+    gc.freeze()
     if not summary.ok:
         raise typer.Exit(EXIT_INCOMPLETE)
 

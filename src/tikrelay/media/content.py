@@ -14,9 +14,6 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import av
-from PIL import Image
-
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "GIF", "MPO", "AVIF"})
@@ -109,6 +106,8 @@ def _video(path: Path) -> str | None:
 
 def _image_format(path: Path, *, decode: bool = False) -> str | None:
     """Pillow's name for the image format, or None when Pillow cannot read it as an image."""
+    from PIL import Image  # Pillow and PyAV load with the first file checked, not with polls
+
     _register_heif()
     try:
         with Image.open(path) as image:
@@ -125,6 +124,8 @@ def _image_format(path: Path, *, decode: bool = False) -> str | None:
 def _streams(path: Path) -> tuple[str, str | None, str | None] | None:
     """(container, first real video codec, first audio codec), or None when FFmpeg cannot open
     the file. Cover art attached to a sound file is not a video stream."""
+    import av
+
     try:
         with av.open(str(path)) as container:
             video = next(
