@@ -1,4 +1,5 @@
-"""``tikrelay cleanup``: the media cache and the archives' ``keep_days``, applied now."""
+"""``tikrelay cleanup``: the media cache, the archives' ``keep_days`` and the finished jobs'
+retention, applied now."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tikrelay.domain.errors import TikrelayError
 
 
 def cleanup(config: Path | None = ConfigOption) -> None:
-    """Delete downloaded media no job needs (delivery.keep_media_hours, delivery.cache_max_gb)
-    and archived posts older than their archive's keep_days. What a waiting or running job
+    """Delete downloaded media no job needs (delivery.keep_media_hours, delivery.cache_max_gb),
+    archived posts older than their archive's keep_days, and finished jobs with their timelines
+    past their retention (jobs.keep_days, jobs.keep_failed_days). What a waiting or running job
     needs is never deleted. Exit 0: done; 2: config error; 3: an archive could not be
     cleaned."""
     settings = settings_from(config)
@@ -26,6 +28,8 @@ def cleanup(config: Path | None = ConfigOption) -> None:
         assert reposter is not None  # opened with the reposter
         folders = reposter.prune_media()
         typer.echo(f"media cache: {folders} post folders deleted")
+        jobs = runtime.prune_jobs()
+        typer.echo(f"jobs: {jobs.jobs} finished jobs and {jobs.events} events deleted")
         try:
             pruned = reposter.prune_archives()
         except TikrelayError as exc:

@@ -70,7 +70,11 @@ def show(job_id: JobId, config: Path | None = ConfigOption) -> None:
     queue = queue_from(config)
     job = queue.get(job_id)
     if job is None:
-        raise fail(f"job {job_id} does not exist", EXIT_REFUSED)
+        raise fail(
+            f"job {job_id} does not exist (finished jobs are deleted after jobs.keep_days, "
+            "failed and cancelled ones after jobs.keep_failed_days)",
+            EXIT_REFUSED,
+        )
     for line in job_report(job, queue.events(job_id)):
         typer.echo(line)
 

@@ -38,5 +38,7 @@ def worker(
         runtime = open_runtime(settings, config, reposter=reposter, extra_kinds=kinds)
         try:
             runtime.work(drain=drain, concurrency=concurrency)
+            if drain:  # a cron run: jobs past their retention go now (serve prunes hourly)
+                runtime.prune_jobs()
         finally:
             runtime.close()

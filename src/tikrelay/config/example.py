@@ -90,5 +90,9 @@ jobs:
   # drain_wait_seconds: 15
   # max_running: 10                   # across all workers
   # max_queue_length: 10000
-  # kinds: {deliver: {max_attempts: 5, timeout_seconds: 900, stage_timeouts: {DOWNLOAD: 300}}}
+  # keep_days: 7                      # completed jobs and their timelines, then deleted
+  # keep_failed_days: 30              # failed and cancelled jobs
+  # kinds:                            # per job kind, by its name
+  #   deliver: {max_attempts: 5, timeout_seconds: 900, stage_timeouts: {DOWNLOAD: 300}}
+  #   poll: {keep_days: 1}            # completed polls are kept a day (its own default)
 """

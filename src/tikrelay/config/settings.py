@@ -194,6 +194,10 @@ class NetworkSettings(_Section):
 Seconds = Annotated[float, NotBool, Field(gt=0, le=WEEK)]
 
 
+#: Days a finished job is kept: a fraction is fine (0.25 is six hours), a century the most.
+KeepDays = Annotated[float, NotBool, Field(gt=0, le=36500)]
+
+
 class JobKindSettings(_Section):
     max_attempts: Annotated[int, NotBool] | None = Field(
         default=None,
@@ -212,6 +216,11 @@ class JobKindSettings(_Section):
     )
     stage_timeouts: dict[str, Seconds] = Field(
         default_factory=dict, description="Time limit per stage name, in seconds."
+    )
+    keep_days: KeepDays | None = Field(
+        default=None,
+        description="Completed jobs of this kind are deleted this long after they finished; "
+        "default: the kind's own, else jobs.keep_days.",
     )
 
 
@@ -268,8 +277,18 @@ class JobSettings(_Section):
         le=1_000_000_000,
         description="Enqueuing beyond this many waiting jobs is refused with a clear error.",
     )
+    keep_days: KeepDays = Field(
+        default=7.0,
+        description="Completed jobs and their timelines are deleted this long after they "
+        "finished (hourly under serve, worker and bot; at the end of run --once; by cleanup).",
+    )
+    keep_failed_days: KeepDays = Field(
+        default=30.0,
+        description="Failed and cancelled jobs and their timelines are deleted this long after "
+        "they finished.",
+    )
     kinds: dict[str, JobKindSettings] = Field(
-        default_factory=dict, description="Per job kind: attempts, limits, timeouts."
+        default_factory=dict, description="Per job kind: attempts, limits, timeouts, retention."
     )
 
 

@@ -96,6 +96,7 @@ class JobEvent(StrEnum):
     STAGE_STARTED = "STAGE_STARTED"
     STAGE_FINISHED = "STAGE_FINISHED"
     STAGE_FAILED = "STAGE_FAILED"
+    JOBS_PRUNED = "JOBS_PRUNED"  # prune_jobs: finished jobs and events past their retention
 
 
 @dataclass(frozen=True)

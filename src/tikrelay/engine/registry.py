@@ -30,6 +30,9 @@ class JobKind:
     max_running: int | None = None
     #: A draining run waits for this kind's retries that come due soon (jobs.drain_wait_seconds).
     drain_wait: bool = True
+    #: Days a completed job of this kind is kept (jobs.kinds.<kind>.keep_days overrides it);
+    #: None: jobs.keep_days.
+    keep_days: float | None = None
 
     def parse(self, payload: Mapping[str, Any]) -> Any:
         if self.payload is None:
@@ -69,6 +72,7 @@ class Registry:
         stage_timeouts: Mapping[str, float] | None = None,
         max_running: int | None = None,
         drain_wait: bool = True,
+        keep_days: float | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(func: Handler) -> Handler:
             self.add(
@@ -81,6 +85,7 @@ class Registry:
                     dict(stage_timeouts or {}),
                     max_running,
                     drain_wait,
+                    keep_days,
                 )
             )
             return func

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tikrelay.config.settings import JobKindSettings, JobSettings
+from tikrelay.domain.retention import Retention
 from tikrelay.domain.retry import BackoffPolicy
 from tikrelay.engine.registry import Registry
 from tikrelay.store import ClaimLimits, Enqueued, JobQueue, NewJob
@@ -94,6 +95,23 @@ class JobService:
             }
         )
         return ClaimLimits(max_running=self.settings.max_running, per_kind=per_kind)
+
+    def retention(self) -> Retention:
+        """How long finished jobs are kept: jobs.keep_days and jobs.keep_failed_days, and per
+        kind its own default unless ``jobs.kinds.<kind>.keep_days`` says otherwise."""
+        per_kind = {kind.name: kind.keep_days for kind in self.registry if kind.keep_days}
+        per_kind.update(
+            {
+                name: kind.keep_days
+                for name, kind in self.settings.kinds.items()
+                if kind.keep_days is not None
+            }
+        )
+        return Retention(
+            completed=timedelta(days=self.settings.keep_days),
+            failed=timedelta(days=self.settings.keep_failed_days),
+            per_kind={name: timedelta(days=days) for name, days in per_kind.items()},
+        )
 
     def backoff(self) -> BackoffPolicy:
         return BackoffPolicy(

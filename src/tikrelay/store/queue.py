@@ -1,5 +1,5 @@
 """``JobQueue``: the storage interface the job engine uses. It owns transactions and the clock;
-the SQL lives in ``queue_sql``, ``finish_sql`` and ``leases``."""
+the SQL lives in ``queue_sql``, ``finish_sql``, ``leases`` and ``retention_sql``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 
 from tikrelay.domain.jobs import Job, JobEventRecord, JobStatus
-from tikrelay.store import finish_sql, leases, queue_sql
+from tikrelay.domain.retention import Retention
+from tikrelay.store import finish_sql, leases, queue_sql, retention_sql
 from tikrelay.store.queue_sql import ClaimLimits, Enqueued, NewJob
+from tikrelay.store.retention_sql import Pruned
 from tikrelay.store.tables import job_events, jobs
 from tikrelay.store.transition import EventData, add_events, row_to_job
 
@@ -241,6 +243,29 @@ class JobQueue:
                 queue_sql.promote_due(conn, now)
                 self._notify(conn)
             return found
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def prune_finished(self, retention: Retention, *, batch: int = 500) -> Pruned:
+        """Delete finished jobs past their ``retention``, and their events, ``batch`` jobs per
+        transaction: a large backlog never holds the write lock for long, and other writers
+        take turns between batches.
+
+        The newest job always stays, whatever its age: SQLite hands out the highest id again
+        once its row is gone (an INTEGER PRIMARY KEY without AUTOINCREMENT), and a delivery or a
+        bot request that names a pruned job must never seem to name a new one."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            newest = retention_sql.newest_job_id(conn)
+        total = Pruned()
+        after: int | None = 0
+        while newest is not None and after is not None:
+            with self.transaction() as conn:
+                found, after = retention_sql.prune_batch(
+                    conn, retention, now, after=after, below=newest, limit=batch
+                )
+            total += found
+        return total
 
     # -- users ---------------------------------------------------------------------------------
 

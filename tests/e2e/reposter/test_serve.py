@@ -7,8 +7,13 @@ import signal
 import subprocess
 import sys
 
+from sqlalchemy import select
+
 from tests.support.processes import wait_until
 from tests.support.relayed import TOKEN, Relayed
+from tikrelay.config import load_settings
+from tikrelay.store import open_engine
+from tikrelay.store.tables import schedules
 
 
 def test_serve_delivers_new_posts_on_the_poll_schedule_until_stopped(relayed: Relayed) -> None:
@@ -43,3 +48,9 @@ def test_serve_delivers_new_posts_on_the_poll_schedule_until_stopped(relayed: Re
     assert "delivered tiktok:" in out  # plain progress lines when not in a terminal
     assert "2 delivered, 0 failed or waiting" in out  # and the summary at the end
     assert len(telegram.messages(channel.id)) == 2  # polled again and again: nothing twice
+    # The hourly housekeeping is on the schedule: the media cache and the jobs' retention.
+    engine = open_engine(load_settings(relayed.config))
+    with engine.connect() as conn:
+        hourly = dict(conn.execute(select(schedules.c.name, schedules.c.interval_seconds)).all())
+    engine.dispose()
+    assert hourly["prune_media"] == hourly["prune_jobs"] == 3600
