@@ -448,8 +448,11 @@ class BotService:
 DAY_SECONDS = 24 * 3600.0
 _MB = 1024 * 1024
 #: The caption under media from another site: its title, and who published it.
+#: (The blank line follows an expression: the caption environment trims the newline after a
+#: block tag.)
 LINK_CAPTION = (
-    "{% if text %}{{ text }}{% endif %}{% if author_name %}\n\n— {{ author_name }}{% endif %}"
+    "{% if text and author_name %}{{ text }}\n\n— {{ author_name }}"
+    "{% elif text %}{{ text }}{% elif author_name %}— {{ author_name }}{% endif %}"
 )
 
 

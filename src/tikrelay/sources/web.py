@@ -169,7 +169,7 @@ class LinkSession:
         title = _text(info.get("title")) or _text(info.get("fulltitle")) or ""
         if title == _text(info.get("id")) and info.get("extractor_key") == "Generic":
             title = ""  # a direct file's "title" is its file name
-        uploader = _text(info.get("uploader")) or _text(info.get("channel"))
+        uploader = _publisher(info)
         duration = info.get("duration")
         kind = self.kind()
         sound = None
@@ -253,6 +253,17 @@ def _chosen(info: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(requested, list | tuple) and requested:
         return [f for f in requested if isinstance(f, dict)]
     return [info]
+
+
+def _publisher(info: dict[str, Any]) -> str | None:
+    """Who published it, as a caption names them: the channel or the creators before the
+    uploader's account (on archive.org an e-mail address)."""
+    creators = info.get("creators")
+    first = creators[0] if isinstance(creators, list) and creators else None
+    for value in (info.get("channel"), first, info.get("creator"), info.get("artist")):
+        if (found := _text(value)) is not None:
+            return found
+    return _text(info.get("uploader"))
 
 
 def _published(info: dict[str, Any]) -> datetime | None:

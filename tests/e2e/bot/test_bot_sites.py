@@ -66,7 +66,8 @@ def test_links_to_other_sites_come_back_as_media_ready_to_play(relayed: Relayed)
             assert codecs(sent)[1] in ("mp3", "mp3float", "aac")
     captions = [m.get("caption", "") for m in answers]
     assert any(c.startswith("Sunset over the bay") for c in captions)
-    assert any(c.startswith("The old harbour") for c in captions)
+    # Who published it is the item's creator, never the uploader's e-mail address.
+    assert "The old harbour\n\n— Example Films" in captions
     assert bot_replies(relayed, chat.id) == []  # no error, no hint
 
 
