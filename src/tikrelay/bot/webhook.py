@@ -33,6 +33,7 @@ from tikrelay.bot.intake import (
     telegram_call,
     unless_stopped,
 )
+from tikrelay.config.paths import WEBHOOK_SECRET, StatePaths
 from tikrelay.config.settings import split_listen
 from tikrelay.destinations.telegram_redaction import REDACTOR
 from tikrelay.domain.errors import TikrelayError, classify
@@ -46,7 +47,7 @@ log = structlog.get_logger("tikrelay.bot")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 #: The secret's file in ``state_dir``.
-SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name
+SECRET_FILE = WEBHOOK_SECRET
 #: What Telegram takes as a secret token: 1 to 256 of these characters.
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 #: An update is a few kilobytes; nothing Telegram sends comes near this.
@@ -166,7 +167,7 @@ def webhook_secret(state_dir: Path) -> str:
     """The secret Telegram sends with every webhook request, made once and kept in
     ``state_dir/webhook-secret`` (mode 0600). One others could read, or that is damaged, is
     replaced by a new one (the next setWebhook gives Telegram the new one)."""
-    path = state_dir / SECRET_FILE
+    path = StatePaths(state_dir).webhook_secret
     if path.exists():
         loose = path.stat().st_mode & 0o077
         found = path.read_text(encoding="ascii", errors="replace").strip()

@@ -43,6 +43,10 @@ class StateDirError(ConfigError):
         )
 
 
+#: The webhook secret's file name in ``state_dir``.
+WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a file name
+
+
 @dataclass(frozen=True)
 class StatePaths:
     """Every file and folder tikrelay keeps, derived from ``state_dir``."""
@@ -61,6 +65,11 @@ class StatePaths:
         """A post's downloads and their Telegram-ready forms, shared by every destination."""
         safe = "".join(c for c in post_id if c.isalnum() or c in "-_") or "_"
         return self.media_cache / site / safe
+
+    @property
+    def webhook_secret(self) -> Path:
+        """The secret Telegram sends with every webhook request (0600)."""
+        return self.root / WEBHOOK_SECRET
 
     def job_log(self, job_id: int) -> Path:
         """A job's timeline written out for the bot's /debug."""
