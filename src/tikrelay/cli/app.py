@@ -14,6 +14,7 @@ from tikrelay.cli.jobs import db_app, jobs_app
 from tikrelay.cli.run import run
 from tikrelay.cli.sandbox import sandbox
 from tikrelay.cli.serve import serve
+from tikrelay.cli.web import web
 from tikrelay.cli.worker import worker
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)
 app.command("cleanup")(cleanup)
 app.command("bot")(bot)
+app.command("web")(web)
 
 
 def _version(value: bool) -> None:

@@ -53,6 +53,11 @@ bot:
   #   pause_seconds: 60               # …and the person is not listened to for a minute
   #   max_download_mb: 500            # a bigger video is refused before it is downloaded
 
+# web:                                # the REST API, /docs and /metrics (docs/web.md)
+#   listen: "127.0.0.1:8080"          # written: tikrelay serve runs it too (web runs it anyway)
+#   auth: token                       # the token: export TIKRELAY_WEB_TOKEN=...; none: only
+#                                     # on a loopback address
+
 destinations:
   channel:                            # a name of your choice
     telegram:

@@ -608,6 +608,47 @@ class BotSettings(_Section):
     )
 
 
+def split_web_listen(value: str) -> tuple[str, int]:
+    """``web.listen`` as the host and the port; port 0 lets the system choose a free one (the
+    line printed at start names it)."""
+    host, sep, port = value.strip().rpartition(":")
+    if sep and host and port == "0":
+        return split_listen(f"{host}:1")[0], 0
+    return split_listen(value)
+
+
+def _check_web_listen(value: str) -> str:
+    split_web_listen(value)
+    return value.strip()
+
+
+#: The variable that holds the web token; the token is never a settings key, so that it can be
+#: in no config file.
+WEB_TOKEN_ENV = "TIKRELAY_WEB_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+
+class WebSettings(_Section):
+    listen: Annotated[str, AfterValidator(_check_web_listen)] = Field(
+        default="127.0.0.1:8080",
+        description="host:port of the dashboard, REST API and /metrics; tikrelay serve runs them "
+        "when this key is set, tikrelay web always.",
+    )
+    auth: Literal["token", "none"] = Field(
+        default="token",
+        description="token: every route but /healthz and /readyz needs TIKRELAY_WEB_TOKEN; none "
+        "(only on a loopback listen address): no token.",
+    )
+
+    @property
+    def wanted_by_serve(self) -> bool:
+        """``web.listen`` was written (in the file or as TIKRELAY_WEB__LISTEN), not defaulted."""
+        return "listen" in self.model_fields_set
+
+    @property
+    def on_loopback(self) -> bool:
+        return _is_loopback(split_web_listen(self.listen)[0])
+
+
 class Settings(BaseSettings):
     """Top-level settings: YAML file first, then ``TIKRELAY_*`` environment overrides."""
 
@@ -634,6 +675,9 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    web: WebSettings = Field(
+        default_factory=WebSettings, description="The dashboard, REST API and metrics."
+    )
     destinations: dict[str, DestinationSettings] = Field(
         default_factory=dict, description="Named places posts go to."
     )
@@ -659,6 +703,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"bot.archive_to names {wanted!r}, which is not an archive destination "
                 f"(archive destinations: {archives or 'none'})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _web_auth_none_on_loopback_only(self) -> Settings:
+        if self.web.auth == "none" and not self.web.on_loopback:
+            raise ValueError(
+                f"web.auth: none is allowed only on a loopback address, and web.listen "
+                f"{self.web.listen!r} can be reached from other machines: remove web.auth and "
+                f"set {WEB_TOKEN_ENV}, or listen on 127.0.0.1 or [::1]"
             )
         return self
 

@@ -11,8 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, func, select
 
 from tikrelay.domain.events import ReposterEvent
-from tikrelay.domain.jobs import ACTIVE_STATUSES, JobStatus
-from tikrelay.store.tables import bot_requests, bot_updates, deliveries, job_events, jobs
+from tikrelay.domain.jobs import ACTIVE_STATUSES, Job, JobStatus
+from tikrelay.store.tables import bot_requests, bot_updates, deliveries, job_events, jobs, workers
+from tikrelay.store.transition import row_to_job
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,41 @@ def daily_figures(engine: Engine, today: date, days: int = 30) -> DailyFigures:
         deliveries=[delivered[day] for day in calendar],
         active_users=[len(people.get(day, ())) for day in calendar],
     )
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """Jobs newest first; ``after`` is the id to continue below (None: this was the last page)."""
+
+    jobs: list[Job]
+    after: int | None
+
+
+def job_page(
+    engine: Engine,
+    *,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    before: int | None = None,
+) -> JobPage:
+    """Up to ``limit`` jobs, newest first, with ids below ``before``: paging by the last id
+    seen stays right while new jobs arrive (an offset would shift under them)."""
+    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit + 1)
+    if status is not None:
+        query = query.where(jobs.c.status == status.value)
+    if kind is not None:
+        query = query.where(jobs.c.kind == kind)
+    if before is not None:
+        query = query.where(jobs.c.id < before)
+    with engine.connect() as conn:
+        found = [row_to_job(row) for row in conn.execute(query)]
+    page = found[:limit]
+    return JobPage(page, page[-1].id if len(found) > limit else None)
+
+
+def live_workers(engine: Engine, since: datetime) -> int:
+    """Workers (of any process, on any machine) whose last heartbeat is ``since`` or later."""
+    query = select(func.count()).select_from(workers).where(workers.c.heartbeat_at >= since)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -1,0 +1,114 @@
+"""What the Prometheus metrics report, read from the database at scrape time: whichever process
+did the work (a worker on another machine, a run that ended hours ago), a freshly started
+reader sees it. Jobs and their timelines are kept for ``jobs.keep_days`` (failed ones for
+``jobs.keep_failed_days``), so the figures read from them cover that window; deliveries are
+never pruned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, case, func, select
+
+from tikrelay.domain.errors import ErrorKind
+from tikrelay.domain.jobs import JobEvent, JobStatus
+from tikrelay.store.tables import deliveries, job_events, jobs
+
+#: A retry the engine scheduled from the server's own retry-after hint (``domain.retry``); only
+#: Telegram's 429s carry one.
+RETRY_AFTER = "retry-after"
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Seconds of one kind's finished jobs: how many took at most each bound, all of them, sum."""
+
+    within: list[int]
+    count: int
+    total: float
+
+
+@dataclass(frozen=True)
+class MetricFigures:
+    jobs: dict[tuple[str, str], int]  # (status, kind) -> jobs
+    deliveries: dict[str, int]  # destination -> posts delivered there
+    failures: dict[str, int]  # error kind -> jobs that failed for good
+    retry_after_seconds: float  # waits scheduled from Telegram's retry_after
+    durations: dict[str, Durations]  # kind -> durations of its last attempts
+
+
+def metric_figures(engine: Engine, bounds: Sequence[float]) -> MetricFigures:
+    """Every figure in one read; ``bounds`` are the duration histogram's buckets (seconds)."""
+    with engine.connect() as conn:
+        return MetricFigures(
+            jobs=_jobs(conn),
+            deliveries=_deliveries(conn),
+            failures=_failures(conn),
+            retry_after_seconds=_retry_after_seconds(conn),
+            durations=_durations(conn, bounds),
+        )
+
+
+def _jobs(conn: Connection) -> dict[tuple[str, str], int]:
+    query = select(jobs.c.status, jobs.c.kind, func.count()).group_by(jobs.c.status, jobs.c.kind)
+    return {(str(status), str(kind)): int(n) for status, kind, n in conn.execute(query)}
+
+
+def _deliveries(conn: Connection) -> dict[str, int]:
+    query = select(deliveries.c.destination, func.count()).group_by(deliveries.c.destination)
+    return {str(destination): int(n) for destination, n in conn.execute(query)}
+
+
+def _failures(conn: Connection) -> dict[str, int]:
+    kind = func.coalesce(jobs.c.error_kind, ErrorKind.UNKNOWN.value)
+    query = select(kind, func.count()).where(jobs.c.status == JobStatus.FAILED.value).group_by(kind)
+    return {str(name): int(n) for name, n in conn.execute(query)}
+
+
+def _retry_after_seconds(conn: Connection) -> float:
+    """The waits of RETRY_SCHEDULED events whose run_at came from a retry-after hint."""
+    query = select(job_events.c.at, job_events.c.data).where(
+        job_events.c.type == JobEvent.RETRY_SCHEDULED.value,
+        job_events.c.data["reason"].as_string() == RETRY_AFTER,
+    )
+    total = 0.0
+    for at, data in conn.execute(query):
+        total += max(0.0, (_moment(data.get("run_at"), at) - at).total_seconds())
+    return total
+
+
+def _moment(value: Any, fallback: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:  # an event written by hand, say: no wait rather than a failed scrape
+        return fallback
+
+
+def _seconds(dialect: str) -> ColumnElement[Any]:
+    """A finished job's last attempt, claim to finish, in seconds, in SQL."""
+    if dialect == "postgresql":
+        return func.extract("epoch", jobs.c.finished_at - jobs.c.started_at)
+    # SQLite keeps the times as fixed-width UTC text, which julianday() reads.
+    return (func.julianday(jobs.c.finished_at) - func.julianday(jobs.c.started_at)) * 86400.0
+
+
+def _durations(conn: Connection, bounds: Sequence[float]) -> dict[str, Durations]:
+    seconds = _seconds(conn.dialect.name)
+    within = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in bounds]
+    query = (
+        select(jobs.c.kind, func.count(), func.coalesce(func.sum(seconds), 0), *within)
+        .where(
+            jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]),
+            jobs.c.started_at.is_not(None),
+            jobs.c.finished_at.is_not(None),
+        )
+        .group_by(jobs.c.kind)
+    )
+    return {
+        str(kind): Durations([int(n or 0) for n in counts], int(count), float(total))
+        for kind, count, total, *counts in conn.execute(query)
+    }

@@ -1,0 +1,3 @@
+"""The web face: the REST API (with its OpenAPI document and Swagger UI), health probes and
+Prometheus metrics, served by uvicorn in the process's event loop. Routes only parse, call the
+runtime's queue or the shared reads in ``store``, and answer."""

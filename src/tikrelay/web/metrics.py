@@ -1,0 +1,127 @@
+"""``/metrics`` for Prometheus, computed from the database at every scrape by one collector in
+the app's own registry: no in-process counters, so a freshly started ``tikrelay web`` reports
+everything any process did, and several web processes report the same figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from sqlalchemy import Engine
+
+from tikrelay.domain.jobs import JobStatus
+from tikrelay.store.metrics_sql import MetricFigures, metric_figures
+from tikrelay.web.auth import require_auth
+from tikrelay.web.context import WebContext, web_context
+from tikrelay.web.models import Problem
+
+#: Bucket bounds of ``tikrelay_job_duration_seconds``: a poll takes about a second, a delivery
+#: of a large video minutes.
+DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+def ytdlp_version() -> str:
+    """The installed yt-dlp's version, read from its package metadata: loading yt-dlp itself
+    for one string would cost a second and more."""
+    try:
+        return version("yt-dlp")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class DatabaseCollector:
+    """The figures of ``store.metrics_sql``, as Prometheus metric families."""
+
+    def __init__(self, engine: Engine, ytdlp: str) -> None:
+        self.engine = engine
+        self.ytdlp = ytdlp
+
+    def collect(self) -> Iterator[Metric]:
+        figures = metric_figures(self.engine, DURATION_BUCKETS)
+        yield _jobs(figures)
+        deliveries = CounterMetricFamily(
+            "tikrelay_deliveries",
+            "Posts delivered, by destination (each post once per destination).",
+            labels=["destination"],
+        )
+        for destination, count in sorted(figures.deliveries.items()):
+            deliveries.add_metric([destination], count)
+        yield deliveries
+        failures = CounterMetricFamily(
+            "tikrelay_failures",
+            "Jobs that failed for good, by error kind (within the jobs' retention).",
+            labels=["kind"],
+        )
+        for kind, count in sorted(figures.failures.items()):
+            failures.add_metric([kind], count)
+        yield failures
+        yield CounterMetricFamily(
+            "tikrelay_telegram_retry_after_seconds",
+            "Seconds of retries scheduled from Telegram's retry_after (429 Too Many Requests).",
+            value=figures.retry_after_seconds,
+        )
+        yield _durations(figures)
+        yield InfoMetricFamily(
+            "tikrelay_ytdlp", "The yt-dlp in use.", value={"version": self.ytdlp}
+        )
+
+
+def _jobs(figures: MetricFigures) -> GaugeMetricFamily:
+    """Every status of every kind seen, zeros included: an alert on FAILED needs a series."""
+    gauge = GaugeMetricFamily(
+        "tikrelay_jobs", "Jobs in the database, by status and kind.", labels=["status", "kind"]
+    )
+    for kind in sorted({kind for _, kind in figures.jobs}):
+        for status in JobStatus:
+            gauge.add_metric([status.value, kind], figures.jobs.get((status.value, kind), 0))
+    return gauge
+
+
+def _durations(figures: MetricFigures) -> HistogramMetricFamily:
+    histogram = HistogramMetricFamily(
+        "tikrelay_job_duration_seconds",
+        "Time of finished jobs' last attempt, claim to finish, by kind.",
+        labels=["kind"],
+    )
+    for kind, found in sorted(figures.durations.items()):
+        buckets = [
+            (str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, found.within, strict=True)
+        ]
+        buckets.append(("+Inf", float(found.count)))
+        histogram.add_metric([kind], buckets, found.total)
+    return histogram
+
+
+def metrics_registry(engine: Engine) -> CollectorRegistry:
+    """A registry of this app's own (the process-wide one holds nothing of ours)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(engine, ytdlp_version()))
+    return registry
+
+
+router = APIRouter(
+    tags=["metrics"],
+    dependencies=[Depends(require_auth)],
+    responses={401: {"model": Problem, "description": "No token, or a wrong one."}},
+)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+)
+def metrics(context: Annotated[WebContext, Depends(web_context)]) -> Response:
+    """Queue depth, deliveries, failures, Telegram's waits and job durations, in Prometheus's
+    text format, read from the database now."""
+    return Response(generate_latest(context.metrics), media_type=CONTENT_TYPE_LATEST)

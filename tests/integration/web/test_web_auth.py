@@ -1,0 +1,80 @@
+"""The token locks every route but the probes: the OpenAPI document is walked, and each of its
+operations, plus the document itself, Swagger UI and its files, answers 401 without the token."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.support.web import TOKEN
+from tikrelay.runtime.app import Runtime
+from tikrelay.web.app import create_app
+
+OPEN = {"/healthz", "/readyz"}
+#: Routes outside the OpenAPI document (it does not describe itself nor Swagger UI).
+UNDOCUMENTED = ["/openapi.json", "/docs", "/assets/swagger-ui/swagger-ui-bundle.js"]
+
+
+async def operations(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+    document = (await client.get("/openapi.json")).json()
+    found = [
+        (method.upper(), re.sub(r"\{[^}]+\}", "1", path))
+        for path, item in document["paths"].items()
+        for method in item
+    ]
+    assert ("GET", "/metrics") in found
+    assert ("POST", "/api/jobs/1/cancel") in found
+    return found
+
+
+async def test_every_route_but_the_probes_needs_the_token(
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient
+) -> None:
+    walked = await operations(client)
+    locked = [(m, p) for m, p in walked if p not in OPEN] + [("GET", p) for p in UNDOCUMENTED]
+    assert len(locked) >= 8
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token-0123456789"},
+        {"Authorization": TOKEN},
+    ):
+        for method, path in locked:
+            answer = await stranger.request(method, path, headers=headers)
+            assert answer.status_code == 401, (method, path, headers)
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert "TIKRELAY_WEB_TOKEN" in answer.json()["detail"]
+            assert TOKEN not in answer.text
+    for method, path in [(m, p) for m, p in walked if p in OPEN]:
+        answer = await stranger.request(method, path)
+        assert answer.status_code in (200, 503), (method, path)
+
+
+async def test_the_document_declares_the_bearer_scheme(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["token"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The value of TIKRELAY_WEB_TOKEN, as `Authorization: Bearer <token>`.",
+    }
+    assert document["paths"]["/api/jobs"]["get"]["security"] == [{"token": []}]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+@pytest.mark.parametrize("header", ["Bearer " + TOKEN + "x", "Bearer " + TOKEN[:-1], "Basic abc"])
+async def test_near_misses_are_refused(stranger: httpx.AsyncClient, header: str) -> None:
+    answer = await stranger.get("/api/jobs", headers={"Authorization": header})
+    assert answer.status_code == 401
+
+
+async def test_the_right_token_in_any_case_of_the_scheme(stranger: httpx.AsyncClient) -> None:
+    answer = await stranger.get("/api/jobs", headers={"Authorization": f"bearer {TOKEN}"})
+    assert answer.status_code == 200
+
+
+async def test_auth_none_opens_the_api(runtime: Runtime) -> None:
+    transport = httpx.ASGITransport(app=create_app(runtime, None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        assert (await web.get("/api/jobs")).status_code == 200
+        assert (await web.get("/metrics")).status_code == 200
