@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from tikrelay.engine.context import RunDb
-from tikrelay.store import CommitHook, JobQueue
+from tikrelay.store import CommitHook, Completion, HeldEvent, JobQueue
 
 MAX_BATCH = 64
 Outcome = bool | Exception
@@ -18,14 +18,17 @@ class Completer:
         self.queue = queue
         self.worker_id = worker_id
         self.run_db = run_db
-        self._pending: list[tuple[int, Sequence[CommitHook], asyncio.Future[Outcome]]] = []
+        self._pending: list[tuple[Completion, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def submit(self, job_id: int, hooks: Sequence[CommitHook]) -> asyncio.Future[Outcome]:
-        """Resolves to True: completed (hooks written with it). False: the lease was lost,
-        nothing written. An exception: a hook failed and its job's savepoint rolled back."""
+    def submit(
+        self, job_id: int, hooks: Sequence[CommitHook], held: Sequence[HeldEvent] = ()
+    ) -> asyncio.Future[Outcome]:
+        """Resolves to True: completed (``held`` events and hooks written with it). False: the
+        lease was lost, nothing written. An exception: a hook failed and its job's savepoint
+        rolled back."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._pending.append((job_id, hooks, future))
+        self._pending.append((Completion(job_id, hooks, held), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return future
@@ -35,10 +38,10 @@ class Completer:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 results = await self.run_db(
-                    self.queue.complete_many, self.worker_id, [(j, h) for j, h, _ in batch]
+                    self.queue.complete_many, self.worker_id, [c for c, _ in batch]
                 )
             except Exception as exc:  # the whole commit failed: every job in it sees why
-                results = {job_id: exc for job_id, _, _ in batch}
-            for job_id, _, future in batch:
+                results = {c.job_id: exc for c, _ in batch}
+            for completion, future in batch:
                 if not future.done():
-                    future.set_result(results[job_id])
+                    future.set_result(results[completion.job_id])

@@ -30,8 +30,11 @@ class JobContext:
         add_event: Callable[[int, str, Mapping[str, Any]], None],
         stage_timeouts: Mapping[str, float],
         after_outcome: list[AfterOutcome] | None = None,
+        hold_events: bool = False,
     ) -> None:
         self.job = job
+        #: Events not written yet (``hold_events``): they go with the outcome.
+        self.held: list[tuple[str, dict[str, Any]]] | None = [] if hold_events else None
         self._run_db = run_db
         self._add_event = add_event
         self._stage_timeouts = dict(stage_timeouts)
@@ -58,8 +61,19 @@ class JobContext:
         self._after_outcome.append(callback)
 
     async def event(self, type_: str, **data: Any) -> None:
-        """Add a timeline row (and a log line) now, in its own transaction."""
+        """Add a timeline row (and a log line) now, in its own transaction; for a kind that
+        holds its events, with the outcome."""
+        if self.held is not None:
+            self.held.append((type_, data))
+            return
         await self._run_db(self._add_event, self.job.id, type_, data)
+
+    def take_held(self) -> list[tuple[str, dict[str, Any]]]:
+        """The held events, which the caller writes now."""
+        held = list(self.held or [])
+        if self.held is not None:
+            self.held.clear()
+        return held
 
     @asynccontextmanager
     async def stage(self, name: str, *, seconds: float | None = None) -> AsyncIterator[None]:

@@ -33,6 +33,14 @@ class JobKind:
     #: Days a completed job of this kind is kept (jobs.kinds.<kind>.keep_days overrides it);
     #: None: jobs.keep_days.
     keep_days: float | None = None
+    #: Runs in slots of its own in each worker, as many as its ``max_running``, beside the
+    #: worker's jobs.worker_concurrency: short jobs that mostly wait on the network (polls),
+    #: which should neither wait behind the others nor hold their slots.
+    own_slots: bool = False
+    #: Its timeline events are held in memory and written with its outcome (in the completing
+    #: transaction when it completes): short, frequent jobs (polls) pay one transaction, not
+    #: one per event. An attempt cut short by a crash or a shutdown keeps only its status moves.
+    hold_events: bool = False
 
     def parse(self, payload: Mapping[str, Any]) -> Any:
         if self.payload is None:
@@ -73,6 +81,8 @@ class Registry:
         max_running: int | None = None,
         drain_wait: bool = True,
         keep_days: float | None = None,
+        own_slots: bool = False,
+        hold_events: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(func: Handler) -> Handler:
             self.add(
@@ -86,6 +96,8 @@ class Registry:
                     max_running,
                     drain_wait,
                     keep_days,
+                    own_slots,
+                    hold_events,
                 )
             )
             return func

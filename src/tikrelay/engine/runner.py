@@ -72,15 +72,18 @@ class JobRunner:
 
     async def _attempt(self, attempt: Attempt, after: list[AfterOutcome]) -> None:
         job = attempt.job
+        ctx = self._context(job, after)
         try:
-            ctx = await self._execute(job, after)
+            await self._execute(job, ctx)
         except asyncio.CancelledError:
             if attempt.releasing or not attempt.cancel_requested:
                 raise  # shutting down: the worker releases the job
             error = TikrelayError(ErrorKind.CANCELLED, "cancelled while running")
+            await self._write_held(ctx)
             await self._finish(self._fail(job, error, retry=False))
             return
         except JobDeferredError as deferred:
+            await self._write_held(ctx)
             await self._finish(self._defer(job, deferred))
             return
         except Exception as exc:
@@ -91,9 +94,27 @@ class JobRunner:
                     asyncio.ensure_future(self.run_db(self.queue.release, [job.id], self.worker_id))
                 )
                 return
+            await self._write_held(ctx)
             await self._finish(self._failed(job, exc))
             return
         await self._complete(job, ctx)
+
+    def _context(self, job: Job, after: list[AfterOutcome]) -> JobContext:
+        kind = self.service.registry.get(job.kind) if job.kind in self.service.registry else None
+        return JobContext(
+            job,
+            run_db=self.run_db,
+            add_event=self.queue.add_event,
+            stage_timeouts=self._limits(job.kind)[1] if kind is not None else {},
+            after_outcome=after,
+            hold_events=kind is not None and kind.hold_events,
+        )
+
+    async def _write_held(self, ctx: JobContext) -> None:
+        """Before a failure's outcome: the events the attempt held, in their order."""
+        held = ctx.take_held()
+        if held:
+            await self.run_db(self.queue.add_events, ctx.job.id, held)
 
     def _limits(self, kind: str) -> tuple[float, Mapping[str, float]]:
         """A kind's time limit and stage limits, worked out once per worker."""
@@ -103,17 +124,10 @@ class JobRunner:
             self._kind_limits[kind] = found
         return found
 
-    async def _execute(self, job: Job, after: list[AfterOutcome]) -> JobContext:
+    async def _execute(self, job: Job, ctx: JobContext) -> None:
         kind = self.service.registry.get(job.kind)
         payload = kind.parse(job.payload)
-        kind_limit, stage_timeouts = self._limits(job.kind)
-        ctx = JobContext(
-            job,
-            run_db=self.run_db,
-            add_event=self.queue.add_event,
-            stage_timeouts=stage_timeouts,
-            after_outcome=after,
-        )
+        kind_limit, _ = self._limits(job.kind)
         limit = kind_limit if job.timeout_seconds is None else job.timeout_seconds
         try:
             async with asyncio.timeout(limit):
@@ -121,7 +135,6 @@ class JobRunner:
         except TimeoutError as exc:
             await ctx.event(JobEvent.JOB_TIMED_OUT, seconds=limit)
             raise TikrelayError(ErrorKind.TIMEOUT, f"job took longer than {limit} s") from exc
-        return ctx
 
     async def _finish(self, outcome: asyncio.Future[None] | asyncio.Task[None]) -> None:
         # The outcome write must not be cut short by a shutdown: shield it and wait it out.
@@ -133,7 +146,7 @@ class JobRunner:
 
     async def _complete(self, job: Job, ctx: JobContext) -> None:
         # Shielded like _finish; what the outcome asks for is done even when cancelled.
-        outcome = self.completer.submit(job.id, ctx.commit_hooks)
+        outcome = self.completer.submit(job.id, ctx.commit_hooks, ctx.take_held())
         try:
             done = await asyncio.shield(outcome)
         except asyncio.CancelledError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -74,24 +75,42 @@ def next_fire(schedule: Schedule, after: datetime, rng: random.Random) -> dateti
     return nxt.astimezone(after.tzinfo) + timedelta(seconds=jitter)
 
 
-def save(service: JobService, schedule: Schedule, rng: random.Random) -> None:
-    """Store (or redefine) a schedule; it first fires at its next occurrence from now."""
-    service.registry.get(schedule.kind)
-    values = {
-        "name": schedule.name,
-        "kind": schedule.kind,
-        "payload": schedule.payload,
-        "interval_seconds": schedule.interval_seconds,
-        "cron": schedule.cron,
-        "timezone": schedule.timezone,
-        "active_from": schedule.active_from,
-        "active_until": schedule.active_until,
-        "jitter_seconds": schedule.jitter_seconds,
-        "next_run_at": next_fire(schedule, service.queue.clock(), rng),
-        "enabled": True,
-    }
+def save(
+    service: JobService,
+    schedule: Schedule,
+    rng: random.Random,
+    *,
+    first_at: datetime | None = None,
+) -> None:
+    """Store (or redefine) a schedule; it first fires at ``first_at``, else at its next
+    occurrence from now."""
+    save_many(service, [(schedule, first_at)], rng)
+
+
+def save_many(
+    service: JobService,
+    found: Sequence[tuple[Schedule, datetime | None]],
+    rng: random.Random,
+) -> None:
+    """``save`` for many schedules in one transaction (a service's thousands of sources)."""
+    now = service.queue.clock()
     with service.queue.transaction() as conn:
-        schedules_sql.upsert(conn, values)
+        for schedule, first_at in found:
+            service.registry.get(schedule.kind)
+            values = {
+                "name": schedule.name,
+                "kind": schedule.kind,
+                "payload": schedule.payload,
+                "interval_seconds": schedule.interval_seconds,
+                "cron": schedule.cron,
+                "timezone": schedule.timezone,
+                "active_from": schedule.active_from,
+                "active_until": schedule.active_until,
+                "jitter_seconds": schedule.jitter_seconds,
+                "next_run_at": first_at or next_fire(schedule, now, rng),
+                "enabled": True,
+            }
+            schedules_sql.upsert(conn, values)
 
 
 def prune(service: JobService, prefix: str, keep: list[str]) -> int:

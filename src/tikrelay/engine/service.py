@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,19 @@ class JobService:
         self.queue = queue
         self.registry = registry
         self.settings = settings
+
+    def enqueue_many(
+        self, kind: str, jobs: Sequence[tuple[Mapping[str, Any] | BaseModel, str | None]]
+    ) -> list[Enqueued]:
+        """Create many jobs of one kind, given as (payload, dedupe key), in one transaction (a
+        cron run's polls of thousands of sources): all are written or none."""
+        job_kind = self.registry.get(kind)
+        attempts = self.max_attempts(kind)
+        batch = [
+            NewJob(kind=kind, payload=job_kind.dump(payload), max_attempts=attempts, dedupe_key=key)
+            for payload, key in jobs
+        ]
+        return self.queue.enqueue_many(batch)
 
     def enqueue(
         self,

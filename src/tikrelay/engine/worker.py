@@ -25,7 +25,7 @@ from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.engine.runner import Attempt, JobRunner
 from tikrelay.engine.schedules import fire_due
 from tikrelay.engine.service import JobService
-from tikrelay.store import notify
+from tikrelay.store import ClaimLimits, notify
 
 log = structlog.get_logger("tikrelay.worker")
 
@@ -69,6 +69,7 @@ class Worker:
         self.stats = WorkerStats()
         self._running: dict[int, Attempt] = {}
         self._idle_since: float | None = None  # drain mode: since when it waits for others
+        self._housekept = time.monotonic()  # when due jobs and schedules were last looked at
         self._stopping = False
         #: Why the worker stopped on its own (a full disk): the command says so and exits.
         self.fatal: TikrelayError | None = None
@@ -77,7 +78,21 @@ class Worker:
         threads = 1 if not self.queue.is_postgres else self.concurrency + 2
         self._db = ThreadPoolExecutor(threads, thread_name_prefix="tikrelay-db")
         # Claim only kinds this worker can run: the others wait for a worker that knows them.
-        self._limits = dataclasses.replace(service.limits(), kinds=service.registry.names())
+        # Kinds with slots of their own are claimed apart, up to their max_running each.
+        limits = service.limits()
+        self._own_slots = {
+            kind.name: limits.per_kind.get(kind.name) or 1
+            for kind in service.registry
+            if kind.own_slots
+        }
+        shared = [name for name in service.registry.names() if name not in self._own_slots]
+        self._pools: list[tuple[str | None, int, ClaimLimits]] = [
+            (None, self.concurrency, dataclasses.replace(limits, kinds=shared))
+        ]
+        self._pools += [
+            (name, slots, dataclasses.replace(limits, kinds=[name]))
+            for name, slots in self._own_slots.items()
+        ]
         self._runner = JobRunner(service, self.id, self.run_db, self.rng, self._stop_for)
 
     async def run_db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -145,9 +160,19 @@ class Worker:
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            free = self.concurrency - len(self._running)
-            claimed = await self._claim(free) if free > 0 else 0
-            if claimed and claimed == free:
+            claimed, filled = 0, False
+            for kind, slots, limits in self._pools:
+                free = slots - self._busy(kind)
+                if free > 0 and limits.kinds:
+                    found = await self._claim(free, limits)
+                    claimed += found
+                    filled = filled or found == free
+            # Busy with short jobs, the worker may never wait a whole poll interval; due
+            # schedules and retries must not wait for it to be idle.
+            overdue = time.monotonic() - self._housekept > self.settings.poll_interval_seconds
+            if overdue and await self._housekeeping():
+                continue
+            if filled:
                 continue  # there may be more: claim again as soon as a slot frees
             if not claimed and not self._running:
                 if await self._housekeeping():
@@ -170,8 +195,14 @@ class Worker:
             except TimeoutError:
                 await self._housekeeping()
 
-    async def _claim(self, free: int) -> int:
-        jobs = await self.run_db(self.queue.claim, self.id, free, self.lease, self._limits)
+    def _busy(self, kind: str | None) -> int:
+        """Running jobs in the slots of ``kind`` (None: the shared slots)."""
+        if kind is None:
+            return sum(a.job.kind not in self._own_slots for a in self._running.values())
+        return sum(a.job.kind == kind for a in self._running.values())
+
+    async def _claim(self, free: int, limits: ClaimLimits) -> int:
+        jobs = await self.run_db(self.queue.claim, self.id, free, self.lease, limits)
         for job in jobs:
             attempt = Attempt(job)
             attempt.task = asyncio.create_task(self._runner.run(attempt))
@@ -188,6 +219,7 @@ class Worker:
 
     async def _housekeeping(self) -> bool:
         """Promote due jobs, fire due schedules; True when that produced claimable work."""
+        self._housekept = time.monotonic()
         promoted = await self.run_db(self.queue.promote_due)
         fired = await self.run_db(fire_due, self.service, self.rng)
         if promoted or fired:

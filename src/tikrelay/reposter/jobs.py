@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tikrelay.config.logging import redact_text
@@ -15,7 +16,7 @@ from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.retry import RETRYABLE
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
-from tikrelay.engine.schedules import Schedule, prune, save
+from tikrelay.engine.schedules import Schedule, prune, save, save_many
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.media_cache import MediaCache
@@ -37,6 +38,12 @@ from tikrelay.reposter.turns import Chats
 if TYPE_CHECKING:
     from tikrelay.reposter.archiving import Archiver
     from tikrelay.reposter.deliver import Deliverer
+
+
+#: Polls a second at most when ``serve`` starts (or its sources change).
+START_RATE = 10
+#: Polls running at once by default, in slots of their own (jobs.kinds.poll.max_running).
+POLL_SLOTS = 8
 
 
 def poll_schedule_name(source_key: str) -> str:
@@ -103,16 +110,21 @@ class Reposter:
         """One poll job per source (a source whose poll waits for a retry keeps it). The dedupe
         key is the one the source's schedule uses, so a cron run and ``serve`` never poll one
         source twice at the same time."""
-        for key in self.routes.sources:
-            name = poll_schedule_name(key)
-            self.service.enqueue(POLL, PollPayload(source=key), dedupe_key=f"schedule:{name}")
-        return len(self.routes.sources)
+        polls = [
+            (PollPayload(source=key), f"schedule:{poll_schedule_name(key)}")
+            for key in self.routes.sources
+        ]
+        self.service.enqueue_many(POLL, polls)
+        return len(polls)
 
     def schedule_polls(self, rng: random.Random) -> None:
-        """A poll schedule per source (``every_minutes``, up to a tenth of it late, so that many
-        sources do not all poll in the same second); schedules of removed sources go; and the
-        media cache's hourly clean-up."""
+        """A poll schedule per source, every ``every_minutes`` (up to a tenth of it late); the
+        first polls spread at random over ``START_RATE`` a second at most and one interval at
+        most (three sources poll at once, 10,000 polled every 15 minutes about 11 a second, and
+        stay spread); schedules of removed sources go; and the media cache's hourly clean-up."""
         names = []
+        now = self.service.queue.clock()
+        found = []
         for key, watched in self.routes.sources.items():
             interval = watched.settings.every_minutes * 60
             name = poll_schedule_name(key)
@@ -124,7 +136,9 @@ class Reposter:
                 interval_seconds=interval,
                 jitter_seconds=interval / 10,
             )
-            save(self.service, schedule, rng)
+            spread = min(interval, len(self.routes.sources) / START_RATE)
+            found.append((schedule, now + timedelta(seconds=rng.uniform(0, spread))))
+        save_many(self.service, found, rng)
         prune(self.service, f"{POLL}:", names)
         # Downloaded media go once no delivery needs them (delivery.keep_media_hours).
         save(self.service, Schedule(name=PRUNE_MEDIA, kind=PRUNE_MEDIA, interval_seconds=3600), rng)
@@ -161,14 +175,24 @@ class Reposter:
     def registry(self) -> Registry:
         registry = Registry()
 
-        # Two polls at a time: reading feeds is mostly CPU in yt-dlp, and deliveries (ahead of
-        # polls in the queue) should start downloading as soon as the first poll is done. A
-        # failed feed waits for its backoff, not in this run: a run never hammers a source.
-        # A completed poll is kept a day, not jobs.keep_days: polls are by far the most jobs
-        # (10,000 creators every 15 minutes are 960,000 a day), what one found lives on in its
-        # deliver jobs and the source's poll time, and a day answers "why was this not sent".
+        # Polls run in slots of their own, eight at a time by default (jobs.kinds.poll.
+        # max_running): a feed read mostly waits on TikTok, so reads overlap, and neither waits
+        # for deliveries nor holds their slots; deliveries found by a poll are ahead of the
+        # other polls in the queue. A poll's timeline is written with its outcome, in one
+        # transaction. A failed feed waits for its backoff, not in this run: a run
+        # never hammers a source. A completed poll is kept a day, not jobs.keep_days: polls are
+        # by far the most jobs (10,000 creators every 15 minutes are 960,000 a day), what one
+        # found lives on in its deliver jobs and the source's poll time, and a day answers "why
+        # was this not sent".
         @registry.handler(
-            POLL, payload=PollPayload, max_attempts=3, max_running=2, drain_wait=False, keep_days=1
+            POLL,
+            payload=PollPayload,
+            max_attempts=3,
+            max_running=POLL_SLOTS,
+            own_slots=True,
+            hold_events=True,
+            drain_wait=False,
+            keep_days=1,
         )
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
             try:

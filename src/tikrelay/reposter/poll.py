@@ -6,6 +6,10 @@ none of it."""
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -16,13 +20,14 @@ from tikrelay.engine.context import JobContext
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
-from tikrelay.reposter.model import DeliverPayload, PollPayload, Routes, job_for
+from tikrelay.reposter.model import POLL, DeliverPayload, PollPayload, Routes, job_for
 from tikrelay.reposter.progress import Progress
 from tikrelay.sources.refs import SITE
 from tikrelay.store import relay as sql
 from tikrelay.store.transition import add_events
 
 log = structlog.get_logger("tikrelay.relay")
+T = TypeVar("T")
 
 
 class Poller:
@@ -35,6 +40,16 @@ class Poller:
         self.routes = routes
         self.clients = clients
         self.progress = progress
+        self._threads: ThreadPoolExecutor | None = None
+
+    def _read(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        """A blocking feed read on the polls' own threads, one per poll slot (the default
+        executor is smaller and shared with deliveries)."""
+        if self._threads is None:
+            slots = self.service.limits().per_kind.get(POLL) or 1
+            self._threads = ThreadPoolExecutor(slots, thread_name_prefix="tikrelay-feed")
+        call = functools.partial(func, *args, **kwargs)
+        return asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     async def __call__(self, ctx: JobContext, payload: PollPayload) -> None:
         watched = self.routes.source(payload.source)
@@ -46,13 +61,13 @@ class Poller:
         try:
             async with ctx.stage(Stage.FEED_FETCH):
                 if row.native_id is None:  # first poll: the profile page gives the secUid too
-                    native_id, entries = await asyncio.to_thread(
+                    native_id, entries = await self._read(
                         client.resolve, watched.username, depth, attempt=attempt
                     )
                     if native_id is not None:  # None: nothing posted yet
                         await ledger.run(sql.set_native_id, row.id, native_id)
                 else:
-                    entries = await asyncio.to_thread(
+                    entries = await self._read(
                         client.latest, row.native_id, watched.username, depth, attempt=attempt
                     )
         except Exception as exc:

@@ -192,8 +192,8 @@ class Runtime:
         such as the bot's intake, beside); what it did."""
         started = self.queue.clock()
         if self.reposter is not None:
+            # The first polls start now, spread so that thousands of sources are not one burst.
             self.reposter.schedule_polls(random.Random())  # noqa: S311 - jitter, not secrets
-            self.reposter.enqueue_polls()  # the first poll now, not one interval from now
         if on_start is not None:
             on_start()
         self.work(drain=False, companions=companions)

@@ -8,6 +8,7 @@ YoutubeDL for a post's page read and its downloads, because the page sets the co
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 from collections.abc import Iterator
@@ -57,10 +58,12 @@ class TikTokClient:
     def __init__(self, network: NetworkSettings, paths: StatePaths) -> None:
         self.network = network
         self.paths = paths
-        # Idle yt-dlp instances for feed reads, by proxy and depth: a poll takes one (or makes
+        # Idle yt-dlp instances for profile and feed reads, by proxy: a poll takes one (or makes
         # one), and gives it back when the read went well. Making one costs about 50 ms of CPU
         # (yt-dlp's extractor set); a kept one also keeps its connections alive.
-        self._feeds: dict[tuple[str | None, int], list[GuardedYoutubeDL]] = {}
+        # Each is kept with the modification time of network.cookies_file it was made with: a
+        # newer file (the user logged in again) retires it.
+        self._feeds: dict[str | None, list[tuple[int | None, GuardedYoutubeDL]]] = {}
         self._feeds_lock = threading.Lock()
 
     def _ydl(self, key: str, attempt: int, **extra: Any) -> GuardedYoutubeDL:
@@ -68,16 +71,6 @@ class TikTokClient:
         jar = self.paths.cookie_jar
         options = base_options(self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar)
         return GuardedYoutubeDL({**options, **extra}, site=SITE)
-
-    def _extract(self, url: str, key: str, attempt: int, **extra: Any) -> dict[str, Any]:
-        with self._ydl(key, attempt, extract_flat="in_playlist", **extra) as ydl:
-            try:
-                info = ydl.extract_info(url, download=False, ie_key=USER_EXTRACTOR)
-            except Exception as exc:
-                raise classified(ydl, exc) from exc
-        if not isinstance(info, dict):
-            raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
-        return info
 
     def expand(self, link: str, *, attempt: int = 0) -> tuple[str, str]:
         """(username, post id) of the post a share link (``vm.tiktok.com/…``) redirects to,
@@ -104,7 +97,8 @@ class TikTokClient:
         first: the profile page and one feed request. A creator who has posted nothing yet has
         no posts and no secUid yet (None): the next poll reads the profile again."""
         try:
-            info = self._extract(f"{WEB}/@{username}", f"@{username}", attempt, playlistend=depth)
+            with self._feed_ydl(f"@{username}", attempt) as ydl:
+                info = read_listing(ydl, f"{WEB}/@{username}", depth)
         except TikrelayError as exc:
             # yt-dlp reads the profile's videoCount and raises this, with no type of its own.
             if exc.kind is ErrorKind.EXTRACTOR and _NO_POSTS in exc.message:
@@ -120,48 +114,53 @@ class TikTokClient:
     ) -> list[FeedEntry]:
         """The newest ``depth`` posts, oldest first: one feed request for up to 15, through a
         kept yt-dlp instance."""
-        url = f"tiktokuser:{sec_uid}"
-        with self._feed_ydl(f"@{username}", attempt, depth) as ydl:
-            try:
-                info = ydl.extract_info(url, download=False, ie_key=USER_EXTRACTOR)
-            except Exception as exc:
-                raise classified(ydl, exc) from exc
-        if not isinstance(info, dict):
-            raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
+        with self._feed_ydl(f"@{username}", attempt) as ydl:
+            info = read_listing(ydl, f"tiktokuser:{sec_uid}", depth)
         return entries_from_feed(info, username)
 
     @contextmanager
-    def _feed_ydl(self, key: str, attempt: int, depth: int) -> Iterator[GuardedYoutubeDL]:
+    def _feed_ydl(self, key: str, attempt: int) -> Iterator[GuardedYoutubeDL]:
         """A kept instance for the proxy of ``key`` (sticky, rotated on retries), used by one
         thread at a time; after a failed read it is closed, not kept (its connection may be
         what failed)."""
         proxy = pick_proxy(self.network.proxies, key, attempt)
-        slot = (proxy, depth)
+        stamp = self._user_cookies_stamp()
         with self._feeds_lock:
-            idle = self._feeds.setdefault(slot, [])
-            ydl = idle.pop() if idle else None
+            idle = self._feeds.setdefault(proxy, [])
+            made_with, ydl = idle.pop() if idle else (None, None)
+        if ydl is not None and made_with != stamp:
+            ydl.close()
+            ydl = None
         if ydl is None:
             jar = self.paths.cookie_jar
             options = base_options(
                 self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar
             )
-            ydl = GuardedYoutubeDL(
-                {**options, "extract_flat": "in_playlist", "playlistend": depth}, site=SITE
-            )
+            ydl = GuardedYoutubeDL(options, site=SITE)
         ydl.proxy_failures.clear()
         try:
-            yield ydl
+            try:
+                yield ydl
+            except Exception as exc:
+                raise classified(ydl, exc) from exc
         except BaseException:
             ydl.close()
             raise
         ydl.save_cookies()
         with self._feeds_lock:
-            self._feeds[slot].append(ydl)
+            self._feeds[proxy].append((stamp, ydl))
+
+    def _user_cookies_stamp(self) -> int | None:
+        user_file = self.network.cookies_file
+        try:
+            return user_file.stat().st_mtime_ns if user_file is not None else None
+        except OSError:
+            return None  # base_options says what is wrong with it
 
     def close(self) -> None:
         """Close the kept instances (their cookies saved, their connections closed)."""
         with self._feeds_lock:
-            kept = [ydl for idle in self._feeds.values() for ydl in idle]
+            kept = [ydl for idle in self._feeds.values() for _, ydl in idle]
             self._feeds.clear()
         for ydl in kept:
             ydl.close()
@@ -308,6 +307,20 @@ class PostSession:
 
             write_atomically(target, copy)
         return target
+
+
+def read_listing(ydl: GuardedYoutubeDL, url: str, depth: int) -> dict[str, Any]:
+    """A profile's or feed's info with its newest ``depth`` entries, straight from yt-dlp's
+    extractor: its feed pages are read lazily, so ``depth`` up to 15 is one request. Not through
+    ``extract_info``, which would run its per-entry processing (output templates, forced
+    printing, pre-processors) on every entry, the most costly part of a poll, for nothing
+    tikrelay reads."""
+    info = ydl.get_info_extractor(USER_EXTRACTOR).extract(url)
+    if not isinstance(info, dict):
+        raise TikrelayError(ErrorKind.EXTRACTOR, f"yt-dlp returned nothing for {url}")
+    entries = info.get("entries")
+    info["entries"] = list(itertools.islice(entries, depth)) if entries is not None else []
+    return info
 
 
 def classified(ydl: GuardedYoutubeDL, exc: BaseException) -> TikrelayError:

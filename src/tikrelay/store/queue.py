@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,20 @@ from tikrelay.store.transition import EventData, add_events, row_to_job
 Clock = Callable[[], datetime]
 #: Writes a handler adds to the transaction that completes its job.
 CommitHook = Callable[[Connection], None]
+#: A timeline event a job held until its outcome: its type and data.
+HeldEvent = tuple[str, EventData]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A job to complete: its hooks write in the completing transaction, after its held
+    events."""
+
+    job_id: int
+    hooks: Sequence[CommitHook] = ()
+    held: Sequence[HeldEvent] = ()
+
+
 NOTIFY_CHANNEL = "tikrelay_jobs"
 NO_LIMITS = ClaimLimits()
 # A claim walks the queued-jobs index in claim order and stops after a batch. With statistics
@@ -105,7 +120,10 @@ class JobQueue:
             if self.is_postgres:
                 conn.execute(_CLAIM_PLAN)
             claimed: list[Job] = []
-            if limits.max_running is None:
+            # Kinds that all have a limit of their own (polls in their slots) skip the look for
+            # jobs without any: there are none of those kinds.
+            all_limited = limits.kinds is not None and set(limits.kinds) <= set(limits.per_kind)
+            if limits.max_running is None and not all_limited:
                 claimed = queue_sql.claim_unlimited(conn, worker_id, limit, now, lease, limits)
             room = limit - len(claimed)
             if room > 0:
@@ -124,30 +142,36 @@ class JobQueue:
             return True
 
     def complete_many(
-        self, worker_id: str, batch: Sequence[tuple[int, Sequence[CommitHook]]]
+        self, worker_id: str, batch: Sequence[Completion]
     ) -> dict[int, bool | Exception]:
         """Complete several held jobs in one transaction (one commit, one fsync). Each job's
-        hooks run inside its own savepoint, so a failing hook fails only its own job."""
+        held events and hooks run inside its own savepoint, so a failing hook fails only its
+        own job."""
         results: dict[int, bool | Exception] = {}
         with self.transaction() as conn:
             now = self.clock()
-            plain = [job_id for job_id, hooks in batch if not hooks]
+            plain = [c.job_id for c in batch if not c.hooks and not c.held]
             done = set(finish_sql.complete_all(conn, plain, worker_id, now)) if plain else set()
             results.update({job_id: job_id in done for job_id in plain})
-            for job_id, hooks in batch:
-                if hooks:
-                    results[job_id] = self._complete_in_savepoint(conn, job_id, worker_id, hooks)
+            for completion in batch:
+                if completion.hooks or completion.held:
+                    results[completion.job_id] = self._complete_in_savepoint(
+                        conn, completion, worker_id
+                    )
         return results
 
     def _complete_in_savepoint(
-        self, conn: Connection, job_id: int, worker_id: str, hooks: Sequence[CommitHook]
+        self, conn: Connection, completion: Completion, worker_id: str
     ) -> bool | Exception:
         savepoint = conn.begin_nested()
         try:
+            job_id = completion.job_id
+            held = [(job_id, type_, data) for type_, data in completion.held]
+            add_events(conn, held, self.clock())  # before the move: the timeline's order
             if not finish_sql.complete(conn, job_id, worker_id, self.clock()):
                 savepoint.rollback()
                 return False
-            for hook in hooks:
+            for hook in completion.hooks:
                 hook(conn)
         except Exception as exc:  # the caller fails this job; the others still commit
             savepoint.rollback()
@@ -218,8 +242,11 @@ class JobQueue:
             return queue_sql.promote_due(conn, self.clock())
 
     def add_event(self, job_id: int, type_: str, data: EventData | None = None) -> None:
+        self.add_events(job_id, [(type_, data or {})])
+
+    def add_events(self, job_id: int, events: Sequence[HeldEvent]) -> None:
         with self.transaction() as conn:
-            add_events(conn, [(job_id, type_, data or {})], self.clock())
+            add_events(conn, [(job_id, type_, data) for type_, data in events], self.clock())
 
     def register_worker(self, worker_id: str, host: str, pid: int) -> None:
         with self.transaction() as conn:

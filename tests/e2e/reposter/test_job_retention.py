@@ -95,6 +95,25 @@ def test_an_unchanged_feed_writes_only_its_poll_time(relayed: Relayed, backend: 
             assert snapshot(engine) == before
             after = poll_times(engine)
             assert all(after[key] > polled[key] for key in polled)
+            # A poll's timeline, written with its outcome, in the order things happened.
+            with engine.connect() as conn:
+                newest = conn.execute(
+                    select(jobs.c.id).where(jobs.c.kind == "poll").order_by(jobs.c.id.desc())
+                ).scalar()
+                timeline = conn.execute(
+                    select(job_events.c.type, job_events.c.data)
+                    .where(job_events.c.job_id == newest)
+                    .order_by(job_events.c.id)
+                ).all()
+            assert [(t, d.get("to") or d.get("stage")) for t, d in timeline] == [
+                ("JOB_CREATED", None),
+                ("STATUS_CHANGED", "RUNNING"),
+                ("STAGE_STARTED", "FEED_FETCH"),
+                ("STAGE_FINISHED", "FEED_FETCH"),
+                ("FEED_LISTED", None),
+                ("STATUS_CHANGED", "COMPLETED"),
+                ("POSTS_CHOSEN", None),
+            ]
     assert len(telegram.messages(channel.id)) == 3
 
 

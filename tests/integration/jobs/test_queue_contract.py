@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 from tests.support.jobs_db import FakeClock
 from tikrelay.domain.errors import InvalidJobError, QueueFullError
 from tikrelay.domain.jobs import IllegalTransitionError, JobEvent, JobStatus
-from tikrelay.store import ClaimLimits, JobQueue, NewJob
+from tikrelay.store import ClaimLimits, Completion, JobQueue, NewJob
 from tikrelay.store.tables import job_events, jobs
 from tikrelay.store.transition import move
 
@@ -275,14 +275,28 @@ def test_group_completion_isolates_a_failing_hook(queue: JobQueue) -> None:
     def fails(conn: Connection) -> None:
         raise RuntimeError("destination write failed")
 
+    held = [("STAGE_STARTED", {"stage": "x"}), ("STAGE_FINISHED", {"stage": "x"})]
     results = queue.complete_many(
-        "w", [(plain.id, []), (hooked.id, [effect]), (broken.id, [fails]), (999, [])]
+        "w",
+        [
+            Completion(plain.id),
+            Completion(hooked.id, [effect], held),
+            Completion(broken.id, [fails], held),
+            Completion(999),
+        ],
     )
     assert results[plain.id] is True
     assert results[hooked.id] is True
     assert isinstance(results[broken.id], RuntimeError)
     assert results[999] is False
-    assert "EFFECT" in event_types(queue, hooked.id)
+    # Held events come before the move to COMPLETED, hooks' writes after it.
+    assert event_types(queue, hooked.id)[-4:] == [
+        "STAGE_STARTED",
+        "STAGE_FINISHED",
+        JobEvent.STATUS_CHANGED,
+        "EFFECT",
+    ]
+    assert "STAGE_STARTED" not in event_types(queue, broken.id)  # rolled back with its hook
     assert queue.get(broken.id).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
 

@@ -262,3 +262,54 @@ async def test_a_draining_worker_waits_for_a_job_another_process_runs(
     await asyncio.wait_for(run, 10)
     [made] = [job for job in queue.list_jobs(JobStatus.COMPLETED, 10, None) if job.id != first.id]
     assert made.payload == {"name": "Bo"}
+
+
+class Together:
+    """How many jobs of the own-slots test run at once; each waits until four do."""
+
+    running: dict[str, int]
+    most: dict[str, int]
+    four: asyncio.Event
+
+
+async def run_together(kind: str) -> None:
+    Together.running[kind] += 1
+    Together.most[kind] = max(Together.most[kind], Together.running[kind])
+    if sum(Together.running.values()) >= 4:
+        Together.four.set()
+    try:
+        await asyncio.wait_for(Together.four.wait(), 10)
+    finally:
+        Together.running[kind] -= 1
+
+
+slotted = Registry()
+
+
+@slotted.handler("feed", max_running=3, own_slots=True)
+async def feed(ctx: JobContext, payload: dict[str, object]) -> None:
+    await run_together("feed")
+
+
+@slotted.handler("send")
+async def send(ctx: JobContext, payload: dict[str, object]) -> None:
+    await run_together("send")
+
+
+async def test_kinds_with_own_slots_run_beside_the_shared_ones(settings: Settings) -> None:
+    """A worker of one shared slot runs three feeds (their max_running) and a send at once:
+    a kind with slots of its own neither waits for the shared slot nor takes it."""
+    Together.running = {"feed": 0, "send": 0}
+    Together.most = {"feed": 0, "send": 0}
+    Together.four = asyncio.Event()
+    engine = open_engine(settings)
+    try:
+        service = JobService(JobQueue(engine), slotted, JobSettings(poll_interval_seconds=0.05))
+        feeds = [service.enqueue("feed", {}).job for _ in range(5)]
+        sent = service.enqueue("send", {}).job
+        await Worker(service, concurrency=1, drain=True).run()
+        done = [service.queue.get(job.id) for job in (*feeds, sent)]
+        assert [job.status for job in done if job] == [JobStatus.COMPLETED] * 6
+        assert Together.most == {"feed": 3, "send": 1}
+    finally:
+        engine.dispose()

@@ -53,7 +53,12 @@ class LoggedRequest:
 
 
 class TikTokWorld:
-    """Creators, posts and switches; served by :class:`~tikrelay.sandbox.tiktok.TikTokEmulator`."""
+    """Creators, posts and switches; served by :class:`~tikrelay.sandbox.tiktok.TikTokEmulator`.
+
+    Every post gets media files of its own, made once by ffmpeg and cached on disk; with
+    ``media_variants`` posts share that many sets of files in turn instead (a world of
+    thousands of creators for the polling benchmark).
+    """
 
     def __init__(
         self,
@@ -61,7 +66,11 @@ class TikTokWorld:
         *,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        media_variants: int | None = None,
     ) -> None:
+        if media_variants is not None and media_variants < 1:
+            raise ValueError(f"media_variants must be at least 1, not {media_variants}")
+        self._media_variants = media_variants
         self.media = media or MediaFixtures.at()
         self.faults = FaultPlan()
         self._clock = clock
@@ -383,8 +392,11 @@ class TikTokWorld:
                 # Strictly increasing, so a new post is always the head of the feed.
                 at = max(int(self._clock()), newest + 1)
             self._newest[username] = max(newest, at)
+            variant = self._variants
             self._variants += 1
-            return at, ids.post_id(at, self._rng), self._variants - 1
+            if self._media_variants is not None:
+                variant %= self._media_variants
+            return at, ids.post_id(at, self._rng), variant
 
     def _store(self, post: Post, files: dict[str, MediaFile]) -> Post:
         with self._lock:
