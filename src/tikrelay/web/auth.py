@@ -1,6 +1,7 @@
 """Who may use the web app: whoever sends the token from ``TIKRELAY_WEB_TOKEN`` as
-``Authorization: Bearer <token>``. ``require_auth`` is the one dependency every protected route
-has, so that the login page's session cookie can become a second way in at one place.
+``Authorization: Bearer <token>``, or a browser logged in through the login page, whose session
+cookie counts only with the session's CSRF token in ``X-CSRF-Token`` for any request that may
+change something. ``require_auth`` is the one dependency every protected route has.
 
 The token is never a settings key (it can be in no config file), never logged and never shown:
 errors give its length at most.
@@ -13,12 +14,18 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from tikrelay.config.settings import WEB_TOKEN_ENV, WebSettings
 from tikrelay.web.context import WebContext, web_context
+from tikrelay.web.sessions import Session, same_token
+
+SESSION_COOKIE = "tikrelay_session"
+CSRF_HEADER = "X-CSRF-Token"
+#: Methods that change nothing: the session cookie alone is enough for them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Shorter tokens are refused: a guessable token on a reachable port is no lock.
 MIN_TOKEN_LENGTH = 16
@@ -52,10 +59,21 @@ def web_token(settings: WebSettings, environ: Mapping[str, str]) -> SecretStr | 
     return SecretStr(raw)
 
 
-_bearer = HTTPBearer(
+bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="token",
     description=f"The value of {WEB_TOKEN_ENV}, as `Authorization: Bearer <token>`.",
+)
+
+
+_session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description=(
+        "The cookie the login page sets. A request that may change something (POST, PATCH, "
+        f"DELETE) must also send the session's CSRF token as {CSRF_HEADER}."
+    ),
 )
 
 
@@ -65,16 +83,48 @@ def _refused(reason: str) -> HTTPException:
     )
 
 
-async def require_auth(
-    context: Annotated[WebContext, Depends(web_context)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let the request through with the right bearer token (or with ``web.auth: none``)."""
+def _forbidden(reason: str) -> HTTPException:
+    return HTTPException(HTTPStatus.FORBIDDEN, detail=reason)
+
+
+def bearer_ok(context: WebContext, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """The request carries the right token (always so with ``web.auth: none``)."""
     expected = context.token
     if expected is None:
-        return
+        return True
     if credentials is None:
-        raise _refused(f"send the token of {WEB_TOKEN_ENV} as Authorization: Bearer <token>")
+        return False
     given = credentials.credentials.encode("utf-8")
-    if not secrets.compare_digest(given, expected.get_secret_value().encode("utf-8")):
-        raise _refused(f"wrong token: send the value of {WEB_TOKEN_ENV}")
+    return secrets.compare_digest(given, expected.get_secret_value().encode("utf-8"))
+
+
+async def require_auth(
+    request: Request,
+    context: Annotated[WebContext, Depends(web_context)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    session_id: Annotated[str | None, Depends(_session_cookie)],
+) -> None:
+    """Let the request through with the right bearer token (or with ``web.auth: none``), or
+    with a live session cookie, plus the session's CSRF token unless the method is safe. A
+    bearer token, when sent, decides alone: a wrong one is refused whatever the cookie."""
+    if context.token is None:
+        return
+    if credentials is not None:
+        if not bearer_ok(context, credentials):
+            raise _refused(f"wrong token: send the value of {WEB_TOKEN_ENV}")
+        return
+    session = context.sessions.find(session_id)
+    if session is None:
+        raise _refused(
+            f"send the token of {WEB_TOKEN_ENV} as Authorization: Bearer <token>, or log in "
+            "at /login"
+        )
+    if request.method not in SAFE_METHODS and not csrf_ok(request, session):
+        raise _forbidden(
+            f"a request with the session cookie must send the session's CSRF token as "
+            f"{CSRF_HEADER} (the dashboard's pages carry it)"
+        )
+
+
+def csrf_ok(request: Request, session: Session) -> bool:
+    return same_token(request.headers.get(CSRF_HEADER), session.csrf)

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from tests.support.jobs_db import BACKENDS, temporary_database
 from tests.support.web import AUTH, TOKEN
+from tests.support.web.browser import Clock, cookieless
 from tests.support.web.kinds import kinds
 from tikrelay.config import load_settings
 from tikrelay.runtime.app import Runtime
@@ -55,4 +56,16 @@ async def stranger(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime, SecretStr(TOKEN))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        yield web
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def browser(runtime: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without the token, as a browser comes to the login page."""
+    async with cookieless(create_app(runtime, SecretStr(TOKEN), clock=clock)) as web:
         yield web

@@ -1,5 +1,6 @@
-"""The token locks every route but the probes: the OpenAPI document is walked, and each of its
-operations, plus the document itself, Swagger UI and its files, answers 401 without the token."""
+"""The token locks every route but the probes and the login page: the OpenAPI document is
+walked, and each of its operations, plus the document itself, Swagger UI and its files, answers
+401 without the token (or a session); ``/`` sends a stranger to the login page."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ async def operations(client: httpx.AsyncClient) -> list[tuple[str, str]]:
     ]
     assert ("GET", "/metrics") in found
     assert ("POST", "/api/jobs/1/cancel") in found
+    assert ("PATCH", "/api/sources/1") in found
+    assert ("POST", "/api/requests") in found
     return found
 
 
@@ -49,6 +52,12 @@ async def test_every_route_but_the_probes_needs_the_token(
     for method, path in [(m, p) for m, p in walked if p in OPEN]:
         answer = await stranger.request(method, path)
         assert answer.status_code in (200, 503), (method, path)
+    # The login page (outside the document) is open, and so is its style sheet.
+    assert (await stranger.get("/login")).status_code == 200
+    assert (await stranger.post("/login")).status_code == 403  # no form CSRF value: no try
+    assert (await stranger.get("/assets/site.css")).status_code == 200
+    home = await stranger.get("/")
+    assert (home.status_code, home.headers["location"]) == (303, "/login")
 
 
 async def test_the_document_declares_the_bearer_scheme(client: httpx.AsyncClient) -> None:
@@ -58,7 +67,9 @@ async def test_the_document_declares_the_bearer_scheme(client: httpx.AsyncClient
         "scheme": "bearer",
         "description": "The value of TIKRELAY_WEB_TOKEN, as `Authorization: Bearer <token>`.",
     }
-    assert document["paths"]["/api/jobs"]["get"]["security"] == [{"token": []}]
+    assert document["components"]["securitySchemes"]["session"]["in"] == "cookie"
+    # Either one: the token, or the login page's session cookie.
+    assert document["paths"]["/api/jobs"]["get"]["security"] == [{"token": []}, {"session": []}]
     assert "security" not in document["paths"]["/healthz"]["get"]
 
 

@@ -57,5 +57,13 @@ async def test_the_openapi_document_describes_the_api(client: httpx.AsyncClient)
         "/api/jobs/{job_id}",
         "/api/jobs/{job_id}/retry",
         "/api/jobs/{job_id}/cancel",
+        "/api/sources",
+        "/api/sources/{id}",
+        "/api/sources/{id}/poll",
+        "/api/destinations",
+        "/api/posts",
+        "/api/deliveries",
+        "/api/stats",
+        "/api/requests",
         "/metrics",
     }

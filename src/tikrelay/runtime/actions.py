@@ -1,0 +1,450 @@
+"""What the web face may do to the program beyond the job queue: change the catalog (and have
+the reposter of this process route and poll what it holds then), poll a source now, and ask for
+any supported link to be delivered to a destination. Each action is a function of a
+``Runtime``, so that a face only parses, calls one of them and answers.
+
+A job made here is the very job the reposter makes itself, with the same dedupe key: a poll
+asked for while the source's scheduled poll waits is that poll, and a link asked for while the
+same post is on its way to the same destination is that delivery.
+
+Under ``tikrelay web`` alone the runtime holds no reposter (no bot token is needed to serve the
+API); its job kinds are then declared from a reposter made for that purpose, which opens
+nothing, so that the jobs are written with the reposter's own attempts and defaults, and wait
+for a worker of ``tikrelay serve`` or ``tikrelay worker``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from tikrelay.config.settings import DestinationSettings, SourceSettings
+from tikrelay.domain.errors import TikrelayError
+from tikrelay.engine.registry import Registry
+from tikrelay.engine.service import JobService
+from tikrelay.reposter.catalog import (
+    Catalog,
+    CatalogDestination,
+    CatalogError,
+    CatalogSource,
+    FromFileError,
+    InvalidEntryError,
+    Origin,
+    UnknownEntryError,
+    source_key,
+)
+from tikrelay.reposter.jobs import Reposter, poll_schedule_name
+from tikrelay.reposter.model import (
+    ARCHIVE,
+    DELIVER,
+    POLL,
+    DeliverPayload,
+    PollPayload,
+    Routes,
+    job_for,
+)
+from tikrelay.runtime.app import Runtime
+from tikrelay.sources.media_urls import WEB, check_url
+from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
+from tikrelay.store import Enqueued
+from tikrelay.store import relay as relay_sql
+from tikrelay.store.web_sql import PollState, poll_states
+
+T = TypeVar("T")
+
+#: A link someone asks for jumps the queue as the bot's requests do: a person is waiting.
+REQUEST_PRIORITY = 2
+#: What a request's deliver job names as its source.
+REQUESTED = "web"
+#: The keys of a source's entry an edit may change (``tiktok`` is its identity).
+EDITABLE = ("to", "depth", "backfill", "every_minutes")
+
+# Edits of one process run one at a time (module docstring of ``edit_source``).
+_editing = threading.Lock()
+
+
+#: The inputs a catalog message may start with (``to: destination 'x' does not exist``).
+SOURCE_FIELDS = ("tiktok", "to", "depth", "backfill", "every_minutes", "paused")
+
+
+class ActionError(Exception):
+    """An action was refused; the message says why. A face answers by the subclass."""
+
+
+class FieldError(ActionError):
+    """Bad input; ``field`` is the input it names (``url``, ``destination``, ``to``…)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFoundError(ActionError):
+    """No source (or destination) by that name."""
+
+
+class RefusedError(ActionError):
+    """Refused as things stand: an entry from the config file, one that exists already, a
+    paused source asked to poll."""
+
+
+def _catalog(action: Callable[[], T]) -> T:
+    """Run a catalog change or read; its refusals as this module's errors."""
+    try:
+        return action()
+    except InvalidEntryError as exc:
+        message = str(exc)
+        head = message.split(":", 1)[0].strip()
+        raise FieldError(head if head in SOURCE_FIELDS else "body", message) from None
+    except UnknownEntryError as exc:
+        raise NotFoundError(str(exc)) from None
+    except CatalogError as exc:  # from the config file (FromFileError), or exists already
+        raise RefusedError(str(exc)) from None
+
+
+def check_source_ref(ref: str) -> str:
+    """The key of a source reference (``@name``, a profile URL, ``tiktok:@name``); FieldError
+    naming ``id`` for one that names no TikTok creator."""
+    try:
+        return source_key(ref)
+    except InvalidEntryError as exc:
+        raise FieldError("id", str(exc)) from None
+
+
+# -- what the faces show --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A source of the catalog, and what its polls did."""
+
+    key: str
+    username: str
+    origin: str  # file, cli, bot, web
+    paused: bool
+    to: list[str]
+    depth: int
+    backfill: int | None
+    every_minutes: float
+    created_at: datetime
+    updated_at: datetime
+    polls: PollState
+
+    @property
+    def read_only(self) -> bool:
+        return self.origin == Origin.FILE
+
+
+@dataclass(frozen=True)
+class DestinationView:
+    name: str
+    origin: str
+    kind: str  # telegram, archive
+    chat_id: str | None
+    topic_id: int | None
+    archive: str | None  # the archive's folder or object storage URL
+    archive_to: str | None
+    caption: str | None
+    link: bool
+    sources: int  # routed to it, paused ones too
+
+    @property
+    def read_only(self) -> bool:
+        return self.origin == Origin.FILE
+
+
+def list_sources(runtime: Runtime) -> list[SourceView]:
+    """Every source, paused ones too, by key."""
+    return _views(runtime, _catalog(runtime.catalog().source_entries))
+
+
+def _views(runtime: Runtime, entries: list[CatalogSource]) -> list[SourceView]:
+    keys = [entry.key for entry in entries]
+    states = poll_states(runtime.queue.engine, keys, poll_schedule_name(""))
+    return [_view(entry, states[entry.key]) for entry in entries]
+
+
+def _view(entry: CatalogSource, polls: PollState) -> SourceView:
+    settings = entry.settings
+    return SourceView(
+        key=entry.key,
+        username=entry.username,
+        origin=entry.origin,
+        paused=entry.paused,
+        to=list(settings.to),
+        depth=settings.depth,
+        backfill=settings.backfill,
+        every_minutes=settings.every_minutes,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        polls=polls,
+    )
+
+
+def list_destinations(runtime: Runtime) -> list[DestinationView]:
+    """Every destination, by name, with how many sources route to it."""
+    catalog = runtime.catalog()
+    users: dict[str, int] = {}
+    for source in _catalog(catalog.source_entries):
+        for name in source.settings.to:
+            users[name] = users.get(name, 0) + 1
+    return [
+        _destination_view(e, users.get(e.name, 0)) for e in _catalog(catalog.destination_entries)
+    ]
+
+
+def _destination_view(entry: CatalogDestination, sources: int) -> DestinationView:
+    settings = entry.settings
+    telegram, archive = settings.telegram, settings.archive
+    where = None
+    if archive is not None:
+        where = archive.url or (str(archive.path) if archive.path else None)
+    return DestinationView(
+        name=entry.name,
+        origin=entry.origin,
+        kind="telegram" if telegram is not None else "archive",
+        chat_id=None if telegram is None else str(telegram.chat_id),
+        topic_id=None if telegram is None else telegram.topic_id,
+        archive=where,
+        archive_to=settings.archive_to,
+        caption=settings.caption,
+        link=settings.link,
+        sources=sources,
+    )
+
+
+# -- the reposter's job kinds -------------------------------------------------------------------
+
+
+def reposter_service(runtime: Runtime) -> JobService:
+    """The job service that knows the reposter's kinds: the runtime's own when it runs the
+    reposter, else one made to write its jobs (module docstring)."""
+    if runtime.reposter is not None:
+        return runtime.service
+    registry = Registry()
+    registry.include(Reposter(runtime.settings, runtime.service, Routes({}, [])).registry())
+    return JobService(runtime.queue, registry, runtime.settings.jobs)
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+def add_source(
+    runtime: Runtime, tiktok: str, to: list[str], options: Mapping[str, Any]
+) -> tuple[SourceView, Enqueued]:
+    """Watch a creator (``options``: ``depth``, ``backfill``, ``every_minutes``), as
+    ``tikrelay sources add`` does, and poll it at once; the source and its poll job."""
+    catalog = runtime.catalog()
+    entry = _catalog(lambda: catalog.add_source(tiktok, to, origin=Origin.WEB, **options))
+    runtime.reload_catalog()
+    made = enqueue_poll(runtime, entry.key)
+    return _views(runtime, [entry])[0], made
+
+
+def edit_source(
+    runtime: Runtime, ref: str, changes: Mapping[str, Any], paused: bool | None
+) -> SourceView:
+    """Change a source's ``EDITABLE`` keys and pause or resume it. The catalog has no edit of
+    its own yet: the entry is checked as the catalog checks it, then removed and added again
+    with the same origin (what the source saw and delivered lives in the reposter's tables and
+    stays); should the add be refused after all, the old entry is put back."""
+    check_source_ref(ref)
+    return _catalog(lambda: _edit(runtime, ref, changes, paused))
+
+
+def _edit(
+    runtime: Runtime, ref: str, changes: Mapping[str, Any], paused: bool | None
+) -> SourceView:
+    catalog = runtime.catalog()
+    with _editing:
+        entry = _changeable(catalog, ref, runtime)
+        if changes:
+            _replace(catalog, entry, changes)
+            entry = catalog.source(entry.key) or entry  # paused again if it was
+        if paused is not None and paused != entry.paused:
+            if paused:
+                catalog.pause_source(entry.key)
+            else:
+                catalog.resume_source(entry.key)
+        found = catalog.source(entry.key)
+    if found is None:  # removed meanwhile by another process
+        raise UnknownEntryError(f"source {entry.key} is not in the catalog")
+    runtime.reload_catalog()
+    return _views(runtime, [found])[0]
+
+
+def remove_source(runtime: Runtime, ref: str) -> str:
+    """Stop watching a source; its key."""
+    check_source_ref(ref)
+    key = _catalog(lambda: runtime.catalog().remove_source(ref))
+    runtime.reload_catalog()
+    return key
+
+
+def poll_now(runtime: Runtime, ref: str) -> Enqueued:
+    """The source's poll, due now: its scheduled poll when one waits already."""
+    key = check_source_ref(ref)
+    entry = _catalog(lambda: runtime.catalog().source(ref))
+    if entry is None:
+        raise NotFoundError(f"source {key} is not in the catalog")
+    if entry.paused:
+        raise RefusedError(f"source {entry.key} is paused: resume it first")
+    return enqueue_poll(runtime, entry.key)
+
+
+def enqueue_poll(runtime: Runtime, key: str) -> Enqueued:
+    """A poll job with the dedupe key of the source's schedule (``Reposter.enqueue_polls``),
+    so that it never doubles a scheduled poll."""
+    service = reposter_service(runtime)
+    dedupe = f"schedule:{poll_schedule_name(key)}"
+    return service.enqueue(POLL, PollPayload(source=key), dedupe_key=dedupe)
+
+
+def _changeable(catalog: Catalog, ref: str, runtime: Runtime) -> CatalogSource:
+    entry = catalog.source(ref)
+    if entry is None:
+        raise UnknownEntryError(f"source {source_key(ref)} is not in the catalog")
+    if entry.origin == Origin.FILE:
+        where = (
+            f"the config file {runtime.config_file}" if runtime.config_file else "the config file"
+        )
+        raise FromFileError(f"source {entry.key} comes from {where}: change it there")
+    return entry
+
+
+def _replace(catalog: Catalog, entry: CatalogSource, changes: Mapping[str, Any]) -> None:
+    old = entry.settings.model_dump(mode="json", exclude_unset=True)
+    wanted = {**old, **{k: v for k, v in changes.items() if k in EDITABLE}}
+    _check_source(wanted, catalog)
+    catalog.remove_source(entry.key)
+    try:
+        made = _add(catalog, wanted, entry.origin)
+    except CatalogError:
+        _add(catalog, old, entry.origin)
+        if entry.paused:
+            catalog.pause_source(entry.key)
+        raise
+    if entry.paused:  # an edit keeps it paused; ``paused`` in the same edit decides after
+        catalog.pause_source(made.key)
+
+
+def _add(catalog: Catalog, data: Mapping[str, Any], origin: str) -> CatalogSource:
+    options = {k: v for k, v in data.items() if k not in ("tiktok", "to")}
+    return catalog.add_source(data["tiktok"], data["to"], origin=origin, **options)
+
+
+def _check_source(data: Mapping[str, Any], catalog: Catalog) -> None:
+    """What the catalog's add would refuse, found before anything is removed."""
+    try:
+        settings = SourceSettings.model_validate(dict(data))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        raise InvalidEntryError(f"{name}: {error['msg']}") from None
+    known = {entry.name for entry in catalog.destination_entries()}
+    missing = [name for name in settings.to if name not in known]
+    if missing:
+        defined = ", ".join(sorted(known)) or "none defined"
+        raise InvalidEntryError(
+            f"to: destination {missing[0]!r} does not exist (defined: {defined})"
+        )
+
+
+# -- requests: any supported link, delivered to a destination ------------------------------------
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The job that delivers a requested link, and what it is."""
+
+    enqueued: Enqueued
+    post: str
+    destination: str
+    delivered_before: bool  # the job completes without sending it again
+
+
+def request_link(
+    runtime: Runtime, url: str, destination: str | None, chat_id: int | str | None
+) -> Requested:
+    """The deliver job (an archive job for an archive) of the post behind ``url`` to a
+    destination of the catalog, named or found by its chat: the job the reposter makes for a
+    post its poll found, or the bot's fetch of a link to another site. FieldError names the
+    input that is wrong."""
+    found = _destination(runtime, destination, chat_id)
+    post = _post(url.strip(), found.name)
+    kind = ARCHIVE if found.settings.archive is not None else DELIVER
+    dedupe = job_for(kind, post.post, found.name)
+    service = reposter_service(runtime)
+    with runtime.queue.transaction() as conn:
+        before = relay_sql.delivered_ids(conn, post.post, found.name) is not None
+        made = service.enqueue(kind, post, dedupe_key=dedupe, priority=REQUEST_PRIORITY, conn=conn)
+    return Requested(made, post.post, found.name, before)
+
+
+def _destination(
+    runtime: Runtime, name: str | None, chat_id: int | str | None
+) -> CatalogDestination:
+    if (name is None) == (chat_id is None):
+        raise FieldError("destination", "give destination (a name) or chat_id, not both")
+    entries = _catalog(runtime.catalog().destination_entries)
+    if name is not None:
+        for entry in entries:
+            if entry.name == name:
+                return entry
+        defined = ", ".join(sorted(e.name for e in entries)) or "none defined"
+        raise FieldError("destination", f"destination {name!r} does not exist (defined: {defined})")
+    chats = [e for e in entries if _chat_of(e.settings) == str(chat_id).strip()]
+    if not chats:
+        raise FieldError(
+            "chat_id",
+            f"no destination posts to chat {chat_id}: add one first (tikrelay destinations add)",
+        )
+    if len(chats) > 1:
+        names = ", ".join(sorted(e.name for e in chats))
+        raise FieldError(
+            "chat_id",
+            f"chat {chat_id} is the chat of destinations {names}: name one as destination",
+        )
+    return chats[0]
+
+
+def _chat_of(settings: DestinationSettings) -> str | None:
+    return None if settings.telegram is None else str(settings.telegram.chat_id)
+
+
+def _post(url: str, destination: str) -> DeliverPayload:
+    """The payload of a link: a TikTok post by its id, any other public link by its digest
+    (checked as the bot checks a link before it asks for it)."""
+    found = parse_post_link(url)
+    if found is not None:
+        username, post_id = found
+        return DeliverPayload(
+            post=f"{SITE}:{post_id}",
+            id=post_id,
+            url=post_url(username, post_id),
+            source=REQUESTED,
+            destination=destination,
+        )
+    if is_short_link(url):
+        # Its post is known only once TikTok answers: that takes a job of its own (the bot's
+        # request job does it), not a moment of this request.
+        raise FieldError(
+            "url",
+            "a TikTok share link: open it and send the post's address "
+            "(https://www.tiktok.com/@name/video/ID)",
+        )
+    try:
+        check_url(url, WEB, resolve=False)
+    except TikrelayError as exc:
+        raise FieldError("url", exc.message) from None
+    from tikrelay.sources.web import web_post_id  # loads yt-dlp: only for such a link
+
+    post_id = web_post_id(url)
+    return DeliverPayload(
+        post=f"{WEB}:{post_id}", id=post_id, url=url, source=REQUESTED, destination=destination
+    )

@@ -1,0 +1,128 @@
+"""``/api/sources`` and ``/api/destinations``: the catalog, as ``tikrelay sources …`` and
+``tikrelay destinations list`` show and change it. Changes go through ``runtime.actions``: a
+source added here is polled at once, and the reposter of this process (under ``tikrelay
+serve``) routes and schedules what the catalog holds then. Entries from the config file are
+read-only here (409, naming the file)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Path
+
+from tikrelay.runtime import actions
+from tikrelay.web.auth import require_auth
+from tikrelay.web.catalog_models import (
+    DestinationList,
+    DestinationOut,
+    PolledOut,
+    SourceAdded,
+    SourceIn,
+    SourceList,
+    SourceOut,
+    SourcePatch,
+    SourceRemoved,
+)
+from tikrelay.web.context import WebContext, web_context
+from tikrelay.web.problems import (
+    BAD_BODY,
+    FORBIDDEN,
+    UNAUTHORIZED,
+    conflict,
+    invalid,
+    not_found,
+    problem,
+)
+
+T = TypeVar("T")
+
+router = APIRouter(
+    tags=["catalog"],
+    dependencies=[Depends(require_auth)],
+    responses={**UNAUTHORIZED, **FORBIDDEN},
+)
+Context = Annotated[WebContext, Depends(web_context)]
+SourceId = Annotated[
+    str,
+    Path(
+        alias="id",
+        min_length=1,
+        max_length=300,
+        description="The source: its key (tiktok:@name), @name or the profile URL.",
+    ),
+]
+NOT_FOUND = problem(404, "No such source.")
+REFUSED = problem(409, "From the config file (change it there), or refused as it stands.")
+
+
+def _answer(action: Callable[[], T]) -> T:
+    """Run an action; its refusals as the API's answers."""
+    try:
+        return action()
+    except actions.FieldError as exc:
+        raise invalid("path" if exc.field == "id" else "body", exc.field, str(exc)) from None
+    except actions.NotFoundError as exc:
+        raise not_found(str(exc)) from None
+    except actions.RefusedError as exc:
+        raise conflict(str(exc)) from None
+
+
+@router.get("/api/sources")
+def list_sources(context: Context) -> SourceList:
+    """Every source, paused ones too, with where it came from and what its polls did."""
+    views = _answer(lambda: actions.list_sources(context.runtime))
+    return SourceList(sources=[SourceOut.of(view) for view in views])
+
+
+@router.post(
+    "/api/sources",
+    status_code=HTTPStatus.CREATED,
+    responses={**BAD_BODY, **problem(409, "The source exists already.")},
+)
+def add_source(context: Context, source: SourceIn) -> SourceAdded:
+    """Watch a TikTok creator and send its posts to the destinations of ``to``; its first
+    poll is due at once."""
+    options = source.model_dump(exclude_none=True, exclude={"tiktok", "to"})
+    runtime = context.runtime
+    view, made = _answer(lambda: actions.add_source(runtime, source.tiktok, source.to, options))
+    return SourceAdded(
+        source=SourceOut.of(view),
+        poll=PolledOut(job_id=made.job.id, new_job=made.created),
+    )
+
+
+@router.patch("/api/sources/{id}", responses={**BAD_BODY, **NOT_FOUND, **REFUSED})
+def edit_source(context: Context, source_id: SourceId, changes: SourcePatch) -> SourceOut:
+    """Change where its posts go, how much each poll reads, how often it is polled; pause
+    (``{"paused": true}``) or resume it."""
+    runtime = context.runtime
+    given = changes.model_dump(exclude_none=True, exclude={"paused"})
+    view = _answer(lambda: actions.edit_source(runtime, source_id, given, changes.paused))
+    return SourceOut.of(view)
+
+
+@router.delete("/api/sources/{id}", responses={**NOT_FOUND, **REFUSED})
+def remove_source(context: Context, source_id: SourceId) -> SourceRemoved:
+    """Stop watching it (what it delivered stays delivered)."""
+    key = _answer(lambda: actions.remove_source(context.runtime, source_id))
+    return SourceRemoved(key=key)
+
+
+@router.post(
+    "/api/sources/{id}/poll",
+    status_code=HTTPStatus.ACCEPTED,
+    responses={**NOT_FOUND, **problem(409, "The source is paused.")},
+)
+def poll_source(context: Context, source_id: SourceId) -> PolledOut:
+    """Poll it now (its scheduled poll, when one waits already, becomes this one)."""
+    made = _answer(lambda: actions.poll_now(context.runtime, source_id))
+    return PolledOut(job_id=made.job.id, new_job=made.created)
+
+
+@router.get("/api/destinations")
+def list_destinations(context: Context) -> DestinationList:
+    """Every destination, with where it came from and how many sources route to it."""
+    views = _answer(lambda: actions.list_destinations(context.runtime))
+    return DestinationList(destinations=[DestinationOut.of(view) for view in views])
