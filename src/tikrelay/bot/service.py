@@ -70,6 +70,7 @@ class BotService:
         self.runtime.work(drain=False, companions=[self.take_updates])
 
     async def take_updates(self, stop: asyncio.Event) -> None:
+        await self.sender.open()  # the router and the handlers use the Bot object directly
         await self.router.initialize()
         self._ready.set()
         await intake_for(self.runtime.settings, self.sender, self.runtime.service).run(stop)

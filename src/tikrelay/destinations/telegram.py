@@ -97,6 +97,8 @@ class TelegramSender:
                 read_timeout=_READ_TIMEOUT, media_write_timeout=_MEDIA_WRITE_TIMEOUT
             ),
         )
+        self._opened = False
+        self._opening = asyncio.Lock()
 
     @property
     def pacer(self) -> FloodPacer | None:
@@ -106,12 +108,23 @@ class TelegramSender:
         return f"TelegramSender(api_url={self._api_url!r}, local_mode={self._local_mode})"
 
     async def __aenter__(self) -> TelegramSender:
-        try:
-            await self._call(None, 0, self._bot.initialize)
-        except BaseException:
-            await self._bot.shutdown()  # closes the connections initialize opened
-            raise
+        await self.open()
         return self
+
+    async def open(self) -> None:
+        """Connect and ask who the bot is (getMe), once; every call does it first, so a run
+        with nothing to send never talks to Telegram."""
+        if self._opened:
+            return
+        async with self._opening:
+            if self._opened:
+                return
+            try:
+                await self._request(None, 0, self._bot.initialize)
+            except BaseException:
+                await self._bot.shutdown()  # closes the connections initialize opened
+                raise
+            self._opened = True
 
     async def __aexit__(
         self,
@@ -120,6 +133,7 @@ class TelegramSender:
         traceback: TracebackType | None,
     ) -> None:
         await self._bot.shutdown()
+        self._opened = False  # a later call connects again
 
     @property
     def bot(self) -> Bot:
@@ -378,6 +392,12 @@ class TelegramSender:
     # -- the one way a call is made -----------------------------------------------------------
 
     async def _call(
+        self, target: ChatTarget | None, count: int, request: Callable[[], Awaitable[T]]
+    ) -> T:
+        await self.open()
+        return await self._request(target, count, request)
+
+    async def _request(
         self, target: ChatTarget | None, count: int, request: Callable[[], Awaitable[T]]
     ) -> T:
         """Wait for the slot, call, retry after a 429; raise every other refusal classified."""

@@ -162,8 +162,12 @@ class Worker:
             self._wake.clear()
             claimed, filled = 0, False
             for kind, slots, limits in self._pools:
-                free = slots - self._busy(kind)
-                if free > 0 and limits.kinds:
+                busy = self._busy(kind)
+                free = slots - busy
+                # Short jobs in slots of their own are claimed in batches, once half their slots
+                # are free: one claim for several polls, not one per poll that ends.
+                batch = 1 if kind is None or not busy else max(1, slots // 2)
+                if free >= batch and limits.kinds:
                     found = await self._claim(free, limits)
                     claimed += found
                     filled = filled or found == free

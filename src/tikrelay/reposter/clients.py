@@ -78,6 +78,11 @@ class Clients:
             )
         return self._web
 
+    async def aclose(self) -> None:
+        """The Telegram sender's connections closed, if it was ever made."""
+        if self._telegram is not None:
+            await self._telegram.__aexit__(None, None, None)
+
     def close(self) -> None:
         """The kept yt-dlp instances of feed reads, closed (nothing else is kept open)."""
         if self._tiktok is not None:

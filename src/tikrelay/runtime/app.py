@@ -232,7 +232,9 @@ class Runtime:
             loop.add_signal_handler(sig, on_signal)
         async with contextlib.AsyncExitStack() as stack:
             if self.reposter is not None:
-                await stack.enter_async_context(self.reposter.clients.telegram)
+                # Telegram is reached (and python-telegram-bot loaded) with the first thing to
+                # send, not before: a cron run that finds nothing new never asks it anything.
+                stack.push_async_callback(self.reposter.clients.aclose)
             beside = [asyncio.create_task(companion(stop)) for companion in companions]
             for task in beside:
                 task.add_done_callback(lambda done: _stop_on_failure(done, worker))

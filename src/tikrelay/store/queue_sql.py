@@ -16,6 +16,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Connection,
+    Integer,
     Row,
     any_,
     bindparam,
@@ -37,6 +38,9 @@ from tikrelay.store.transition import add_events, move, row_to_job
 _LIMITED_CLAIM_LOCK = 0x7469_6B6C  # "tikl"
 _QUEUE_LENGTH_LOCK = 0x7469_6B71  # "tikq"
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_ACTIVE_BY_KEY = select(jobs).where(
+    jobs.c.dedupe_key == bindparam("dedupe"), jobs.c.status.in_(_ACTIVE)
+)
 _WAITING = [s.value for s in WAITING_STATUSES]
 
 
@@ -92,8 +96,11 @@ def checked_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _active_by_key(conn: Connection, key: str) -> Row[Any] | None:
-    stmt = select(jobs).where(jobs.c.dedupe_key == key, jobs.c.status.in_(_ACTIVE))
-    return conn.execute(stmt).first()
+    return conn.execute(_ACTIVE_BY_KEY, {"dedupe": key}).first()
+
+
+# Built once: a built statement is compiled once, not for every job enqueued.
+_INSERT_JOB = insert(jobs).returning(*jobs.c)
 
 
 def check_queue_length(conn: Connection, limit: int | None, incoming: int = 1) -> None:
@@ -142,26 +149,23 @@ def _insert(
     run_at: datetime,
     now: datetime,
 ) -> Enqueued:
-    row = conn.execute(
-        insert(jobs)
-        .values(
-            kind=new.kind,
-            payload=payload,
-            status=status.value,
-            priority=new.priority,
-            attempts=0,
-            max_attempts=new.max_attempts,
-            run_at=run_at,
-            dedupe_key=new.dedupe_key,
-            concurrency_key=new.concurrency_key,
-            concurrency_limit=new.concurrency_limit,
-            timeout_seconds=new.timeout_seconds,
-            cancel_requested=False,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*jobs.c)
-    ).one()
+    values = {
+        "kind": new.kind,
+        "payload": payload,
+        "status": status.value,
+        "priority": new.priority,
+        "attempts": 0,
+        "max_attempts": new.max_attempts,
+        "run_at": run_at,
+        "dedupe_key": new.dedupe_key,
+        "concurrency_key": new.concurrency_key,
+        "concurrency_limit": new.concurrency_limit,
+        "timeout_seconds": new.timeout_seconds,
+        "cancel_requested": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row = conn.execute(_INSERT_JOB, values).one()
     data = {"kind": new.kind, "status": status.value}
     if new.dedupe_key is not None:
         data["dedupe_key"] = new.dedupe_key
@@ -257,15 +261,47 @@ def claim_unlimited(
     return _as_jobs(rows)
 
 
+@functools.lru_cache(maxsize=4)
+def _running_by(column_name: str) -> Any:
+    column = jobs.c[column_name]
+    return (
+        select(column, func.count())
+        .where(
+            jobs.c.status == JobStatus.RUNNING.value,
+            column.in_(bindparam("running_values", expanding=True)),
+        )
+        .group_by(column)
+    )
+
+
 def _running_counts(conn: Connection, column: Any, values: Sequence[str]) -> dict[str, int]:
     if not values:
         return {}
-    stmt = (
-        select(column, func.count())
-        .where(jobs.c.status == JobStatus.RUNNING.value, column.in_(values))
-        .group_by(column)
+    rows = conn.execute(_running_by(column.name), {"running_values": list(values)})
+    return {row[0]: row[1] for row in rows}
+
+
+@functools.lru_cache(maxsize=32)
+def _limited_candidates(
+    kinds: tuple[str, ...] | None, limited: tuple[str, ...], with_total: bool
+) -> Any:
+    """The queued jobs a limited claim looks at, in claim order: built once per set of kinds
+    (a built statement is compiled once, not on every claim)."""
+    r = jobs.alias("r")
+    key_running = (
+        select(func.count())
+        .select_from(r)
+        .where(r.c.status == JobStatus.RUNNING.value, r.c.concurrency_key == jobs.c.concurrency_key)
+        .scalar_subquery()
     )
-    return {row[0]: row[1] for row in conn.execute(stmt)}
+    query = select(jobs.c.id, jobs.c.kind, jobs.c.concurrency_key, jobs.c.concurrency_limit).where(
+        jobs.c.status == JobStatus.QUEUED.value,
+        or_(jobs.c.concurrency_key.is_(None), key_running < jobs.c.concurrency_limit),
+    )
+    if not with_total:
+        query = query.where(or_(jobs.c.concurrency_key.is_not(None), jobs.c.kind.in_(limited)))
+    query = only_kinds(query, kinds).order_by(*_order())
+    return query.limit(bindparam("candidates", type_=Integer))
 
 
 def claim_limited(
@@ -288,23 +324,11 @@ def claim_limited(
         room = min(room, limits.max_running - running)
     if room <= 0:
         return []
-    r = jobs.alias("r")
-    key_running = (
-        select(func.count())
-        .select_from(r)
-        .where(r.c.status == JobStatus.RUNNING.value, r.c.concurrency_key == jobs.c.concurrency_key)
-        .scalar_subquery()
+    kinds = None if limits.kinds is None else tuple(limits.kinds)
+    query = _limited_candidates(
+        kinds, tuple(sorted(limits.per_kind)), limits.max_running is not None
     )
-    query = select(jobs.c.id, jobs.c.kind, jobs.c.concurrency_key, jobs.c.concurrency_limit).where(
-        jobs.c.status == JobStatus.QUEUED.value,
-        or_(jobs.c.concurrency_key.is_(None), key_running < jobs.c.concurrency_limit),
-    )
-    if limits.max_running is None:
-        query = query.where(
-            or_(jobs.c.concurrency_key.is_not(None), jobs.c.kind.in_(list(limits.per_kind)))
-        )
-    query = only_kinds(query, limits.kinds).order_by(*_order()).limit(room * 4 + 16)
-    rows = conn.execute(query).all()
+    rows = conn.execute(query, {"candidates": room * 4 + 16}).all()
     by_kind = _running_counts(conn, jobs.c.kind, list(limits.per_kind))
     by_key = _running_counts(
         conn, jobs.c.concurrency_key, [x.concurrency_key for x in rows if x.concurrency_key]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.store.tables import deliveries, jobs, posts, send_intents, source_posts, sources
@@ -42,11 +42,28 @@ def _intent(r: Any) -> Intent:
     )
 
 
+# A poll's statements, built once: a built statement is compiled once, not on every poll.
+_SOURCE_BY_KEY = select(sources).where(sources.c.key == bindparam("source_key"))
+_SEEN_OF = select(source_posts.c.post_key).where(
+    source_posts.c.source_id == bindparam("source_id"),
+    source_posts.c.post_key.in_(bindparam("post_keys", expanding=True)),
+)
+_POLLED = (
+    update(sources)
+    .where(sources.c.id == bindparam("source_id"))
+    .values(
+        first_polled_at=func.coalesce(sources.c.first_polled_at, bindparam("polled_at")),
+        last_polled_at=bindparam("polled_at"),
+        last_error=None,
+    )
+)
+
+
 def ensure_source(conn: Connection, key: str, site: str, handle: str, now: datetime) -> SourceRow:
-    row = conn.execute(select(sources).where(sources.c.key == key)).mappings().first()
+    row = conn.execute(_SOURCE_BY_KEY, {"source_key": key}).mappings().first()
     if row is None:
         conn.execute(insert(sources).values(key=key, site=site, handle=handle, created_at=now))
-        row = conn.execute(select(sources).where(sources.c.key == key)).mappings().one()
+        row = conn.execute(_SOURCE_BY_KEY, {"source_key": key}).mappings().one()
     return SourceRow(row["id"], row["key"], row["handle"], row["native_id"], row["first_polled_at"])
 
 
@@ -59,25 +76,18 @@ def record_listing(
 ) -> list[str]:
     """Remember what a poll listed; return the keys this source never listed before, in the
     order given."""
-    seen = set(
-        conn.execute(
-            select(source_posts.c.post_key).where(
-                source_posts.c.source_id == source_id, source_posts.c.post_key.in_(post_keys)
-            )
-        ).scalars()
-    )
-    new = [key for key in dict.fromkeys(post_keys) if key not in seen]
+    listed = list(dict.fromkeys(post_keys))
+    seen: set[str] = set()
+    if listed:
+        found = conn.execute(_SEEN_OF, {"source_id": source_id, "post_keys": listed}).scalars()
+        seen.update(found)
+    new = [key for key in listed if key not in seen]
     if new:
         conn.execute(
             insert(source_posts),
             [{"source_id": source_id, "post_key": key, "seen_at": now} for key in new],
         )
-    values: dict[str, Any] = {"last_polled_at": now, "last_error": None}
-    conn.execute(
-        update(sources)
-        .where(sources.c.id == source_id)
-        .values(first_polled_at=func.coalesce(sources.c.first_polled_at, now), **values)
-    )
+    conn.execute(_POLLED, {"source_id": source_id, "polled_at": now})
     return new
 
 

@@ -68,6 +68,9 @@ def row_to_job(row: Row[Any]) -> Job:
     )
 
 
+_INSERT_EVENTS = insert(job_events)
+
+
 def add_events(
     conn: Connection, events: Sequence[tuple[int, str, EventData]], now: datetime
 ) -> None:
@@ -75,7 +78,7 @@ def add_events(
     if not events:
         return
     conn.execute(
-        insert(job_events),
+        _INSERT_EVENTS,
         [
             {"job_id": job_id, "type": type_, "data": dict(data), "at": now}
             for job_id, type_, data in events
