@@ -162,6 +162,8 @@ class Archiver:
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
         ledger = Ledger(ctx, self.queue)
         name = payload.destination
+        if not self.routes.knows(destination=name):
+            await ctx.db(self.routes.reload)
         if await ledger.run(sql.delivered_ids, payload.post, name) is not None:
             await ledger.event(ReposterEvent.ALREADY_ARCHIVED, recorded=True)
             return

@@ -81,6 +81,8 @@ class Deliverer:
         self.max_bytes = upload_limit(settings)
 
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
+        if not self.routes.knows(destination=payload.destination):
+            await ctx.db(self.routes.reload)
         await self.deliver(ctx, payload, self.routes.route(payload.destination))
 
     async def send_sound(self, ctx: JobContext, payload: DeliverPayload, route: Route) -> None:

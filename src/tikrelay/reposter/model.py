@@ -3,7 +3,7 @@ and the checks the settings need beyond pydantic's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -136,11 +136,25 @@ class Routes:
     ) -> None:
         self.destinations = dict(destinations)
         self.sources = {watched.key: watched for watched in sources}
+        #: Reads the catalog again (blocking): set when the routes come from one.
+        self.loader: Callable[[], Routes] | None = None
 
     def update(self, other: Routes) -> None:
         """Take ``other``'s sources and destinations (every holder of this object sees them)."""
         self.destinations = dict(other.destinations)
         self.sources = dict(other.sources)
+
+    def knows(self, *, source: str | None = None, destination: str | None = None) -> bool:
+        """Whether this process holds that source and destination (else ``reload``)."""
+        return (source is None or source in self.sources) and (
+            destination is None or destination in self.destinations
+        )
+
+    def reload(self) -> None:
+        """Read the catalog again (blocking): another process (``tikrelay web``, a bot, the
+        command line) may have added the source or destination a job names."""
+        if self.loader is not None:
+            self.update(self.loader())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Routes:

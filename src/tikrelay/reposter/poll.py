@@ -52,6 +52,8 @@ class Poller:
         return asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     async def __call__(self, ctx: JobContext, payload: PollPayload) -> None:
+        if not self.routes.knows(source=payload.source):
+            await ctx.db(self.routes.reload)
         watched = self.routes.source(payload.source)
         ledger = Ledger(ctx, self.service.queue)
         row = await ledger.run(sql.ensure_source, watched.key, SITE, watched.username, ledger.now())

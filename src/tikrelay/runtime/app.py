@@ -122,6 +122,8 @@ class Runtime:
                     raise SetupError(str(exc)) from None
                 routes = Routes(catalog.destinations(), catalog.sources())
                 check_archives(routes)
+                # A job may name a source or destination another process added since.
+                routes.loader = lambda: Routes(catalog.destinations(), catalog.sources())
                 found = Reposter(settings, service, routes, clients)
                 registry.include(found.registry())
         except BaseException:

@@ -3,7 +3,12 @@ delivered by the next run, a paused one is not, and a file-made one cannot be pa
 
 from __future__ import annotations
 
+import httpx
+
+from tests.support.processes import running, wait_until
 from tests.support.relayed import Relayed
+from tests.support.web import AUTH, TOKEN
+from tests.support.web.lines import start_line
 
 
 def test_sources_added_and_paused_from_the_command_line_take_effect_in_the_next_run(
@@ -39,3 +44,33 @@ def test_sources_added_and_paused_from_the_command_line_take_effect_in_the_next_
     again = relayed.run()
     assert again.returncode == 0, again.stdout + again.stderr
     assert "polled 3 of 3 sources: 1 new deliveries, 1 delivered" in again.stdout
+
+
+def test_a_serve_polls_and_delivers_a_source_another_process_added(relayed: Relayed) -> None:
+    """``tikrelay web`` alone adds a source and queues its poll; the workers of a ``serve``
+    started before (which did not hold that source) read the catalog again, poll it and
+    deliver its post, and send to a destination it did not hold either."""
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Clips", username="clips")
+    world.add_creator("alice")
+    world.add_creator("bob")
+    world.add_video("bob", desc="bob's newest")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.sources = [{"tiktok": "@alice", "to": ["clips"]}]
+    relayed.extra = {"bot": {"enabled": False}, "web": {"listen": "127.0.0.1:0"}}
+    relayed.env = {"TIKRELAY_WEB_TOKEN": TOKEN}
+    with running(relayed, "serve") as serve:
+        line, _ = start_line(serve)
+        assert line.startswith("serving 1 sources")
+        with running(relayed, "web") as web_alone:
+            _, url = start_line(web_alone)
+            with httpx.Client(base_url=url, timeout=30) as web:
+                added = web.post(
+                    "/api/sources", headers=AUTH, json={"tiktok": "@bob", "to": ["clips"]}
+                )
+                assert added.status_code == 201, added.text
+                job = added.json()["poll"]["job_id"]
+                status = lambda: web.get(f"/api/jobs/{job}", headers=AUTH).json()["status"]  # noqa: E731
+                wait_until(lambda: status() == "COMPLETED", 60, serve)
+        wait_until(lambda: len(telegram.messages(channel.id)) == 1, 60, serve)
+    assert telegram.messages(channel.id)[0]["caption"].startswith("bob's newest")
