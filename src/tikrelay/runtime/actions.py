@@ -16,7 +16,7 @@ for a worker of ``tikrelay serve`` or ``tikrelay worker``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -53,7 +53,7 @@ from tikrelay.sources.media_urls import WEB, check_url
 from tikrelay.sources.refs import SITE, is_short_link, parse_post_link, post_url
 from tikrelay.store import Enqueued
 from tikrelay.store import relay as relay_sql
-from tikrelay.store.web_sql import PollState, poll_states
+from tikrelay.store.web_sql import DeliveryJob, PollState, delivery_jobs, poll_states
 
 T = TypeVar("T")
 
@@ -448,3 +448,17 @@ def _post(url: str, destination: str) -> DeliverPayload:
     return DeliverPayload(
         post=f"{WEB}:{post_id}", id=post_id, url=url, source=REQUESTED, destination=destination
     )
+
+
+# -- posts: where each is on its way ------------------------------------------------------------
+
+#: The kinds of the jobs that take a post to a destination.
+DELIVERY_KINDS = (DELIVER, ARCHIVE)
+
+
+def post_delivery_jobs(
+    runtime: Runtime, post_keys: Sequence[str]
+) -> dict[str, dict[str, DeliveryJob]]:
+    """By post and destination, the newest job taking it there (waiting, running, done or
+    failed): what a post's deliveries alone do not tell."""
+    return delivery_jobs(runtime.queue.engine, post_keys, DELIVERY_KINDS)

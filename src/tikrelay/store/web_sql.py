@@ -17,8 +17,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select
 
 from tikrelay.domain.errors import ErrorKind
-from tikrelay.domain.jobs import JobStatus
-from tikrelay.store.tables import deliveries, jobs, posts, schedules, source_posts, sources
+from tikrelay.domain.jobs import JobEventRecord, JobStatus
+from tikrelay.store.tables import (
+    deliveries,
+    job_events,
+    jobs,
+    posts,
+    schedules,
+    source_posts,
+    sources,
+)
 
 DELIVERED = "delivered"
 UNDELIVERED = "undelivered"
@@ -355,3 +363,58 @@ def _source_figures(conn: Connection) -> list[SourceFigures]:
         )
         for row in rows
     ]
+
+
+def events_after(engine: Engine, job_id: int, after: int, limit: int = 500) -> list[JobEventRecord]:
+    """The job's events with ids above ``after``, oldest first: what a live timeline has not
+    shown yet (ids only grow, so ``after`` is where the last read stopped)."""
+    query = (
+        select(job_events)
+        .where(job_events.c.job_id == job_id, job_events.c.id > after)
+        .order_by(job_events.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            JobEventRecord(id=row.id, job_id=row.job_id, type=row.type, at=row.at, data=row.data)
+            for row in conn.execute(query)
+        ]
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """The newest job taking a post to one destination."""
+
+    job_id: int
+    kind: str
+    status: str
+    error_message: str | None
+
+
+def delivery_jobs(
+    engine: Engine, post_keys: Sequence[str], kinds: Sequence[str]
+) -> dict[str, dict[str, DeliveryJob]]:
+    """By post and destination, the newest job of ``kinds`` for it, found by the dedupe key
+    such jobs have (``KIND:POST:DESTINATION``)."""
+    if not post_keys or not kinds:
+        return {}
+    prefixes = {f"{kind}:{key}:": (kind, key) for kind in kinds for key in post_keys}
+    query = (
+        select(jobs.c.id, jobs.c.kind, jobs.c.status, jobs.c.error_message, jobs.c.dedupe_key)
+        .where(
+            jobs.c.kind.in_(list(kinds)),
+            or_(*[jobs.c.dedupe_key.startswith(p, autoescape=True) for p in prefixes]),
+        )
+        .order_by(jobs.c.id)
+    )
+    found: dict[str, dict[str, DeliveryJob]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            for prefix, (kind, key) in prefixes.items():
+                if row.kind == kind and str(row.dedupe_key).startswith(prefix):
+                    destination = str(row.dedupe_key)[len(prefix) :]
+                    found.setdefault(key, {})[destination] = DeliveryJob(
+                        row.id, row.kind, str(row.status), row.error_message
+                    )
+                    break
+    return found

@@ -3,6 +3,8 @@ One app per runtime; ``web.server`` serves it."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 from http import HTTPStatus
 
@@ -14,9 +16,27 @@ from sqlalchemy.exc import OperationalError
 
 from tikrelay import __version__
 from tikrelay.runtime.app import Runtime
-from tikrelay.web import catalog, docs, health, jobs, link_requests, metrics, pages, posts
+from tikrelay.web import (
+    admin_pages,
+    assets,
+    catalog,
+    docs,
+    health,
+    job_pages,
+    jobs,
+    link_requests,
+    live,
+    metrics,
+    pages,
+    post_pages,
+    posts,
+    source_pages,
+    thumbnails,
+)
 from tikrelay.web.context import WebContext
+from tikrelay.web.logbook import BOOK, install
 from tikrelay.web.sessions import Clock, LoginLimiter, Sessions
+from tikrelay.web.views import FormRefusedError, LoginNeededError, form_refused, login_needed
 
 log = structlog.get_logger("tikrelay.web")
 
@@ -47,20 +67,33 @@ def create_app(
         metrics.metrics_registry(runtime.queue.engine),
         Sessions(clock),
         LoginLimiter(clock),
+        form_csrf=secrets.token_urlsafe(32),
+        stopping=asyncio.Event(),
+        logbook=BOOK,
     )
+    install(BOOK)
     routers = (
         health.router,
         pages.router,
+        source_pages.router,
+        post_pages.router,
+        job_pages.router,
+        admin_pages.router,
+        thumbnails.router,
+        live.router,
         jobs.router,
         catalog.router,
         posts.router,
         link_requests.router,
         metrics.router,
         docs.router,
+        assets.router,  # after docs: its /assets/{name:path} would take Swagger UI's files
     )
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(LoginNeededError, login_needed)
+    app.add_exception_handler(FormRefusedError, form_refused)
     return app
 
 

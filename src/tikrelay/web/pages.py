@@ -7,67 +7,44 @@ the form but can neither read nor set that cookie). After login, each form carri
 CSRF token. Failed logins are limited per client address (429 with Retry-After).
 
 The token is read from the form and compared; it is never put in a page, a cookie or a log line.
-Pages are server-rendered by Jinja2 (autoescaped), load only tikrelay's own style sheet and send
-a Content-Security-Policy that allows nothing else.
+Pages are server-rendered by Jinja2 (autoescaped), load only tikrelay's own style sheet and
+scripts, and send a Content-Security-Policy that allows nothing else (``web.views``).
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import UTC
 from http import HTTPStatus
-from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
 
-from tikrelay.domain.jobs import JobStatus
-from tikrelay.web.auth import CSRF_HEADER, SESSION_COOKIE, bearer_ok, bearer_scheme
-from tikrelay.web.context import WebContext, web_context
+from tikrelay.domain.jobs import ACTIVE_STATUSES, JobStatus
+from tikrelay.store.web_sql import stats
+from tikrelay.web.auth import CSRF_HEADER, SESSION_COOKIE
+from tikrelay.web.context import WebContext
 from tikrelay.web.sessions import SESSION_SECONDS, Session, same_token
+from tikrelay.web.views import PAGE_HEADERS, Context, PageViewer, go, render
 
 log = structlog.get_logger("tikrelay.web")
 
-HERE = FilePath(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 LOGIN_COOKIE = "tikrelay_login"
 #: The login form's own CSRF value lasts this long: a form left open longer is reloaded.
 LOGIN_FORM_SECONDS = 3600
 #: The longest token the form takes (the real one is at least 16 characters).
 MAX_TOKEN_FIELD = 1024
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+#: Days of the overview's charts.
+OVERVIEW_DAYS = 30
 
 router = APIRouter(include_in_schema=False)
-Context = Annotated[WebContext, Depends(web_context)]
-Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
 def _secure(request: Request) -> bool:
     """The request came over https (directly, or through a proxy uvicorn trusts)."""
     return request.url.scheme == "https"
-
-
-def _page(
-    request: Request, name: str, values: dict[str, Any], status: int = HTTPStatus.OK
-) -> Response:
-    return templates.TemplateResponse(
-        request, name, values, status_code=status, headers=PAGE_HEADERS
-    )
-
-
-def _go(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=HTTPStatus.SEE_OTHER, headers=PAGE_HEADERS)
 
 
 def _session(request: Request, context: WebContext) -> tuple[str | None, Session | None]:
@@ -80,7 +57,7 @@ def _login_page(
 ) -> Response:
     """The form, with a fresh CSRF value in its hidden field and in the login cookie."""
     nonce = secrets.token_urlsafe(32)
-    page = _page(request, "login.html", {"login_csrf": nonce, "message": message}, status)
+    page = render(request, "login.html", {"login_csrf": nonce, "message": message}, status=status)
     page.set_cookie(
         LOGIN_COOKIE,
         nonce,
@@ -96,7 +73,7 @@ def _login_page(
 @router.get("/login")
 def login_form(request: Request, context: Context) -> Response:
     if context.token is None or _session(request, context)[1] is not None:
-        return _go("/")
+        return go("/")
     return _login_page(request)
 
 
@@ -109,7 +86,7 @@ def login(
 ) -> Response:
     """The right token starts a session; a wrong one counts against the client's address."""
     if context.token is None:
-        return _go("/")
+        return go("/")
     address = request.client.host if request.client else "unknown"
     wait = context.logins.wait_seconds(address)
     if wait:
@@ -132,7 +109,7 @@ def login(
         return _login_page(request, "Wrong token.", HTTPStatus.UNAUTHORIZED)
     session_id, _ = context.sessions.start()
     log.info("web_login", client=address)
-    answer = _go("/")
+    answer = go("/")
     answer.set_cookie(
         SESSION_COOKIE,
         session_id,
@@ -164,7 +141,7 @@ def logout(
                 headers=PAGE_HEADERS,
             )
         context.sessions.end(session_id)
-    answer = _go("/login")
+    answer = go("/login")
     answer.delete_cookie(
         SESSION_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict"
     )
@@ -172,28 +149,25 @@ def logout(
 
 
 @router.get("/")
-def overview(request: Request, context: Context, credentials: Bearer) -> Response:
-    """The overview for a logged-in browser (or a client with the token); the login page for
-    anyone else."""
-    session = _session(request, context)[1]
-    allowed = context.token is None or session is not None
-    if not allowed and (credentials is None or not bearer_ok(context, credentials)):
-        return _go("/login")
+def overview(request: Request, context: Context, viewer: PageViewer) -> Response:
+    """The overview: the catalog, the queue, and the last 30 days in charts (each chart drawn
+    from the table below it, which is what a page without script shows)."""
     runtime = context.runtime
     counts = runtime.queue.counts()
     catalog = runtime.catalog()
     sources = catalog.source_entries()
+    today = runtime.queue.clock().astimezone(UTC).date()
+    figures = stats(runtime.queue.engine, today, OVERVIEW_DAYS)
     values = {
-        "csrf": session.csrf if session is not None else None,
         "jobs": [(status.value, counts.get(status, 0)) for status in JobStatus],
+        "waiting": sum(counts.get(status, 0) for status in ACTIVE_STATUSES),
         "sources": len(sources),
         "paused": sum(1 for entry in sources if entry.paused),
         "destinations": len(catalog.destination_entries()),
+        "days": list(zip(figures.days, figures.delivered, figures.failed, strict=True)),
+        "delivered": sum(figures.delivered),
+        "failures": sorted(figures.failures.items(), key=lambda item: (-item[1], item[0])),
+        "per_source": figures.sources,
+        "per_destination": figures.destinations,
     }
-    return _page(request, "overview.html", values)
-
-
-@router.get("/assets/site.css")
-def style_sheet() -> FileResponse:
-    """Open to all: the login page needs it before anyone is logged in."""
-    return FileResponse(HERE / "static" / "site.css", media_type="text/css; charset=utf-8")
+    return render(request, "overview.html", values, viewer)

@@ -25,6 +25,7 @@ from tikrelay.config.settings import Settings, split_web_listen
 from tikrelay.runtime.app import Companion, Runtime
 from tikrelay.web.app import create_app
 from tikrelay.web.auth import WebSetupError, web_token
+from tikrelay.web.context import WebContext, web_context_of
 
 log = structlog.get_logger("tikrelay.web")
 
@@ -83,9 +84,10 @@ class _Server(uvicorn.Server):
         yield  # the process's own handlers stop us through the stop event (module docstring)
 
 
-def _server(runtime: Runtime, listener: WebListener) -> uvicorn.Server:
+def _server(runtime: Runtime, listener: WebListener) -> tuple[uvicorn.Server, WebContext]:
+    app = create_app(runtime, listener.token)
     config = uvicorn.Config(
-        create_app(runtime, listener.token),
+        app,
         http="h11",
         ws="none",
         lifespan="off",
@@ -94,18 +96,20 @@ def _server(runtime: Runtime, listener: WebListener) -> uvicorn.Server:
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    return _Server(config)
+    return _Server(config), web_context_of(app)
 
 
 async def serve_until(runtime: Runtime, listener: WebListener, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set (or the server fails: its error is raised here)."""
-    server = _server(runtime, listener)
+    server, context = _server(runtime, listener)
     serving = asyncio.create_task(server.serve(sockets=[listener.sock]))
     stopping = asyncio.create_task(stop.wait())
     log.info("web_started", url=listener.url, auth="none" if listener.token is None else "token")
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        # Live streams end first: uvicorn's graceful shutdown waits for every open response.
+        context.stopping.set()
         server.should_exit = True
         stopping.cancel()
     await serving
