@@ -29,18 +29,18 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from tikrelay.domain.errors import InvalidJobError, QueueFullError
-from tikrelay.domain.jobs import ACTIVE_STATUSES, WAITING_STATUSES, Job, JobEvent, JobStatus
-from tikrelay.store.tables import jobs
+from tikrelay.domain.jobs import WAITING_STATUSES, Job, JobEvent, JobStatus
+from tikrelay.store.tables import ACTIVE, jobs
 from tikrelay.store.transition import add_events, move, row_to_job
 
 # Serialises the claims that must count running jobs (limits, concurrency keys) on PostgreSQL;
 # SQLite's single writer serialises every claim already.
 _LIMITED_CLAIM_LOCK = 0x7469_6B6C  # "tikl"
 _QUEUE_LENGTH_LOCK = 0x7469_6B71  # "tikq"
-_ACTIVE = [s.value for s in ACTIVE_STATUSES]
-_ACTIVE_BY_KEY = select(jobs).where(
-    jobs.c.dedupe_key == bindparam("dedupe"), jobs.c.status.in_(_ACTIVE)
-)
+# The active statuses spelt as in the partial unique index: SQLite uses a partial index only
+# for a query that repeats its condition, and bound values in an IN list do not (the look-up
+# before every enqueue would read the whole table).
+_ACTIVE_BY_KEY = select(jobs).where(jobs.c.dedupe_key == bindparam("dedupe"), text(ACTIVE))
 _WAITING = [s.value for s in WAITING_STATUSES]
 
 
