@@ -90,6 +90,7 @@ class Result:
     rss_mb: float
     requests_per_creator: float
     other_requests: int
+    emulator_cpu_seconds: float
     jobs: int
     events: int
     db_bytes: int
@@ -112,6 +113,12 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float,
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{output[-3000:]}")
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def seed_state(config: Path, listing: dict[str, Any], env: dict[str, str]) -> None:
@@ -180,9 +187,11 @@ def measure(creators: int, posts: int, folder: Path) -> Result:
             jobs_before, events_before, bytes_before = counted(state)
             control = EmulatorControl(address["control"])
             control.call("DELETE", "/requests")
+            emulator_before = process_cpu(emulator.pid)
             seconds, cpu, rss, output = timed(
                 tikrelay("run", "--once", "--config", str(config)), env
             )
+            emulator_cpu = process_cpu(emulator.pid) - emulator_before
             summary = f"polled {creators} of {creators} sources: 0 new deliveries"
             if summary not in output:
                 raise SystemExit(
@@ -205,6 +214,7 @@ def measure(creators: int, posts: int, folder: Path) -> Result:
         rss_mb=rss,
         requests_per_creator=len(feeds) / creators,
         other_requests=len(requests) - len(feeds),
+        emulator_cpu_seconds=emulator_cpu,
         jobs=jobs_after - jobs_before,
         events=events_after - events_before,
         db_bytes=bytes_after - bytes_before,
@@ -245,7 +255,8 @@ def main() -> None:
             print(
                 f"{creators:>6} creators: {result.seconds:6.1f} s ({per:.1f} ms each, "
                 f"{result.seconds / import_ytdlp:.0f}x import yt_dlp), "
-                f"cpu {result.cpu_seconds:.1f} s, "
+                f"cpu {result.cpu_seconds:.1f} s "
+                f"(the emulator's {result.emulator_cpu_seconds:.1f} s apart), "
                 f"peak RSS {result.rss_mb:.0f} MB, {result.requests_per_creator:.2f} feed requests "
                 f"per creator, {result.other_requests} other requests; database +{result.jobs} "
                 f"jobs, +{result.events} events, {result.db_bytes / 1e6:+.1f} MB"
