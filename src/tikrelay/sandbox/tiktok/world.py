@@ -78,6 +78,9 @@ class TikTokWorld:
         self._lock = threading.RLock()
         self._planner = MediaPlanner(self.media, self._rng, hmac_key=self._rng.randbytes(16))
         self._creators: dict[str, Creator] = {}
+        # Look-ups by secUid and by creator, so that a world of thousands answers in its time.
+        self._by_sec_uid: dict[str, str] = {}
+        self._posts_of: dict[str, list[str]] = {}
         self._posts: dict[str, Post] = {}
         self._statuses: dict[str, int] = {}
         self._media: dict[str, MediaFile] = {}
@@ -110,6 +113,8 @@ class TikTokWorld:
                 followers=self._rng.randint(10, 100_000),
             )
             self._creators[username] = creator
+            self._by_sec_uid[creator.sec_uid] = username
+            self._posts_of[username] = []
         now = int(self._clock())
         for age in range(videos, 0, -1):
             self.add_video(username, desc=f"seeded video {videos - age + 1}", at=now - age * 3600)
@@ -299,7 +304,8 @@ class TikTokWorld:
 
     def creator_by_sec_uid(self, sec_uid: str) -> Creator | None:
         with self._lock:
-            return next((c for c in self._creators.values() if c.sec_uid == sec_uid), None)
+            username = self._by_sec_uid.get(sec_uid)
+            return None if username is None else self._creators[username]
 
     def post(self, post_id: str) -> Post | None:
         with self._lock:
@@ -322,9 +328,9 @@ class TikTokWorld:
             if creator.private:
                 return []
             mine = [
-                p
-                for p in self._posts.values()
-                if p.username == username and self._statuses.get(p.id) != REMOVED
+                self._posts[post_id]
+                for post_id in self._posts_of[username]
+                if self._statuses.get(post_id) != REMOVED
             ]
         return sorted(mine, key=lambda p: (p.create_time, p.id), reverse=True)
 
@@ -400,6 +406,8 @@ class TikTokWorld:
 
     def _store(self, post: Post, files: dict[str, MediaFile]) -> Post:
         with self._lock:
+            if post.id not in self._posts:
+                self._posts_of[post.username].append(post.id)
             self._posts[post.id] = post
             self._media.update(files)
         return post
