@@ -100,8 +100,9 @@ class Runtime:
         clients: Clients | None = None,
     ) -> Runtime:
         """``reposter``: also the reposter's jobs (its settings are checked first, so that a
-        mistake is said before the database is opened); the config file's sources and
-        destinations are synced into the catalog, and the reposter works from the catalog.
+        mistake is said before the database is opened), working from the catalog. The config
+        file's sources and destinations are synced into the catalog (with the reposter, or
+        when the file has any).
         ``extra_kinds``: ``module:attr`` registries of more job kinds (ValueError names a bad
         one). ``config_file`` names the file in the catalog's messages."""
         if reposter:
@@ -114,12 +115,15 @@ class Runtime:
             service = JobService(queue, registry, settings.jobs)
             registry.include(housekeeping.registry(service))
             found = None
-            if reposter:
-                catalog = Catalog(queue.engine, config_file=config_file)
+            catalog = Catalog(queue.engine, config_file=config_file)
+            # The web alone (no reposter) syncs too: a source added there may route to a
+            # destination of the file before any run has.
+            if reposter or settings.sources or settings.destinations:
                 try:
                     catalog.sync_from_settings(settings)
                 except CatalogError as exc:
                     raise SetupError(str(exc)) from None
+            if reposter:
                 routes = Routes(catalog.destinations(), catalog.sources())
                 check_archives(routes)
                 # A job may name a source or destination another process added since.

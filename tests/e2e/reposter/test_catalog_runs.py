@@ -74,3 +74,21 @@ def test_a_serve_polls_and_delivers_a_source_another_process_added(relayed: Rela
                 wait_until(lambda: status() == "COMPLETED", 60, serve)
         wait_until(lambda: len(telegram.messages(channel.id)) == 1, 60, serve)
     assert telegram.messages(channel.id)[0]["caption"].startswith("bob's newest")
+
+
+def test_the_web_alone_knows_the_destinations_of_the_file(relayed: Relayed) -> None:
+    """Before any run: ``tikrelay web`` syncs the config file into the catalog, so a source
+    added through it may route to a destination of the file."""
+    channel = relayed.telegram.add_chat("channel", title="Clips", username="clips")
+    relayed.world.add_creator("bob")
+    relayed.destinations = {"clips": {"telegram": {"chat_id": channel.id}}}
+    relayed.extra = {"web": {"listen": "127.0.0.1:0"}}
+    relayed.env = {"TIKRELAY_WEB_TOKEN": TOKEN}
+    with running(relayed, "web") as web_alone:
+        _, url = start_line(web_alone)
+        with httpx.Client(base_url=url, timeout=30) as web:
+            listed = web.get("/api/destinations", headers=AUTH).json()["destinations"]
+            names = [d["name"] for d in listed]
+            added = web.post("/api/sources", headers=AUTH, json={"tiktok": "@bob", "to": ["clips"]})
+    assert names == ["clips"]
+    assert added.status_code == 201, added.text
