@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from yt_dlp.extractor.tiktok import TikTokUserIE
 from yt_dlp.networking import Request
+from yt_dlp.utils import int_or_none, traverse_obj
 
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import NetworkSettings
@@ -52,6 +54,32 @@ _EXTENSIONS = {
     "audio/mp4": ".m4a",
     "audio/aac": ".m4a",
 }
+
+
+class FeedListingIE(TikTokUserIE):  # type: ignore[misc]
+    """yt-dlp's profile and feed extractor, every request and rule of it kept (pages, cursors,
+    the private-account check, the device-id retry), with each feed entry reduced to what a poll
+    reads: the post's id and time, and the author's secUid (which the embed page's fallback
+    reads). yt-dlp's full entry (author, stats, music, thumbnails) was most of a poll's CPU."""
+
+    @classmethod
+    def ie_key(cls) -> str:
+        return USER_EXTRACTOR
+
+    def _parse_aweme_video_web(
+        self, aweme_detail: Any, webpage_url: str, video_id: str, extract_flat: bool = False
+    ) -> dict[str, Any]:
+        if not extract_flat:
+            full: dict[str, Any] = super()._parse_aweme_video_web(
+                aweme_detail, webpage_url, video_id, extract_flat
+            )
+            return full
+        author = (("authorInfo", "author", None), ("authorSecId", "secUid"), {str})
+        return {
+            "id": video_id,
+            "timestamp": int_or_none(traverse_obj(aweme_detail, "createTime")),
+            "channel_id": traverse_obj(aweme_detail, author, get_all=False),
+        }
 
 
 class TikTokClient:
@@ -137,6 +165,7 @@ class TikTokClient:
                 self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar
             )
             ydl = GuardedYoutubeDL(options, site=SITE)
+            ydl.add_info_extractor(FeedListingIE())
         ydl.proxy_failures.clear()
         try:
             try:
