@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from tikrelay import __version__
 from tikrelay.runtime.app import Runtime
 from tikrelay.web import (
+    admin_api,
     admin_pages,
     assets,
     catalog,
@@ -42,7 +43,8 @@ log = structlog.get_logger("tikrelay.web")
 
 DESCRIPTION = (
     "The REST API of tikrelay: jobs and their timelines, sources and destinations, posts, "
-    "deliveries, statistics, and links to deliver. Every route but /healthz and /readyz needs "
+    "deliveries, statistics, the settings in force and the recent log lines, and links to "
+    "deliver. Every route but /healthz and /readyz needs "
     "`Authorization: Bearer <TIKRELAY_WEB_TOKEN>`, or the session cookie of the login page "
     "with its CSRF token in `X-CSRF-Token` for POST, PATCH and DELETE."
 )
@@ -85,6 +87,7 @@ def create_app(
         catalog.router,
         posts.router,
         link_requests.router,
+        admin_api.router,
         metrics.router,
         docs.router,
         assets.router,  # after docs: its /assets/{name:path} would take Swagger UI's files

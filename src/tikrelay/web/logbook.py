@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import structlog
 
@@ -28,7 +28,11 @@ LOG_LINES = 2000
 MAX_VALUE = 500
 #: Keys every line has, shown in their own columns rather than among the details.
 OWN_COLUMNS = ("timestamp", "level", "event", "job_id")
-LEVELS = ("debug", "info", "warning", "error", "critical")
+Level = Literal["debug", "info", "warning", "error", "critical"]
+LEVELS: tuple[Level, ...] = get_args(Level)
+#: Lines one read returns at most, and by default.
+MAX_READ = 500
+DEFAULT_READ = 200
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class LogBook:
         return event_dict
 
     def lines(
-        self, *, job_id: int | None = None, level: str | None = None, limit: int = 200
+        self, *, job_id: int | None = None, level: str | None = None, limit: int = DEFAULT_READ
     ) -> list[LogLine]:
         """The newest lines first, of one job and at ``level`` or above when asked."""
         least = LEVELS.index(level) if level in LEVELS else 0

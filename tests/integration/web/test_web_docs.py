@@ -65,5 +65,7 @@ async def test_the_openapi_document_describes_the_api(client: httpx.AsyncClient)
         "/api/deliveries",
         "/api/stats",
         "/api/requests",
+        "/api/settings",
+        "/api/logs",
         "/metrics",
     }

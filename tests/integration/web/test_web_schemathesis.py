@@ -39,9 +39,10 @@ CHECKS = [
     response_schema_conformance,
 ]
 #: Every operation of the document: each is walked, none skipped.
-OPERATIONS = 17
+OPERATIONS = 19
 WITHOUT_INPUT = [
     "GET /api/destinations",
+    "GET /api/settings",
     "GET /api/sources",
     "GET /healthz",
     "GET /metrics",
