@@ -178,12 +178,13 @@ class JobRunner:
         return self._fail(job, error, retry=True)
 
     def _fail(self, job: Job, error: TikrelayError, *, retry: bool) -> asyncio.Future[None]:
+        now = self.queue.clock()
         decision = decide_retry(
             error.kind,
             job.attempts,
             job.max_attempts,
             error.retry_after,
-            self.queue.clock(),
+            now,
             self.rng,
             retryable=error.retryable if retry else False,
             policy=self.service.backoff(),
@@ -196,6 +197,9 @@ class JobRunner:
                 **facts,
                 "attempt": job.attempts,
                 "run_at": decision.run_at.isoformat(),
+                # The wait as decided: the event is written a moment later, on the database's
+                # thread, so its own time cannot give it back.
+                "wait_seconds": round((decision.run_at - now).total_seconds(), 3),
                 "reason": decision.reason,
             }
             return asyncio.ensure_future(

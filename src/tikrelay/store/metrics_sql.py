@@ -77,7 +77,11 @@ def _retry_after_seconds(conn: Connection) -> float:
     )
     total = 0.0
     for at, data in conn.execute(query):
-        total += max(0.0, (_moment(data.get("run_at"), at) - at).total_seconds())
+        wait = data.get("wait_seconds")
+        if isinstance(wait, int | float) and not isinstance(wait, bool):
+            total += max(0.0, float(wait))
+        else:  # an event from before the wait was written with it
+            total += max(0.0, (_moment(data.get("run_at"), at) - at).total_seconds())
     return total
 
 
