@@ -7,10 +7,14 @@ import os
 import signal
 
 from PIL import Image
+from sqlalchemy import func, select
 
 from tests.support.bot import bot_replies
 from tests.support.processes import running_bot, wait_until
 from tests.support.relayed import FAST, Relayed
+from tikrelay.config import load_settings
+from tikrelay.store import open_engine
+from tikrelay.store.tables import deliveries
 
 
 def test_admin_commands_answer_admins_and_refuse_everyone_else(relayed: Relayed) -> None:
@@ -63,6 +67,15 @@ def test_admin_commands_answer_admins_and_refuse_everyone_else(relayed: Relayed)
     assert "Jobs by status" not in "".join(bot_replies(relayed, guest_chat.id))
 
 
+def recorded_deliveries(relayed: Relayed) -> int:
+    engine = open_engine(load_settings(relayed.config))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(deliveries)).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def test_stats_give_admins_figures_and_a_chart_and_others_nothing(relayed: Relayed) -> None:
     world, telegram = relayed.world, relayed.telegram
     boss, guest = telegram.add_user("Boss"), telegram.add_user("Guest")
@@ -75,6 +88,8 @@ def test_stats_give_admins_figures_and_a_chart_and_others_nothing(relayed: Relay
 
     with running_bot(relayed) as proc:
         wait_until(lambda: any("video" in m for m in telegram.messages(guest_chat.id)), 60, proc)
+        # The delivery is recorded as its job completes, a moment after the video arrived.
+        wait_until(lambda: recorded_deliveries(relayed) == 1, 60, proc)
         telegram.user_command(boss_chat.id, "stats")
         telegram.user_command(guest_chat.id, "stats")
         wait_until(lambda: any("photo" in m for m in telegram.messages(boss_chat.id)), 60, proc)
