@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import structlog
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, insert, literal, select, text, true, union_all
+from sqlalchemy import (
+    Connection,
+    Engine,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.types import JSON
 from tests.support.jobs_db import temporary_database
 
@@ -47,7 +59,15 @@ from tikrelay.config import load_settings
 from tikrelay.domain.jobs import JobEvent
 from tikrelay.reposter.model import DELIVER, POLL
 from tikrelay.runtime.app import Runtime
-from tikrelay.store.tables import deliveries, job_events, jobs, posts, source_posts, sources
+from tikrelay.store.tables import (
+    deliveries,
+    job_events,
+    jobs,
+    posts,
+    source_posts,
+    sources,
+    tallies,
+)
 from tikrelay.web.app import create_app
 
 TOKEN = "web-load-bench-token-0123456789"  # noqa: S105 - a made-up token for this app only
@@ -145,6 +165,7 @@ def fill(engine: Engine, post_count: int, event_count: int) -> dict[str, int]:
         for table, rows in ((posts, post_rows), (source_posts, listed), (deliveries, sent)):
             for batch in _batches(rows):
                 conn.execute(insert(table), batch)
+        _keep_totals(conn, source_ids, sent, post_count)
     job_count = event_count // EVENTS_PER_JOB
     with engine.begin() as conn:
         for start in range(0, job_count, BATCH):
@@ -185,6 +206,34 @@ def fill(engine: Engine, post_count: int, event_count: int) -> dict[str, int]:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
     return found
+
+
+def _keep_totals(
+    conn: Connection, source_ids: list[int], sent: list[dict[str, Any]], post_count: int
+) -> None:
+    """The totals the program keeps up as it lists and delivers (``tallies``, and each
+    source's ``listed`` and ``delivered``), as they stand after this history."""
+    per_day: Counter[tuple[str, Any]] = Counter()
+    last: dict[tuple[str, Any], datetime] = {}
+    delivered: Counter[int] = Counter()
+    for row in sent:
+        at = row["delivered_at"]
+        day = (row["destination"], at.date())
+        per_day[day] += 1
+        last[day] = max(last.get(day, at), at)
+        delivered[int(row["post_key"].removeprefix("tiktok:")) % SOURCES] += 1  # its creator
+    for creator, source_id in enumerate(source_ids):
+        conn.execute(
+            update(sources)
+            .where(sources.c.id == source_id)
+            .values(listed=len(range(creator, post_count, SOURCES)), delivered=delivered[creator])
+        )
+    rows = [
+        {"name": "delivered", "label": name, "day": day, "value": n, "last_at": last[name, day]}
+        for (name, day), n in per_day.items()
+    ]
+    for batch in _batches(rows):
+        conn.execute(insert(tallies), batch)
 
 
 def _job(n: int, count: int) -> dict[str, Any]:

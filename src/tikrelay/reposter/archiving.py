@@ -31,6 +31,7 @@ from tikrelay.reposter.progress import Progress
 from tikrelay.sources.refs import SITE
 from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
+from tikrelay.store.tallies_sql import BYTES_DOWNLOADED, BYTES_UPLOADED
 
 if TYPE_CHECKING:
     from tikrelay.archive import ArchiveStore
@@ -182,11 +183,13 @@ class Archiver:
                     return
             async with self._stage(ctx, payload, Stage.DOWNLOAD), self.media.downloads:
                 files = await asyncio.to_thread(self.media.download_once, session, post)
+        await ledger.count_bytes(BYTES_DOWNLOADED, post.site, files.fetched)
         async with self._stage(ctx, payload, Stage.ARCHIVE_WRITE):
             deliveries = await ledger.run(sql.deliveries_of, post.key)
-            written = await asyncio.to_thread(
+            written, uploaded = await asyncio.to_thread(
                 self._write, store, folder, post, files, deliveries, ledger.now()
             )
+        await ledger.count_bytes(BYTES_UPLOADED, name, uploaded)
         await ledger.event(
             ReposterEvent.ARCHIVED, where=store.describe(), folder=folder, files=written
         )
@@ -205,20 +208,24 @@ class Archiver:
         files: Downloaded,
         deliveries: list[dict[str, Any]],
         now: datetime,
-    ) -> list[str]:
-        """Each media file (one left whole by an earlier attempt is kept), then metadata.json."""
+    ) -> tuple[list[str], int]:
+        """Each media file (one left whole by an earlier attempt is kept), then metadata.json;
+        the names written and the bytes sent."""
         local = self.media.folder(post)
         there = {PurePosixPath(o.key).name: o.size for o in store.list(f"{folder}/")}
         names = archived_names(files)
+        uploaded = 0
         for cached, archived in names:
             path = local / cached
-            if there.get(archived) != path.stat().st_size:
+            size = path.stat().st_size
+            if there.get(archived) != size:
                 store.put_file(f"{folder}/{archived}", path)
+                uploaded += size
         written = [archived for _, archived in names]
         sidecar = metadata(post, written, deliveries, now)
         data = json.dumps(sidecar, ensure_ascii=False, indent=2).encode() + b"\n"
         store.put_bytes(f"{folder}/{METADATA}", data)
-        return written
+        return written, uploaded + len(data)
 
 
 def _recorder(ledger: Ledger, payload: DeliverPayload) -> Any:

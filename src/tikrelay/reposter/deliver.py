@@ -48,6 +48,7 @@ from tikrelay.reposter.sending import send_parts
 from tikrelay.reposter.turns import Chats
 from tikrelay.store import files_sql
 from tikrelay.store import relay as sql
+from tikrelay.store.tallies_sql import BYTES_DOWNLOADED, BYTES_UPLOADED
 
 if TYPE_CHECKING:
     from tikrelay.sources.session import MediaSession
@@ -113,6 +114,7 @@ class Deliverer:
             self.chats.lock(route.chat),
         ):
             sent = await send_parts(ledger, self.clients.telegram, route, payload.post, [part])
+        await ledger.count_bytes(BYTES_UPLOADED, route.name, sent.uploaded)
         await ledger.event(
             ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
         )
@@ -161,6 +163,7 @@ class Deliverer:
                     if by_id and exc.http_status == 400:
                         await self._forget_file_ids(ledger, payload, profile, exc)
                     raise
+        await ledger.count_bytes(BYTES_UPLOADED, route.name, sent.uploaded)
         await ledger.event(
             ReposterEvent.SENT, message_ids=sent.message_ids, reconciled=sent.reconciled
         )
@@ -270,6 +273,7 @@ class Deliverer:
             await ledger.event(ReposterEvent.POST, kind=post.kind.value, images=len(post.images))
         async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
             files = await asyncio.to_thread(self.media.download_once, session, post)
+        await ledger.count_bytes(BYTES_DOWNLOADED, post.site, files.fetched)
         caption = render_caption(post, dest.caption, link=dest.link)
         if post.kind is PostKind.AUDIO:  # a link to a sound
             async with self._stage(ledger, payload, Stage.POSTPROCESS):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from tikrelay.engine.context import JobContext
-from tikrelay.store import JobQueue
+from tikrelay.store import JobQueue, tallies_sql
 
 T = TypeVar("T")
 
@@ -42,6 +42,12 @@ class Ledger:
     async def event(self, type_: str, **data: Any) -> None:
         """A line on the job's timeline, now."""
         await self.ctx.event(type_, **data)
+
+    async def count_bytes(self, name: str, label: str, amount: int) -> None:
+        """Bytes this job moved (``tallies_sql.BYTES_DOWNLOADED`` or ``BYTES_UPLOADED``), added
+        to today's tally now: they were moved whatever the job's outcome."""
+        if amount > 0:
+            await self.run(tallies_sql.add, name, label, amount, self.now())
 
     def on_complete(self, write: Callable[[Connection], None]) -> None:
         """``write(conn)`` in the transaction that marks the job COMPLETED."""

@@ -8,6 +8,7 @@ crash, that they are all there."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import json
 import shutil
@@ -65,6 +66,7 @@ class Downloaded:
     video: str | None = None
     images: tuple[str, ...] = ()
     sound: str | None = None
+    fetched: int = 0  # bytes this call downloaded (0: the files were there already)
 
     @property
     def files(self) -> list[str]:
@@ -127,6 +129,8 @@ class MediaCache:
                         images=images, sound=_relative(sound, folder) if sound else None
                     )
                 write_atomically(manifest, lambda tmp: tmp.write_text(files.to_json()))
+                size = sum((folder / name).stat().st_size for name in files.files)
+                files = dataclasses.replace(files, fetched=size)
             except BaseException:
                 _remove_partials(source)
                 raise

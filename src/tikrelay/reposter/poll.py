@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -60,6 +61,7 @@ class Poller:
         attempt = ctx.attempt - 1
         client = self.clients.tiktok
         depth = watched.settings.depth
+        started = time.monotonic()
         try:
             async with ctx.stage(Stage.FEED_FETCH):
                 if row.native_id is None:  # first poll: the profile page gives the secUid too
@@ -75,6 +77,7 @@ class Poller:
         except Exception as exc:
             await ledger.run(sql.record_poll_error, row.id, str(exc)[:500])
             raise
+        seconds = time.monotonic() - started
         await ledger.event(ReposterEvent.FEED_LISTED, source=watched.key, posts=len(entries))
         first_sight = row.first_polled_at is None
         backfill = watched.settings.backfill
@@ -82,7 +85,7 @@ class Poller:
 
         def record(conn: Connection) -> None:
             keys = [f"{SITE}:{e.id}" for e in entries]
-            new = set(sql.record_listing(conn, row.id, keys, ledger.now()))
+            new = set(sql.record_listing(conn, row.id, keys, ledger.now(), seconds))
             fresh = [e for e in entries if f"{SITE}:{e.id}" in new]
             left_out = 0
             if first_sight:  # only the newest ``backfill`` of what was already there

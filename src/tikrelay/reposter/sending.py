@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tikrelay.destinations.target import Probe
@@ -47,6 +48,7 @@ class Sent:
     reconciled: bool = False
     # Telegram's file ids of the parts sent whole in this attempt, by part index.
     file_ids: dict[int, list[str]] = field(default_factory=dict)
+    uploaded: int = 0  # bytes of the files this attempt sent from disk (not by file id)
 
 
 async def send_parts(
@@ -103,6 +105,7 @@ async def send_parts(
         if missing:
             file_ids: list[str] = []
             ids += await _send(sender, route, part, missing, caption=not arrived, out=file_ids)
+            sent.uploaded += _uploaded(part, missing, documents=route.documents)
             if not arrived and len(file_ids) == len(missing):
                 sent.file_ids[part.index] = file_ids
         await ledger.run(sql.confirm_intent, post_key, route.name, part.index, ids, ledger.now())
@@ -151,6 +154,20 @@ async def _send(
             # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the
             # next attempt probes which images arrived and sends only the others.
             return await sender.send_photos(target, files, text if caption else None, out)
+
+
+def _uploaded(part: Part, files: list[Media], *, documents: bool) -> int:
+    """Bytes of what ``_send`` uploaded: the files sent from disk (not by file id), with a
+    video's thumbnail or a sound's cover beside them."""
+    paths = [file for file in files if isinstance(file, Path)]
+    if not paths:
+        return 0
+    match part:
+        case VideoPart(video=video) if not documents and video.thumbnail is not None:
+            paths.append(video.thumbnail)
+        case AudioPart(cover=cover) if cover is not None:
+            paths.append(cover)
+    return sum(path.stat().st_size for path in paths)
 
 
 async def _seed_pace(ledger: Ledger, sender: TelegramSender, route: Route) -> None:

@@ -1,8 +1,8 @@
 """What the Prometheus metrics report, read from the database at scrape time: whichever process
 did the work (a worker on another machine, a run that ended hours ago), a freshly started
 reader sees it. Jobs and their timelines are kept for ``jobs.keep_days`` (failed ones for
-``jobs.keep_failed_days``), so the figures read from them cover that window; deliveries are
-never pruned.
+``jobs.keep_failed_days``), so the figures read from them cover that window; deliveries and
+bytes moved come from the totals kept up as they happen (``tallies``), never pruned.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, Connection, Engine, case, func, select
 
 from tikrelay.domain.errors import ErrorKind
 from tikrelay.domain.jobs import JobEvent, JobStatus
-from tikrelay.store.tables import deliveries, job_events, jobs
+from tikrelay.store import tallies_sql
+from tikrelay.store.tables import job_events, jobs, sources
 
 #: A retry the engine scheduled from the server's own retry-after hint (``domain.retry``); only
 #: Telegram's 429s carry one.
@@ -33,12 +34,24 @@ class Durations:
 
 
 @dataclass(frozen=True)
+class PollFigures:
+    """A source's last successful poll: when, and how long reading its feed took."""
+
+    source: str
+    last_polled_at: datetime | None
+    last_poll_seconds: float | None
+
+
+@dataclass(frozen=True)
 class MetricFigures:
     jobs: dict[tuple[str, str], int]  # (status, kind) -> jobs
     deliveries: dict[str, int]  # destination -> posts delivered there
     failures: dict[str, int]  # error kind -> jobs that failed for good
     retry_after_seconds: float  # waits scheduled from Telegram's retry_after
     durations: dict[str, Durations]  # kind -> durations of its last attempts
+    bytes_downloaded: dict[str, int]  # site -> bytes
+    bytes_uploaded: dict[str, int]  # destination -> bytes (to Telegram or an archive)
+    polls: list[PollFigures]  # per source, in key order
 
 
 def metric_figures(engine: Engine, bounds: Sequence[float]) -> MetricFigures:
@@ -50,6 +63,9 @@ def metric_figures(engine: Engine, bounds: Sequence[float]) -> MetricFigures:
             failures=_failures(conn),
             retry_after_seconds=_retry_after_seconds(conn),
             durations=_durations(conn, bounds),
+            bytes_downloaded=_totals(conn, tallies_sql.BYTES_DOWNLOADED),
+            bytes_uploaded=_totals(conn, tallies_sql.BYTES_UPLOADED),
+            polls=_polls(conn),
         )
 
 
@@ -59,8 +75,18 @@ def _jobs(conn: Connection) -> dict[tuple[str, str], int]:
 
 
 def _deliveries(conn: Connection) -> dict[str, int]:
-    query = select(deliveries.c.destination, func.count()).group_by(deliveries.c.destination)
-    return {str(destination): int(n) for destination, n in conn.execute(query)}
+    return _totals(conn, tallies_sql.DELIVERED)
+
+
+def _totals(conn: Connection, name: str) -> dict[str, int]:
+    return {total.label: total.value for total in tallies_sql.totals(conn, name)}
+
+
+def _polls(conn: Connection) -> list[PollFigures]:
+    query = select(sources.c.key, sources.c.last_polled_at, sources.c.last_poll_seconds).order_by(
+        sources.c.key
+    )
+    return [PollFigures(key, last, seconds) for key, last, seconds in conn.execute(query)]
 
 
 def _failures(conn: Connection) -> dict[str, int]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from tikrelay.domain.jobs import JobStatus
+from tikrelay.store import tallies_sql
 from tikrelay.store.tables import deliveries, jobs, posts, send_intents, source_posts, sources
 
 
@@ -54,8 +55,27 @@ _POLLED = (
     .values(
         first_polled_at=func.coalesce(sources.c.first_polled_at, bindparam("polled_at")),
         last_polled_at=bindparam("polled_at"),
+        last_poll_seconds=bindparam("poll_seconds"),
         last_error=None,
+        listed=sources.c.listed + bindparam("new_posts"),
+        delivered=sources.c.delivered + bindparam("delivered_before"),
     )
+)
+#: Deliveries of posts a poll listed for the first time (another source listed them first).
+_DELIVERED_BEFORE = select(func.count()).where(
+    deliveries.c.post_key.in_(bindparam("post_keys", expanding=True))
+)
+#: A delivery counts for every source that listed its post.
+_COUNT_DELIVERY = (
+    update(sources)
+    .where(
+        sources.c.id.in_(
+            select(source_posts.c.source_id).where(
+                source_posts.c.post_key == bindparam("delivered_post")
+            )
+        )
+    )
+    .values(delivered=sources.c.delivered + 1)
 )
 
 
@@ -72,22 +92,37 @@ def set_native_id(conn: Connection, source_id: int, native_id: str) -> None:
 
 
 def record_listing(
-    conn: Connection, source_id: int, post_keys: Sequence[str], now: datetime
+    conn: Connection,
+    source_id: int,
+    post_keys: Sequence[str],
+    now: datetime,
+    seconds: float | None = None,
 ) -> list[str]:
-    """Remember what a poll listed; return the keys this source never listed before, in the
-    order given."""
+    """Remember what a poll listed (and how long it took, ``seconds``); return the keys this
+    source never listed before, in the order given."""
     listed = list(dict.fromkeys(post_keys))
     seen: set[str] = set()
     if listed:
         found = conn.execute(_SEEN_OF, {"source_id": source_id, "post_keys": listed}).scalars()
         seen.update(found)
     new = [key for key in listed if key not in seen]
+    delivered_before = 0
     if new:
         conn.execute(
             insert(source_posts),
             [{"source_id": source_id, "post_key": key, "seen_at": now} for key in new],
         )
-    conn.execute(_POLLED, {"source_id": source_id, "polled_at": now})
+        delivered_before = conn.execute(_DELIVERED_BEFORE, {"post_keys": new}).scalar_one()
+    conn.execute(
+        _POLLED,
+        {
+            "source_id": source_id,
+            "polled_at": now,
+            "poll_seconds": seconds,
+            "new_posts": len(new),
+            "delivered_before": delivered_before,
+        },
+    )
     return new
 
 
@@ -167,6 +202,8 @@ def record_delivery(
             delivered_at=now,
         )
     )
+    conn.execute(_COUNT_DELIVERY, {"delivered_post": post_key})
+    tallies_sql.add(conn, tallies_sql.DELIVERED, destination, 1, now)
 
 
 def intents(conn: Connection, post_key: str, destination: str) -> dict[int, Intent]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -175,6 +176,10 @@ sources = Table(
     Column("first_polled_at", UtcDateTime),  # None: never read successfully (first sight)
     Column("last_polled_at", UtcDateTime),
     Column("last_error", Text),
+    Column("last_poll_seconds", Float),  # how long its last successful poll took
+    # Kept up as posts are listed and delivered, so the dashboard never counts the history.
+    Column("listed", Integer, nullable=False, server_default="0"),  # posts its polls listed
+    Column("delivered", Integer, nullable=False, server_default="0"),  # deliveries of those
 )
 
 # Every post a source has listed: "new" means not here yet for that source.
@@ -184,6 +189,7 @@ source_posts = Table(
     Column("source_id", Id, ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
     Column("post_key", String(300), primary_key=True),
     Column("seen_at", UtcDateTime, nullable=False),
+    Index("ix_source_posts_post_key", "post_key"),
 )
 
 posts = Table(
@@ -215,6 +221,21 @@ deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=False),
     Index("uq_deliveries_post_destination", "post_key", "destination", unique=True),
     Index("ix_deliveries_chat", "chat_id"),
+    Index("ix_deliveries_delivered_at", "delivered_at"),
+)
+
+# Totals per UTC day, kept up in the transaction that does what they count: the dashboard's
+# charts and the metrics read a few rows instead of counting the whole history.
+# name: delivered (label: destination), bytes_downloaded (label: site), bytes_uploaded
+# (label: destination).
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("label", String(300), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
 )
 
 # Written before each message (or album) is sent and completed when Telegram confirms it, so a

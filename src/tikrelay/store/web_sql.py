@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or
 
 from tikrelay.domain.errors import ErrorKind
 from tikrelay.domain.jobs import JobEventRecord, JobStatus
+from tikrelay.store import tallies_sql
 from tikrelay.store.tables import (
     deliveries,
     job_events,
@@ -291,18 +292,15 @@ class Stats:
 
 def stats(engine: Engine, today: date, days: int = 30) -> Stats:
     """Figures of the ``days`` UTC days up to ``today``; sources, destinations and failures of
-    all time (failures: as long as jobs are kept, ``jobs.keep_failed_days``)."""
+    all time (failures: as long as jobs are kept, ``jobs.keep_failed_days``). Deliveries and
+    listings are read from the totals kept up as they are written, so the cost does not grow
+    with the history."""
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     calendar = [first + timedelta(days=n) for n in range(days)]
     failed_now = jobs.c.status == JobStatus.FAILED.value
     with engine.connect() as conn:
-        sent = Counter(
-            moment.date()
-            for moment in conn.execute(
-                select(deliveries.c.delivered_at).where(deliveries.c.delivered_at >= since)
-            ).scalars()
-        )
+        sent = tallies_sql.per_day(conn, tallies_sql.DELIVERED, first)
         lost = Counter(
             moment.date()
             for moment in conn.execute(
@@ -316,53 +314,36 @@ def stats(engine: Engine, today: date, days: int = 30) -> Stats:
                 select(kind, func.count()).where(failed_now).group_by(kind).order_by(kind)
             )
         }
-        per_source = _source_figures(conn)
-        per_destination = [
-            DestinationFigures(str(name), int(n), last)
-            for name, n, last in conn.execute(
-                select(deliveries.c.destination, func.count(), func.max(deliveries.c.delivered_at))
-                .group_by(deliveries.c.destination)
-                .order_by(deliveries.c.destination)
+        per_source = [
+            SourceFigures(
+                key=row.key,
+                listed=int(row.listed),
+                delivered=int(row.delivered),
+                last_polled_at=row.last_polled_at,
+                last_error=row.last_error,
             )
+            for row in conn.execute(
+                select(
+                    sources.c.key,
+                    sources.c.listed,
+                    sources.c.delivered,
+                    sources.c.last_polled_at,
+                    sources.c.last_error,
+                ).order_by(sources.c.key)
+            )
+        ]
+        per_destination = [
+            DestinationFigures(total.label, total.value, total.last_at)
+            for total in tallies_sql.totals(conn, tallies_sql.DELIVERED)
         ]
     return Stats(
         days=calendar,
-        delivered=[sent[day] for day in calendar],
+        delivered=[sent.get(day, 0) for day in calendar],
         failed=[lost[day] for day in calendar],
         sources=per_source,
         destinations=per_destination,
         failures=failures,
     )
-
-
-def _source_figures(conn: Connection) -> list[SourceFigures]:
-    listed: dict[int, int] = dict(
-        conn.execute(
-            select(source_posts.c.source_id, func.count()).group_by(source_posts.c.source_id)
-        ).all()
-    )
-    delivered: dict[int, int] = dict(
-        conn.execute(
-            select(source_posts.c.source_id, func.count())
-            .join(deliveries, deliveries.c.post_key == source_posts.c.post_key)
-            .group_by(source_posts.c.source_id)
-        ).all()
-    )
-    rows = conn.execute(
-        select(
-            sources.c.id, sources.c.key, sources.c.last_polled_at, sources.c.last_error
-        ).order_by(sources.c.key)
-    )
-    return [
-        SourceFigures(
-            key=row.key,
-            listed=int(listed.get(row.id, 0)),
-            delivered=int(delivered.get(row.id, 0)),
-            last_polled_at=row.last_polled_at,
-            last_error=row.last_error,
-        )
-        for row in rows
-    ]
 
 
 def events_after(engine: Engine, job_id: int, after: int, limit: int = 500) -> list[JobEventRecord]:

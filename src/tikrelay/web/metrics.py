@@ -4,6 +4,7 @@ everything any process did, and several web processes report the same figures.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -71,6 +72,8 @@ class DatabaseCollector:
             value=figures.retry_after_seconds,
         )
         yield _durations(figures)
+        yield from _bytes(figures)
+        yield from _polls(figures, time.time())
         yield InfoMetricFamily(
             "tikrelay_ytdlp", "The yt-dlp in use.", value={"version": self.ytdlp}
         )
@@ -85,6 +88,49 @@ def _jobs(figures: MetricFigures) -> GaugeMetricFamily:
         for status in JobStatus:
             gauge.add_metric([status.value, kind], figures.jobs.get((status.value, kind), 0))
     return gauge
+
+
+def _bytes(figures: MetricFigures) -> Iterator[Metric]:
+    downloaded = CounterMetricFamily(
+        "tikrelay_downloaded_bytes",
+        "Bytes of media downloaded, by site (a file already in the media cache is not counted "
+        "again).",
+        labels=["site"],
+    )
+    for site, count in sorted(figures.bytes_downloaded.items()):
+        downloaded.add_metric([site], count)
+    yield downloaded
+    uploaded = CounterMetricFamily(
+        "tikrelay_uploaded_bytes",
+        "Bytes of media uploaded, by destination (to Telegram, or to an archive); a file sent "
+        "again by Telegram's file id is not counted.",
+        labels=["destination"],
+    )
+    for destination, count in sorted(figures.bytes_uploaded.items()):
+        uploaded.add_metric([destination], count)
+    yield uploaded
+
+
+def _polls(figures: MetricFigures, now: float) -> Iterator[Metric]:
+    """Per source: how long its last successful poll took to read the feed, and how long ago
+    that poll was (an alert on the age finds a source that stopped being read)."""
+    took = GaugeMetricFamily(
+        "tikrelay_poll_duration_seconds",
+        "Seconds the last successful poll of each source took to read its feed.",
+        labels=["source"],
+    )
+    age = GaugeMetricFamily(
+        "tikrelay_poll_age_seconds",
+        "Seconds since each source was last polled successfully.",
+        labels=["source"],
+    )
+    for found in figures.polls:
+        if found.last_poll_seconds is not None:
+            took.add_metric([found.source], found.last_poll_seconds)
+        if found.last_polled_at is not None:
+            age.add_metric([found.source], max(0.0, now - found.last_polled_at.timestamp()))
+    yield took
+    yield age
 
 
 def _durations(figures: MetricFigures) -> HistogramMetricFamily:
@@ -122,6 +168,6 @@ router = APIRouter(
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
 def metrics(context: Annotated[WebContext, Depends(web_context)]) -> Response:
-    """Queue depth, deliveries, failures, Telegram's waits and job durations, in Prometheus's
-    text format, read from the database now."""
+    """Queue depth, deliveries, failures, Telegram's waits, job durations, bytes moved and
+    each source's last poll, in Prometheus's text format, read from the database now."""
     return Response(generate_latest(context.metrics), media_type=CONTENT_TYPE_LATEST)

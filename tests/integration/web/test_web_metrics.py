@@ -64,6 +64,10 @@ async def test_the_figures_of_jobs_run_by_the_worker(runtime: Runtime) -> None:
         "tikrelay_failures": "counter",
         "tikrelay_telegram_retry_after_seconds": "counter",
         "tikrelay_job_duration_seconds": "histogram",
+        "tikrelay_downloaded_bytes": "counter",
+        "tikrelay_uploaded_bytes": "counter",
+        "tikrelay_poll_duration_seconds": "gauge",
+        "tikrelay_poll_age_seconds": "gauge",
         "tikrelay_ytdlp_info": "gauge",  # an info metric, as the text format writes it
     }
     jobs = {
