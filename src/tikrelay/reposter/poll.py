@@ -107,8 +107,14 @@ class Poller:
             chosen = {**counts, "left_out": left_out}
             add_events(conn, [(ledger.job_id, ReposterEvent.POSTS_CHOSEN, chosen)], ledger.now())
             log.info("polled", source=watched.key, **chosen)
-            self.progress.polled(
-                watched.key, len(entries), len(fresh) * len(watched.settings.to), left_out
-            )
+            told[:] = [len(entries), len(fresh) * len(watched.settings.to), left_out]
 
+        async def tell() -> None:
+            # Outside the completing transaction: the database thread, which every job's
+            # outcome waits for, does not also write to the terminal.
+            if told:
+                self.progress.polled(watched.key, *told)
+
+        told: list[int] = []
         ledger.on_complete(record)
+        ctx.after_outcome(tell)
