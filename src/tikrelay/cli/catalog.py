@@ -164,10 +164,9 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
             "(or `tikrelay destinations add-archive NAME --path DIR`)"
         )
         return
-    users: dict[str, int] = {}
-    for source in changed(catalog.source_entries):
-        for name in source.settings.to:
-            users[name] = users.get(name, 0) + 1
+    from tikrelay.runtime.destination_actions import sources_per_destination
+
+    users = changed(lambda: sources_per_destination(catalog))
     table = Table("name", "origin", "chat", "topic", "sources", box=None)
     for entry in entries:
         telegram, archive = entry.settings.telegram, entry.settings.archive
@@ -222,17 +221,18 @@ def add_destination(
     config: Path | None = ConfigOption,
 ) -> None:
     """Add a Telegram chat (and forum topic) that sources may send posts to."""
+    from tikrelay.runtime.destination_actions import add_destination
+
     catalog = catalog_from(config)
+    chat = {"chat_id": chat_id, "topic_id": topic_id, "oversize": oversize, "slideshow": slideshow}
     given = {
         "caption": caption,
         "link": link,
         "slideshow_audio": slideshow_audio,
-        "oversize": oversize,
-        "slideshow": slideshow,
         "archive_to": archive_to,
     }
-    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    entry = changed(lambda: catalog.add_destination(name, chat_id, topic_id, **options))
+    settings = {"telegram": _given(chat), **_given(given)}
+    entry = changed(lambda: add_destination(catalog, name, settings))
     where = entry.settings.chat
     topic = "" if where.topic_id is None else f" topic {where.topic_id}"
     typer.echo(f"added destination {entry.name!r} → chat {where.chat_id}{topic}")
@@ -260,10 +260,11 @@ def add_archive(
 ) -> None:
     """Add an archive (a folder, an S3 bucket or an Azure container) that stores every post
     sources send it, with its metadata; credentials come from the environment."""
+    from tikrelay.runtime.destination_actions import add_destination
+
     catalog = catalog_from(config)
     given = {"path": path, "url": url, "endpoint_url": endpoint_url, "keep_days": keep_days}
-    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    entry = changed(lambda: catalog.add_archive(name, **options))
+    entry = changed(lambda: add_destination(catalog, name, {"archive": _given(given)}))
     archive = entry.settings.archive
     assert archive is not None
     typer.echo(f"added archive {entry.name!r} → {archive.url or archive.path}")
@@ -272,6 +273,13 @@ def add_archive(
 @destinations_app.command("remove")
 def remove_destination(name: NameArg, config: Path | None = ConfigOption) -> None:
     """Remove a destination no source routes to."""
+    from tikrelay.runtime.destination_actions import remove_destination
+
     catalog = catalog_from(config)
-    changed(lambda: catalog.remove_destination(name))
+    changed(lambda: remove_destination(catalog, name))
     typer.echo(f"removed destination {name!r}")
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options given: one not given is not stored, so that its default applies."""
+    return {key: value for key, value in options.items() if value is not None}

@@ -38,6 +38,7 @@ from tikrelay.reposter.catalog import (
     UnknownEntryError,
     source_key,
 )
+from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.jobs import Reposter, poll_schedule_name
 from tikrelay.reposter.model import (
     ARCHIVE,
@@ -373,10 +374,11 @@ def request_link(
 ) -> Requested:
     """The deliver job (an archive job for an archive) of the post behind ``url`` to a
     destination of the catalog, named or found by its chat: the job the reposter makes for a
-    post its poll found, or the bot's fetch of a link to another site. FieldError names the
-    input that is wrong."""
+    post its poll found, or the bot's fetch of a link to another site. A TikTok share link is
+    followed to its post first, which blocks on the network: call this in a thread. FieldError
+    names the input that is wrong."""
     found = _destination(runtime, destination, chat_id)
-    post = _post(url.strip(), found.name)
+    post = _post(runtime, url.strip(), found.name)
     kind = ARCHIVE if found.settings.archive is not None else DELIVER
     dedupe = job_for(kind, post.post, found.name)
     service = reposter_service(runtime)
@@ -417,10 +419,26 @@ def _chat_of(settings: DestinationSettings) -> str | None:
     return None if settings.telegram is None else str(settings.telegram.chat_id)
 
 
-def _post(url: str, destination: str) -> DeliverPayload:
-    """The payload of a link: a TikTok post by its id, any other public link by its digest
-    (checked as the bot checks a link before it asks for it)."""
+def _post(runtime: Runtime, url: str, destination: str) -> DeliverPayload:
+    """The payload of a link: a TikTok post by its id (a share link expanded to it first, as
+    the bot's request job does), any other public link by its digest (checked as the bot checks
+    a link before it asks for it)."""
     found = parse_post_link(url)
+    if found is None and is_short_link(url):
+        # Blocking (yt-dlp follows the redirect): the web calls this in a thread of its own.
+        reposter = runtime.reposter
+        clients = reposter.clients if reposter is not None else Clients(runtime.settings)
+        try:
+            found = clients.tiktok.expand(url)
+        except TikrelayError as exc:
+            raise FieldError(
+                "url",
+                f"the share link {url} could not be followed to its post ({exc.message}): "
+                "check it, or send the post's address (https://www.tiktok.com/@name/video/ID)",
+            ) from None
+        finally:
+            if reposter is None:
+                clients.close()
     if found is not None:
         username, post_id = found
         return DeliverPayload(
@@ -429,14 +447,6 @@ def _post(url: str, destination: str) -> DeliverPayload:
             url=post_url(username, post_id),
             source=REQUESTED,
             destination=destination,
-        )
-    if is_short_link(url):
-        # Its post is known only once TikTok answers: that takes a job of its own (the bot's
-        # request job does it), not a moment of this request.
-        raise FieldError(
-            "url",
-            "a TikTok share link: open it and send the post's address "
-            "(https://www.tiktok.com/@name/video/ID)",
         )
     try:
         check_url(url, WEB, resolve=False)

@@ -399,3 +399,103 @@ def delivery_jobs(
                     )
                     break
     return found
+
+
+def post_record(engine: Engine, key: str) -> PostRecord | None:
+    """One post by its key (``site:id``), with where it was delivered; None if no delivery has
+    read its page."""
+    with engine.connect() as conn:
+        row = conn.execute(select(posts).where(posts.c.key == key)).first()
+        if row is None:
+            return None
+        sent = _deliveries_of(conn, [key])
+    return PostRecord(
+        key=row.key,
+        site=row.site,
+        native_id=row.native_id,
+        kind=row.kind,
+        url=row.url,
+        author=row.author,
+        posted_at=row.created_at,
+        first_seen_at=row.first_seen_at,
+        text=_text(row.data),
+        deliveries=sent.get(row.key, []),
+    )
+
+
+@dataclass(frozen=True)
+class ListedJob:
+    """A job as the jobs list shows it."""
+
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    max_attempts: int
+    updated_at: datetime
+    error_kind: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class JobChanges:
+    """What happened to jobs since a live list last looked."""
+
+    last: int  # the newest timeline row read (or the one asked after): the next look's start
+    events: list[JobEventRecord]  # the rows read, oldest first
+    jobs: dict[int, ListedJob]  # by id, the jobs of those rows still there (of the kind asked)
+
+
+def job_changes(
+    engine: Engine,
+    after: int | None,
+    *,
+    again: Sequence[int] = (),
+    kind: str | None = None,
+    limit: int = 500,
+) -> JobChanges:
+    """The timeline rows with ids above ``after`` and those in ``again``, oldest first, and the
+    jobs they belong to: two indexed reads. Every move of a job (created, status, attempts,
+    error, cancel asked) writes such a row in its own transaction, so the rows name every job
+    that changed. ``again`` holds ids an earlier look found missing below the newest it read:
+    on PostgreSQL ids are taken in one order and committed in another. ``after`` None: no rows,
+    only where the timeline ends now (what a page shows is as of that row)."""
+    with engine.connect() as conn:
+        if after is None:
+            newest = conn.execute(select(func.max(job_events.c.id))).scalar()
+            return JobChanges(int(newest or 0), [], {})
+        wanted = job_events.c.id > after
+        if again:
+            wanted = or_(wanted, job_events.c.id.in_(list(again)))
+        query = select(job_events).where(wanted).order_by(job_events.c.id).limit(limit)
+        events = [
+            JobEventRecord(id=row.id, job_id=row.job_id, type=row.type, at=row.at, data=row.data)
+            for row in conn.execute(query)
+        ]
+        found: dict[int, ListedJob] = {}
+        ids = sorted({event.job_id for event in events})
+        if ids:
+            listed = select(
+                jobs.c.id,
+                jobs.c.kind,
+                jobs.c.status,
+                jobs.c.attempts,
+                jobs.c.max_attempts,
+                jobs.c.updated_at,
+                jobs.c.error_kind,
+                jobs.c.error_message,
+            ).where(jobs.c.id.in_(ids))
+            if kind is not None:
+                listed = listed.where(jobs.c.kind == kind)
+            for row in conn.execute(listed):
+                found[row.id] = ListedJob(
+                    id=row.id,
+                    kind=row.kind,
+                    status=str(row.status),
+                    attempts=row.attempts,
+                    max_attempts=row.max_attempts,
+                    updated_at=row.updated_at,
+                    error_kind=row.error_kind,
+                    error_message=row.error_message,
+                )
+    return JobChanges(max([after, *(event.id for event in events)]), events, found)

@@ -1,21 +1,26 @@
-"""``GET /api/settings`` and ``GET /api/logs``: what the settings and logs pages show, as JSON.
-Every setting in force with secrets as set or unset only (``web.settings_shown``), and the
-recent log lines of this process from its ring (``web.logbook``), newest first."""
+"""``/api/settings`` and ``GET /api/logs``: what the settings and logs pages show and do, as
+JSON. Every setting in force with secrets as set or unset only (``web.settings_shown``), the
+non-secret ones written into the config file (``config.edit``: they take effect at the next
+start), and the recent log lines of this process from its ring (``web.logbook``), newest
+first."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from tikrelay.config import edit
+from tikrelay.config.setting_keys import MAX_KEY_LENGTH, KeyOverriddenError, SettingsWriteError
 from tikrelay.config.settings import WEB_TOKEN_ENV
 from tikrelay.web.auth import require_auth
 from tikrelay.web.context import WebContext, web_context
 from tikrelay.web.jobs import MAX_JOB_ID
 from tikrelay.web.logbook import DEFAULT_READ, MAX_READ, Level, LogLine
-from tikrelay.web.problems import UNAUTHORIZED
-from tikrelay.web.settings_shown import SecretState, settings_shown
+from tikrelay.web.problems import BAD_BODY, FORBIDDEN, UNAUTHORIZED, conflict, problem
+from tikrelay.web.settings_shown import SecretState, pending_rows, setting_rows, settings_shown
 
 router = APIRouter(
     prefix="/api", tags=["admin"], dependencies=[Depends(require_auth)], responses=UNAUTHORIZED
@@ -38,6 +43,50 @@ class SettingsOut(BaseModel):
             "By dotted key (e.g. jobs.keep_days), in the order of the configuration reference: "
             "the value as text, a list joined by commas; null: no value."
         )
+    )
+    pending: dict[str, str | None] = Field(
+        description=(
+            "The keys the config file now holds otherwise than this process runs with (written "
+            "since it started): the saved value, shown as in settings. They take effect when "
+            "the process restarts."
+        )
+    )
+    config_problem: str | None = Field(
+        description="Why the config file would not load now (then pending is empty); null: "
+        "it loads, or there is none."
+    )
+
+
+#: At most this many keys in one write.
+MAX_WRITTEN = 100
+SettingName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
+
+
+class SettingsPatch(BaseModel):
+    """Keys to write into the config file, each by its dotted name, with its value as the file
+    would hold it (null: no value, for a key that may have none)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"settings": {"jobs.max_attempts": 7, "delivery.keep_media_hours": 12}}]
+        },
+    )
+
+    settings: dict[SettingName, JsonValue] = Field(min_length=1, max_length=MAX_WRITTEN)
+
+
+class SettingsWritten(BaseModel):
+    """What was written, and what waits for a restart."""
+
+    written: list[str] = Field(description="The keys written, as asked.")
+    config_file: str = Field(description="The file written, in place.")
+    restart_needed: bool = Field(
+        description="The file now holds settings this process does not run with: they take "
+        "effect when it (and any other tikrelay process reading the file) restarts."
+    )
+    pending: dict[str, str | None] = Field(
+        description="As in GET /api/settings: the keys waiting for a restart, their saved value."
     )
 
 
@@ -69,11 +118,59 @@ class LogsOut(BaseModel):
 
 @router.get("/settings")
 def show_settings(context: Context) -> SettingsOut:
-    """Every setting in force, secrets as set or unset only (read-only: change the config file
-    and restart)."""
+    """Every setting in force, secrets as set or unset only, and those saved in the config file
+    since the start (``pending``: in force after a restart)."""
     shown = settings_shown(context)
     return SettingsOut(
-        config_file=shown.config_file, web_token=shown.web_token, settings=dict(shown.rows)
+        config_file=shown.config_file,
+        web_token=shown.web_token,
+        settings=dict(shown.rows),
+        pending=shown.pending,
+        config_problem=shown.config_problem,
+    )
+
+
+def refusal(exc: SettingsWriteError) -> HTTPException:
+    """A refused write as the API answers it: 409 when the file or the environment is in the
+    way, else 422 naming the key in ``loc`` (``["body", "settings", KEY]``)."""
+    if isinstance(exc, edit.ConfigFileError | KeyOverriddenError):
+        return conflict(str(exc))
+    where = ["body", "settings"] + ([exc.key] if exc.key is not None else [])
+    return HTTPException(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        detail=[{"loc": where, "msg": str(exc), "type": "value_error"}],
+    )
+
+
+@router.patch(
+    "/settings",
+    responses={
+        **BAD_BODY,
+        **FORBIDDEN,
+        **problem(
+            409,
+            "No config file (settings from the environment), an environment variable sets the "
+            "key, or the file cannot be read or written as it stands.",
+        ),
+    },
+)
+def write_settings(context: Context, patch: SettingsPatch) -> SettingsWritten:
+    """Write non-secret settings into the config file this process was started with, in
+    place, keeping its comments; they take effect when the process restarts. Refused, naming
+    the key, with nothing written: a secret, ``sources`` and ``destinations`` (their own
+    routes), a section as a whole, an unknown key, a value the settings do not take (422); a
+    key an environment variable sets, or no config file (409)."""
+    runtime = context.runtime
+    try:
+        written = edit.write_settings(runtime.config_file, patch.settings)
+    except SettingsWriteError as exc:
+        raise refusal(exc) from None
+    pending = pending_rows(setting_rows(runtime.settings), written.settings)
+    return SettingsWritten(
+        written=written.keys,
+        config_file=str(runtime.config_file),
+        restart_needed=bool(pending),
+        pending=pending,
     )
 
 

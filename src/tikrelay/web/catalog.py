@@ -1,8 +1,8 @@
 """``/api/sources`` and ``/api/destinations``: the catalog, as ``tikrelay sources …`` and
-``tikrelay destinations list`` show and change it. Changes go through ``runtime.actions``: a
-source added here is polled at once, and the reposter of this process (under ``tikrelay
-serve``) routes and schedules what the catalog holds then. Entries from the config file are
-read-only here (409, naming the file)."""
+``tikrelay destinations …`` show and change it. Changes go through ``runtime.actions`` and
+``runtime.destination_actions``: a source added here is polled at once, and the reposter of this
+process (under ``tikrelay serve``) routes and schedules what the catalog holds then. Entries
+from the config file are read-only here (409, naming the file)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 
-from tikrelay.runtime import actions
+from tikrelay.runtime import actions, destination_actions
 from tikrelay.web.auth import require_auth
 from tikrelay.web.catalog_models import (
+    DestinationIn,
     DestinationList,
     DestinationOut,
+    DestinationPatch,
+    DestinationRemoved,
     PolledOut,
     SourceAdded,
     SourceIn,
@@ -52,6 +55,9 @@ SourceId = Annotated[
         max_length=300,
         description="The source: its key (tiktok:@name), @name or the profile URL.",
     ),
+]
+DestinationName = Annotated[
+    str, Path(min_length=1, max_length=200, description="The destination's name.")
 ]
 NOT_FOUND = problem(404, "No such source.")
 REFUSED = problem(409, "From the config file (change it there), or refused as it stands.")
@@ -126,3 +132,60 @@ def list_destinations(context: Context) -> DestinationList:
     """Every destination, with where it came from and how many sources route to it."""
     views = _answer(lambda: actions.list_destinations(context.runtime))
     return DestinationList(destinations=[DestinationOut.of(view) for view in views])
+
+
+def _changed(action: Callable[[], T]) -> T:
+    """Run a destination's change; its refusals as the API's answers, a field named by its
+    place in the body (``["body", "telegram", "chat_id"]``)."""
+    try:
+        return action()
+    except actions.FieldError as exc:
+        where = ["body", *exc.field.split(".")] if exc.field != "body" else ["body"]
+        detail = [{"loc": where, "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=detail) from None
+    except actions.NotFoundError as exc:
+        raise not_found(str(exc)) from None
+    except actions.RefusedError as exc:
+        raise conflict(str(exc)) from None
+
+
+NO_DESTINATION = problem(404, "No such destination.")
+DESTINATION_REFUSED = problem(
+    409, "From the config file (change it there), or in use by sources or chats (named)."
+)
+
+
+@router.post(
+    "/api/destinations",
+    status_code=HTTPStatus.CREATED,
+    responses={**BAD_BODY, **problem(409, "The name is in use (or from the config file).")},
+)
+def add_destination(context: Context, destination: DestinationIn) -> DestinationOut:
+    """Add a Telegram chat (``telegram``) or an archive (``archive``) that sources may send
+    posts to, as ``tikrelay destinations add`` and ``add-archive`` do."""
+    settings = destination.model_dump(exclude_none=True, exclude={"name"})
+    runtime = context.runtime
+    view = _changed(lambda: destination_actions.add(runtime, destination.name, settings))
+    return DestinationOut.of(view)
+
+
+@router.patch(
+    "/api/destinations/{name}",
+    responses={**BAD_BODY, **NO_DESTINATION, **DESTINATION_REFUSED},
+)
+def edit_destination(
+    context: Context, name: DestinationName, changes: DestinationPatch
+) -> DestinationOut:
+    """Change a destination: the body is merged into its entry (a key omitted is kept, null
+    removes it so that its default applies). Sources routed to it keep their routes."""
+    given = changes.model_dump(exclude_unset=True)
+    view = _changed(lambda: destination_actions.edit(context.runtime, name, given))
+    return DestinationOut.of(view)
+
+
+@router.delete("/api/destinations/{name}", responses={**NO_DESTINATION, **DESTINATION_REFUSED})
+def remove_destination(context: Context, name: DestinationName) -> DestinationRemoved:
+    """Remove a destination no source routes to (and, for an archive, no chat archives to):
+    409 names those that do."""
+    removed = _changed(lambda: destination_actions.remove(context.runtime, name))
+    return DestinationRemoved(name=removed)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 
 from tikrelay.runtime.actions import DestinationView, SourceView
 
@@ -138,3 +147,147 @@ class DestinationOut(BaseModel):
 
 class DestinationList(BaseModel):
     destinations: list[DestinationOut]
+
+
+# -- adding and changing destinations ------------------------------------------------------------
+
+
+def _storable(value: str, *, lines: bool = False) -> str:
+    """Text the catalog can store as JSON in SQLite and PostgreSQL (whose JSON refuses NUL):
+    no control character, but line breaks and tabs where ``lines``."""
+    allowed = "\n\r\t" if lines else ""
+    if any(ord(char) < 32 and char not in allowed for char in value):
+        raise ValueError("control characters are not allowed here")
+    return value
+
+
+Line = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_storable)]
+DestinationName = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="The destination's name."),
+    AfterValidator(_storable),
+]
+
+
+def _chat_reference(value: object) -> int | str:
+    """A whole number or a text of up to 100 characters; the catalog checks which chat."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and 1 <= len(value) <= 100:
+        return _storable(value)
+    raise ValueError("write a numeric chat id such as -1001234567890, or @channelname")
+
+
+#: One validator rather than a union: an error's ``loc`` ends at ``chat_id``.
+ChatId = Annotated[
+    int | str,
+    PlainValidator(
+        _chat_reference,
+        json_schema_input_type=int | Annotated[str, Field(min_length=1, max_length=100)],
+    ),
+    Field(description="The chat: a numeric id (-100… for channels and supergroups) or @channel."),
+]
+TopicId = Annotated[
+    StrictInt, Field(ge=1, le=2**31 - 1, description="A forum topic; omit for General.")
+]
+Oversize = Annotated[
+    Literal["compress", "skip"],
+    Field(description="A video over the upload limit: compress (the default) or skip."),
+]
+Slideshow = Annotated[
+    Literal["album", "video", "both"],
+    Field(description="Photo slideshows as album (the default), video or both."),
+]
+KeepDays = Annotated[
+    StrictFloat, Field(gt=0, le=36_500, description="Delete archived posts after this many days.")
+]
+Caption = Annotated[
+    str,
+    Field(min_length=1, max_length=4096, description="Caption template (Jinja2)."),
+    AfterValidator(lambda text: _storable(text, lines=True)),
+]
+
+
+class TelegramIn(BaseModel):
+    """A Telegram chat, as ``telegram:`` of a destination in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chat_id: ChatId
+    topic_id: TopicId | None = None
+    oversize: Oversize | None = None
+    slideshow: Slideshow | None = None
+
+
+class ArchiveIn(BaseModel):
+    """A folder or a bucket, as ``archive:`` of a destination in the config file: ``path`` or
+    ``url``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Line | None = Field(default=None, description="A folder (created when missing).")
+    url: Line | None = Field(
+        default=None, description="s3://BUCKET/PREFIX or az://CONTAINER/PREFIX."
+    )
+    endpoint_url: Line | None = Field(
+        default=None, description="The storage server, for services other than AWS or Azure."
+    )
+    keep_days: KeepDays | None = None
+
+
+class DestinationIn(BaseModel):
+    """A destination to add: its name and its entry as the config file writes it under
+    ``destinations:``, a chat (``telegram``) or an archive (``archive``). Keys omitted are not
+    stored: their defaults apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DestinationName
+    telegram: TelegramIn | None = None
+    archive: ArchiveIn | None = None
+    archive_to: DestinationName | None = Field(
+        default=None, description="An archive that also gets every post sent to this chat."
+    )
+    caption: Caption | None = None
+    link: StrictBool | None = Field(default=None, description="Add a link to the original post.")
+    slideshow_audio: StrictBool | None = Field(
+        default=None, description="After a slideshow's images, send its sound (default true)."
+    )
+
+
+class TelegramPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chat_id: ChatId | None = None
+    topic_id: TopicId | None = None
+    oversize: Oversize | None = None
+    slideshow: Slideshow | None = None
+
+
+class ArchivePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Line | None = None
+    url: Line | None = None
+    endpoint_url: Line | None = None
+    keep_days: KeepDays | None = None
+
+
+class DestinationPatch(BaseModel):
+    """What to change, as a JSON merge patch (RFC 7396) of the destination's entry: a key
+    omitted keeps its value, a key given replaces it (``telegram`` and ``archive`` key by key),
+    null removes it so that its default applies (``{"caption": null}``: the default caption;
+    ``{"telegram": {"topic_id": null}}``: General)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    telegram: TelegramPatch | None = None
+    archive: ArchivePatch | None = None
+    archive_to: DestinationName | None = None
+    caption: Caption | None = None
+    link: StrictBool | None = None
+    slideshow_audio: StrictBool | None = None
+
+
+class DestinationRemoved(BaseModel):
+    name: str

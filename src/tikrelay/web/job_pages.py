@@ -1,7 +1,9 @@
 """The jobs pages: the newest jobs (filters by status and kind, paged by cursor), and one job
-with its payload and its timeline, which follows the job live by Server-Sent Events
-(``web.live``) once the page's script runs; retry and cancel as forms, through the queue's
-guarded moves as ``tikrelay jobs retry|cancel`` do."""
+with its payload and its timeline. Once the page's script runs, both follow the jobs live by
+Server-Sent Events (``web.live``): the list adds the jobs of its filters as they are created
+or enter its status, updates its rows and drops those that leave its status; a job's page
+adds its timeline. Retry and cancel are forms, through the queue's guarded moves as
+``tikrelay jobs retry|cancel`` do."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from tikrelay.domain.jobs import FINAL_STATUSES, IllegalTransitionError, JobStatus
-from tikrelay.store.reports import job_page
+from tikrelay.store.reports import JobPage, job_page
 from tikrelay.store.transition import TransitionRefusedError
+from tikrelay.store.web_sql import job_changes
 from tikrelay.web.jobs import GONE, MAX_JOB_ID
 from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, render
 
@@ -40,11 +43,13 @@ def jobs_page(
     if status.strip() and wanted is None:
         problem = f"status: {status!r} is not one of {', '.join(known)}"
     wanted_kind = kind.strip() or None
+    # Where the timeline ends before the jobs are read: the live list goes on from there.
+    seen = job_changes(engine, None).last
     page = job_page(engine, status=wanted, kind=wanted_kind, limit=PER_PAGE, before=cursor)
     filters = {"status": wanted.value if wanted else "", "kind": wanted_kind or ""}
+    kept = {k: v for k, v in filters.items() if v}
     following = None
     if page.after is not None:
-        kept = {k: v for k, v in filters.items() if v}
         following = "/jobs?" + urlencode({**kept, "cursor": page.after})
     values = {
         "jobs": page.jobs,
@@ -53,9 +58,20 @@ def jobs_page(
         "following": following,
         "first_page": cursor is None,
         "problem": problem,
+        "live": "/api/jobs/events?" + urlencode({**kept, "after": seen}),
+        "floor": _floor(page, first_page=cursor is None),
     }
     status_code = HTTPStatus.UNPROCESSABLE_ENTITY if problem else HTTPStatus.OK
     return render(request, "jobs.html", values, viewer, status=status_code)
+
+
+def _floor(page: JobPage, *, first_page: bool) -> int | None:
+    """Above which id the live list adds a job it does not show: any on the first page, but
+    only above its last row when older ones follow; None on older pages, which only update
+    or drop their rows (a new job belongs on the first)."""
+    if not first_page:
+        return None
+    return page.jobs[-1].id if page.after is not None and page.jobs else 0
 
 
 def _job_page(

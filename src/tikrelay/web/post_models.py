@@ -59,9 +59,14 @@ class PostOut(BaseModel):
     posted_at: datetime | None
     first_seen_at: datetime
     deliveries: list[DeliveryOut]
+    thumbnail_url: str | None = Field(
+        description="The post's picture, relative to this server (/thumbnails/{site}/{id}; "
+        "it needs the token too): from the media cache, or from an archive destination the "
+        "post was archived to. Null when neither has one (a sound in an archive has none)."
+    )
 
     @classmethod
-    def of(cls, record: PostRecord) -> PostOut:
+    def of(cls, record: PostRecord, thumbnail_url: str | None = None) -> PostOut:
         known = {kind.value for kind in PostKind}
         return cls(
             key=record.key,
@@ -74,6 +79,7 @@ class PostOut(BaseModel):
             posted_at=record.posted_at,
             first_seen_at=record.first_seen_at,
             deliveries=[DeliveryOut.of(d) for d in record.deliveries],
+            thumbnail_url=thumbnail_url,
         )
 
 

@@ -1,7 +1,8 @@
 """The posts page: the posts tikrelay read, the most recently seen first, each with its picture
-(``web.thumbnails``; a placeholder when the media cache no longer has it) and where it stands
-at each destination: delivered (when), or the newest job taking it there (waiting, running,
-failed and why). Filters and paging are the API's (``GET /api/posts``)."""
+(``web.thumbnails``: from the media cache, or from an archive the post was archived to; a
+placeholder when neither has it) and where it stands at each destination: delivered (when),
+or the newest job taking it there (waiting, running, failed and why). Filters and paging are
+the API's (``GET /api/posts``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from tikrelay.config.paths import StatePaths
 from tikrelay.domain.posts import PostKind
 from tikrelay.runtime import actions
 from tikrelay.store.web_sql import (
@@ -25,8 +25,8 @@ from tikrelay.store.web_sql import (
     post_page,
 )
 from tikrelay.web.posts import post_cursor, read_post_cursor
-from tikrelay.web.thumbnails import thumbnail_file
-from tikrelay.web.views import Context, PageViewer, path_part, render
+from tikrelay.web.thumbnails import picture_urls
+from tikrelay.web.views import Context, PageViewer, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 24
@@ -87,14 +87,11 @@ def posts_page(
             problem = "cursor: not a position of this list; the newest posts are shown"
     page = post_page(runtime.queue.engine, wanted, limit=PER_PAGE, after=after)
     jobs = actions.post_delivery_jobs(runtime, [post.key for post in page.posts])
-    paths = StatePaths(runtime.settings.state_dir)
-    shown = []
-    for post in page.posts:
-        found = thumbnail_file(paths, post.site, post.native_id)
-        url = None
-        if found is not None:
-            url = f"/thumbnails/{path_part(post.site)}/{path_part(post.native_id)}"
-        shown.append(PostView(post, url, _arrivals(post, jobs.get(post.key, {}))))
+    pictures = picture_urls(runtime, page.posts)
+    shown = [
+        PostView(post, pictures[post.key], _arrivals(post, jobs.get(post.key, {})))
+        for post in page.posts
+    ]
     filters = {"creator": creator, "kind": kind, "status": status}
     following = None
     if page.after is not None:

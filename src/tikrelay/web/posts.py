@@ -1,5 +1,6 @@
 """``/api/posts``, ``/api/deliveries`` and ``/api/stats``: what the reposter read, delivered and
-failed, from the database (``store.web_sql``), paged by cursor."""
+failed, from the database (``store.web_sql``), paged by cursor; a post's picture is a link to
+``/thumbnails/{site}/{id}`` (``web.thumbnails``), never read while the list is made."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tikrelay.web.auth import require_auth
 from tikrelay.web.context import WebContext, web_context
 from tikrelay.web.post_models import DeliveryOut, DeliveryPageOut, PostOut, PostPageOut, StatsOut
 from tikrelay.web.problems import UNAUTHORIZED, invalid
+from tikrelay.web.thumbnails import picture_urls
 
 MAX_PAGE = 500
 MAX_DAYS = 366
@@ -87,8 +89,9 @@ def list_posts(
         ),
     ] = None,
 ) -> PostPageOut:
-    """Posts whose page tikrelay read, the most recently seen first, each with its deliveries.
-    ``since`` and ``until`` compare the post's own time (its first sight, when it has none)."""
+    """Posts whose page tikrelay read, the most recently seen first, each with its deliveries
+    and where its picture is. ``since`` and ``until`` compare the post's own time (its first
+    sight, when it has none)."""
     after = read_post_cursor(cursor) if cursor is not None else None
     wanted = PostFilter(
         source=source,
@@ -98,9 +101,13 @@ def list_posts(
         since=_utc(since),
         until=_utc(until),
     )
-    page = post_page(context.runtime.queue.engine, wanted, limit=limit, after=after)
+    runtime = context.runtime
+    page = post_page(runtime.queue.engine, wanted, limit=limit, after=after)
     following = post_cursor(page.after) if page.after is not None else None
-    return PostPageOut(posts=[PostOut.of(p) for p in page.posts], next_cursor=following)
+    pictures = picture_urls(runtime, page.posts)
+    return PostPageOut(
+        posts=[PostOut.of(p, pictures[p.key]) for p in page.posts], next_cursor=following
+    )
 
 
 @router.get("/api/deliveries")

@@ -42,6 +42,7 @@ PAGE_HEADERS = {
 NAVIGATION = (
     ("/", "Overview"),
     ("/sources", "Sources"),
+    ("/destinations", "Destinations"),
     ("/posts", "Posts"),
     ("/jobs", "Jobs"),
     ("/settings", "Settings"),

@@ -1,9 +1,10 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright), over
 a real ``tikrelay serve`` against the emulated TikTok and Telegram: log in through the form,
 add a source on the sources page, follow its poll and then its delivery live on the job page
-(Server-Sent Events) to COMPLETED with the timeline, and see the post's picture on the posts
-page. Screenshots of each page go to ``TIKRELAY_SCREENSHOTS`` (default: the test's temporary
-folder), never into the repository; CI keeps them as artefacts.
+(Server-Sent Events) to COMPLETED with the timeline, while a second tab's jobs list, filtered
+to deliveries, shows the delivery appear and finish without a reload; and see the post's
+picture on the posts page. Screenshots of each page go to ``TIKRELAY_SCREENSHOTS`` (default:
+the test's temporary folder), never into the repository; CI keeps them as artefacts.
 
 Every wait is Playwright's own ``expect``, which retries until its condition holds. The one
 assumption on time: Telegram's emulator answers the delivery's ``sendVideo`` 4 seconds late,
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Response, expect, sync_playwright
 
 from tests.support.processes import running
 from tests.support.relayed import Relayed
@@ -69,13 +70,12 @@ def test_log_in_add_a_source_and_watch_its_post_arrive(
         if message.type == "error":
             errors.append(message.text)
 
+    def refused(answer: Response) -> None:
+        if answer.status >= 400:
+            errors.append(f"{answer.status} {answer.url}")
+
     page.on("console", console)
-    page.on(
-        "response",
-        lambda answer: (
-            errors.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None
-        ),
-    )
+    page.on("response", refused)
     with running(relayed, "serve") as proc:
         _, url = start_line(proc)
         page.goto(url + "/")
@@ -84,6 +84,16 @@ def test_log_in_add_a_source_and_watch_its_post_arrive(
         page.get_by_label("Web token").fill(TOKEN)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+        # A second tab (the same session) watches the deliveries, none yet, live.
+        watcher = page.context.new_page()
+        watcher.on("console", console)
+        watcher.on("response", refused)
+        watcher.goto(url + "/jobs?kind=deliver")
+        expect(watcher.locator("#no-jobs")).to_have_text("No job matches these filters.")
+        expect(watcher.locator("#live-state")).to_have_text("following live")
+        watched = watcher.locator("table.jobs tbody tr")
+        expect(watched).to_have_count(0)
 
         page.get_by_role("navigation").get_by_role("link", name="Sources").click()
         page.get_by_label("TikTok creator").fill("@bob")
@@ -114,6 +124,16 @@ def test_log_in_add_a_source_and_watch_its_post_arrive(
         expect(page.locator("#timeline tbody tr.live")).not_to_have_count(0)
         expect(timeline.filter(has_text="COMPLETED")).not_to_have_count(0)
         page.screenshot(path=shots / "04-deliver-job.png", full_page=True)
+
+        # The watching tab got the delivery's row, and its end, without a reload; the poll
+        # (another kind) never showed there.
+        expect(watched).to_have_count(1)
+        expect(watched.locator(".status")).to_have_text("COMPLETED")
+        expect(watched).to_contain_text("deliver")
+        expect(watcher.locator("#no-jobs")).to_be_hidden()
+        assert watched.get_attribute("data-job") == page.url.rsplit("/", 1)[1]
+        watcher.screenshot(path=shots / "04b-jobs-live.png", full_page=True)
+        watcher.close()  # before the server stops: its stream would try to reconnect
 
         # The post, with its picture from the media cache and where it went.
         page.get_by_role("navigation").get_by_role("link", name="Posts").click()

@@ -1,6 +1,8 @@
 """Through the web API of a real ``tikrelay serve``, against the emulated TikTok and Telegram: a
 link posted to ``/api/requests`` is delivered to the destination's chat by the workers beside
-it, and a source added through ``/api/sources`` is polled at once and its post delivered."""
+it, and a source added through ``/api/sources`` is polled at once and its post delivered. Through
+``tikrelay web`` alone: a destination added through ``/api/destinations`` gets a TikTok share link
+asked for there, delivered by a ``tikrelay worker`` of another process."""
 
 from __future__ import annotations
 
@@ -60,3 +62,36 @@ def test_requests_and_new_sources_are_delivered(relayed: Relayed) -> None:
             wait_until(lambda: job_status(web, again.json()["job_id"])() == "COMPLETED", 30, proc)
     assert proc.returncode == 0
     assert len(telegram.messages(channel.id)) == 2  # the second request sent nothing again
+
+
+def test_a_share_link_to_a_destination_added_on_the_web_is_delivered_by_another_process(
+    relayed: Relayed,
+) -> None:
+    world, telegram = relayed.world, relayed.telegram
+    channel = telegram.add_chat("channel", title="Shared", username="shared")
+    world.add_creator("carol")
+    post = world.add_video("carol", desc="shared through a link")
+    relayed.extra = {"web": {"listen": "127.0.0.1:0"}}
+    relayed.env = {"TIKRELAY_WEB_TOKEN": TOKEN}
+    with running(relayed, "web") as web_proc, running(relayed, "worker") as worker:
+        _, url = start_line(web_proc)
+        with httpx.Client(base_url=url, timeout=30) as web:
+            body = {"name": "shared", "telegram": {"chat_id": channel.id}, "link": True}
+            added = web.post("/api/destinations", headers=AUTH, json=body)
+            assert added.status_code == 201, added.text
+            asked = web.post(
+                "/api/requests",
+                headers=AUTH,
+                json={"url": world.short_link(post.id, "vt"), "destination": "shared"},
+            )
+            assert asked.status_code == 202, asked.text
+            assert asked.json()["post"] == f"tiktok:{post.id}"
+            # The worker started before the destination existed: its first job naming it
+            # reads the catalog again.
+            wait_until(lambda: len(telegram.messages(channel.id)) == 1, 60, worker)
+            caption = telegram.messages(channel.id)[0]["caption"]
+            assert caption.startswith("shared through a link")
+            done = job_status(web, asked.json()["job_id"])
+            wait_until(lambda: done() == "COMPLETED", 30, worker)
+    assert worker.returncode == 0
+    assert web_proc.returncode == 0

@@ -61,6 +61,7 @@ async def test_the_openapi_document_describes_the_api(client: httpx.AsyncClient)
         "/api/sources/{id}",
         "/api/sources/{id}/poll",
         "/api/destinations",
+        "/api/destinations/{name}",
         "/api/posts",
         "/api/deliveries",
         "/api/stats",

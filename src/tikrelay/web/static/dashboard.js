@@ -1,6 +1,7 @@
 /* The dashboard's one script, served by tikrelay itself (no CDN, no inline script). Each page
-   works without it; with it, the overview's tables get charts and a job's page follows the job
-   live through Server-Sent Events (GET /api/jobs/{id}/events, web/live.py). */
+   works without it; with it, the overview's tables get charts, a job's page follows the job
+   live and the jobs list follows the jobs, through Server-Sent Events (GET /api/jobs/{id}/events
+   and GET /api/jobs/events, web/live.py). */
 "use strict";
 
 (function () {
@@ -152,8 +153,131 @@
     });
   }
 
+  /* Jinja's truncate(length), as the jobs list shows an error: whole words, then "...". */
+  function truncated(text, length) {
+    if (text.length <= length + 5) {
+      return text;
+    }
+    var cut = text.slice(0, length - 3);
+    var space = cut.lastIndexOf(" ");
+    return (space >= 0 ? cut.slice(0, space) : cut) + "...";
+  }
+
+  /* The cells of a job's row after its id, as templates/jobs.html writes them. */
+  function jobCells(job) {
+    var row = document.createElement("tr");
+    cell(row, job.kind);
+    var status = document.createElement("span");
+    status.className = "status";
+    status.dataset.status = job.status;
+    status.textContent = job.status;
+    cell(row, "").appendChild(status);
+    cell(row, job.attempts + "/" + job.max_attempts);
+    var time = document.createElement("time");
+    time.dateTime = job.updated_at;
+    time.textContent = shownTime(job.updated_at);
+    cell(row, "").appendChild(time);
+    var error = cell(row, "");
+    if (job.error_message) {
+      var text = document.createElement("span");
+      text.className = "error-text";
+      text.textContent = job.error_kind + ": " + truncated(job.error_message, 120);
+      error.appendChild(text);
+    }
+    return Array.prototype.slice.call(row.cells);
+  }
+
+  function newJobRow(job) {
+    var row = document.createElement("tr");
+    row.dataset.job = String(job.id);
+    var head = document.createElement("th");
+    head.scope = "row";
+    var link = document.createElement("a");
+    link.href = "/jobs/" + job.id;
+    link.textContent = String(job.id);
+    head.appendChild(link);
+    row.appendChild(head);
+    return row;
+  }
+
+  /* The jobs list: jobs of its filters appear as they are created or enter its status, rows
+     change with their jobs and go when their job leaves its status. Only the first page adds
+     rows (above data-live-floor); an older page updates and drops its own. */
+  function followJobs() {
+    var table = document.querySelector("table[data-jobs-events]");
+    if (!table || typeof window.EventSource !== "function") {
+      return;
+    }
+    var body = table.tBodies[0];
+    var wrap = table.closest(".table-wrap") || table;
+    var empty = document.getElementById("no-jobs");
+    var state = document.getElementById("live-state");
+    var floor = table.hasAttribute("data-live-floor") ? Number(table.dataset.liveFloor) : null;
+    var stream = new window.EventSource(table.dataset.jobsEvents);
+
+    function shown() {
+      var any = body.rows.length > 0;
+      wrap.hidden = !any;
+      if (empty) {
+        empty.hidden = any;
+      }
+    }
+
+    function place(row, id) {
+      var rows = body.rows;
+      for (var n = 0; n < rows.length; n++) {
+        if (Number(rows[n].dataset.job) < id) {
+          body.insertBefore(row, rows[n]);
+          return;
+        }
+      }
+      body.appendChild(row);
+    }
+
+    state.textContent = "following live";
+    stream.addEventListener("open", function () {
+      state.textContent = "following live";
+    });
+    stream.addEventListener("job", function (message) {
+      var job = JSON.parse(message.data);
+      var row = body.querySelector('tr[data-job="' + job.id + '"]');
+      if (!row) {
+        if (floor === null || job.id <= floor) {
+          return;
+        }
+        row = newJobRow(job);
+        place(row, job.id);
+      }
+      /* The id's cell (and a focused link in it) stays; the others are written anew. */
+      while (row.cells.length > 1) {
+        row.deleteCell(1);
+      }
+      jobCells(job).forEach(function (td) {
+        row.appendChild(td);
+      });
+      row.classList.remove("live");
+      void row.offsetWidth; /* restarts the highlight of a row that changes again */
+      row.classList.add("live");
+      shown();
+    });
+    stream.addEventListener("leave", function (message) {
+      var job = JSON.parse(message.data);
+      var row = body.querySelector('tr[data-job="' + job.id + '"]');
+      if (row) {
+        row.remove();
+        shown();
+      }
+    });
+    stream.addEventListener("error", function () {
+      if (stream.readyState !== window.EventSource.CLOSED) {
+        state.textContent = "connection lost: reconnecting…";
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     followJob();
+    followJobs();
   });
 })();

@@ -1,0 +1,309 @@
+"""The destinations page: every destination with where it posts and how many sources route to
+it, forms that add a Telegram chat or an archive, and per destination: edit, remove.
+
+Plain HTML forms posting to these routes (each with the page's CSRF value, ``web.views``), as
+on the sources page: each change goes through ``runtime.destination_actions`` as the API's do,
+then answers 303 back to the list with what was done; a refused one shows the form again with
+the message, which names the field. Destinations from the config file are shown read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import Response
+
+from tikrelay.runtime import actions, destination_actions
+from tikrelay.runtime.destination_actions import CatalogDestination
+from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, render
+
+T = TypeVar("T")
+
+router = APIRouter(include_in_schema=False)
+NameRef = Annotated[str, Path(min_length=1, max_length=200)]
+Short = Annotated[str, Form(max_length=300)]
+#: What a change that worked says on the list, by the ``done`` query value.
+DONE = {
+    "added": "Added destination {name}.",
+    "edited": "Saved destination {name}.",
+    "removed": "Removed destination {name}.",
+}
+KINDS = ("telegram", "archive")
+
+
+class _RefusedError(Exception):
+    def __init__(self, field: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.field = field
+        #: The form's input the message is about (``telegram.chat_id`` is ``chat_id``).
+        self.input = field.rsplit(".", 1)[-1]
+        self.status = status
+
+
+def _invalid(field: str, message: str) -> _RefusedError:
+    return _RefusedError(field, message, HTTPStatus.UNPROCESSABLE_ENTITY)
+
+
+def _attempt(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except actions.FieldError as exc:
+        raise _invalid(exc.field, str(exc)) from None
+    except actions.NotFoundError as exc:
+        raise _RefusedError("destination", str(exc), HTTPStatus.NOT_FOUND) from None
+    except actions.RefusedError as exc:
+        raise _RefusedError("destination", str(exc), HTTPStatus.CONFLICT) from None
+
+
+def _number(field: str, text: str, *, fraction: bool = False) -> int | float | None:
+    """An optional number of a form; empty is None."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text) if fraction else int(text)
+    except ValueError:
+        kind = "a number" if fraction else "a whole number"
+        raise _invalid(field, f"{field}: {text!r} is not {kind}") from None
+
+
+def _chat(form: dict[str, Any]) -> dict[str, Any]:
+    """A chat's entry from its form; every key, None for one left empty (its default)."""
+    if not form["chat_id"].strip():
+        raise _invalid("telegram.chat_id", "chat_id: enter the chat (-100… or @channel)")
+    telegram = {
+        "chat_id": form["chat_id"].strip(),
+        "topic_id": _number("topic_id", form["topic_id"]),
+        "oversize": form["oversize"] or None,
+        "slideshow": form["slideshow"] or None,
+    }
+    return {
+        "telegram": telegram,
+        "caption": form["caption"] if form["caption"].strip() else None,
+        "link": True if form["link"] else None,
+        "slideshow_audio": None if form["slideshow_audio"] else False,
+        "archive_to": form["archive_to"] or None,
+    }
+
+
+def _archive(form: dict[str, Any]) -> dict[str, Any]:
+    """An archive's entry from its form; every key, None for one left empty."""
+    path, url = form["path"].strip(), form["url"].strip()
+    if not path and not url:
+        raise _invalid("archive.path", "path: enter a folder, or an s3:// or az:// url")
+    archive = {
+        "path": path or None,
+        "url": url or None,
+        "keep_days": _number("keep_days", form["keep_days"], fraction=True),
+    }
+    if "endpoint_url" in form:
+        archive["endpoint_url"] = form["endpoint_url"].strip() or None
+    return {"archive": archive}
+
+
+def _given(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry without its empty keys: what an add stores."""
+    return {
+        key: _given(value) if isinstance(value, dict) else value
+        for key, value in entry.items()
+        if value is not None
+    }
+
+
+def _list(
+    request: Request,
+    context: Context,
+    viewer: Viewer,
+    *,
+    notice: str | None = None,
+    problem: _RefusedError | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    destinations = actions.list_destinations(context.runtime)
+    values = {
+        "destinations": destinations,
+        "archives": [d.name for d in destinations if d.kind == "archive"],
+        "notice": notice,
+        "problem": problem,
+        "form": form or {"kind": "", "slideshow_audio": "on"},
+    }
+    status = problem.status if problem is not None else HTTPStatus.OK
+    return render(request, "destinations.html", values, viewer, status=status)
+
+
+@router.get("/destinations")
+def destinations_page(
+    request: Request,
+    context: Context,
+    viewer: PageViewer,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    notice = DONE[done].format(name=name) if done in DONE and name else None
+    return _list(request, context, viewer, notice=notice)
+
+
+def _done(done: str, name: str) -> Response:
+    return go(f"/destinations?{urlencode({'done': done, 'name': name})}")
+
+
+@router.post("/destinations")
+def add_destination(
+    request: Request,
+    context: Context,
+    viewer: FormViewer,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    name: Short = "",
+    chat_id: Short = "",
+    topic_id: Annotated[str, Form(max_length=20)] = "",
+    caption: Annotated[str, Form(max_length=4096)] = "",
+    link: Annotated[str, Form(max_length=10)] = "",
+    slideshow_audio: Annotated[str, Form(max_length=10)] = "",
+    oversize: Annotated[str, Form(max_length=20)] = "",
+    slideshow: Annotated[str, Form(max_length=20)] = "",
+    archive_to: Short = "",
+    path: Annotated[str, Form(max_length=2048)] = "",
+    url: Annotated[str, Form(max_length=2048)] = "",
+    endpoint_url: Annotated[str, Form(max_length=2048)] = "",
+    keep_days: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    form = {
+        "kind": kind,
+        "name": name,
+        "chat_id": chat_id,
+        "topic_id": topic_id,
+        "caption": caption,
+        "link": link,
+        "slideshow_audio": slideshow_audio,
+        "oversize": oversize,
+        "slideshow": slideshow,
+        "archive_to": archive_to,
+        "path": path,
+        "url": url,
+        "keep_days": keep_days,
+        "endpoint_url": endpoint_url,
+    }
+    try:
+        if kind not in KINDS:
+            raise _invalid("kind", "kind: add a Telegram chat or an archive")
+        if not name.strip():
+            raise _invalid("name", "name: enter a name for the destination, such as clips")
+        entry = _chat(form) if kind == "telegram" else _archive(form)
+        view = _attempt(lambda: destination_actions.add(context.runtime, name, _given(entry)))
+    except _RefusedError as refused:
+        return _list(request, context, viewer, problem=refused, form=form)
+    return _done("added", view.name)
+
+
+def _edit_page(
+    request: Request,
+    viewer: Viewer,
+    found: CatalogDestination,
+    archives: list[str],
+    problem: _RefusedError | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    values = {
+        "destination": found,
+        "kind": "archive" if found.settings.archive is not None else "telegram",
+        "archives": [name for name in archives if name != found.name],
+        "form": form or _shown(found),
+        "problem": problem,
+    }
+    status = problem.status if problem is not None else HTTPStatus.OK
+    return render(request, "destination_edit.html", values, viewer, status=status)
+
+
+def _shown(found: CatalogDestination) -> dict[str, Any]:
+    """The edit form's values: what the entry gives (empty for a default)."""
+    given = found.settings.model_dump(mode="json", exclude_unset=True)
+    inner = given.get("telegram") or given.get("archive") or {}
+    form = {key: _text(value) for key, value in inner.items()}
+    for key in ("caption", "archive_to"):
+        form[key] = given.get(key) or ""
+    form["link"] = "on" if given.get("link") else ""
+    form["slideshow_audio"] = "" if given.get("slideshow_audio") is False else "on"
+    return form
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _archives(context: Context) -> list[str]:
+    return [d.name for d in actions.list_destinations(context.runtime) if d.kind == "archive"]
+
+
+def _missing(request: Request, viewer: Viewer, name: str) -> Response:
+    values = {
+        "title": "No such destination",
+        "message": f"There is no destination {name!r} in the catalog.",
+    }
+    return render(request, "missing.html", values, viewer, status=HTTPStatus.NOT_FOUND)
+
+
+@router.get("/destinations/{name}/edit")
+def edit_form(request: Request, context: Context, viewer: PageViewer, name: NameRef) -> Response:
+    found = destination_actions.find(context.runtime, name)
+    if found is None:
+        return _missing(request, viewer, name)
+    return _edit_page(request, viewer, found, _archives(context))
+
+
+@router.post("/destinations/{name}/edit")
+def edit_destination(
+    request: Request,
+    context: Context,
+    viewer: FormViewer,
+    name: NameRef,
+    chat_id: Short = "",
+    topic_id: Annotated[str, Form(max_length=20)] = "",
+    caption: Annotated[str, Form(max_length=4096)] = "",
+    link: Annotated[str, Form(max_length=10)] = "",
+    slideshow_audio: Annotated[str, Form(max_length=10)] = "",
+    oversize: Annotated[str, Form(max_length=20)] = "",
+    slideshow: Annotated[str, Form(max_length=20)] = "",
+    archive_to: Short = "",
+    path: Annotated[str, Form(max_length=2048)] = "",
+    url: Annotated[str, Form(max_length=2048)] = "",
+    keep_days: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    found = destination_actions.find(context.runtime, name)
+    if found is None:
+        return _missing(request, viewer, name)
+    form = {
+        "chat_id": chat_id,
+        "topic_id": topic_id,
+        "caption": caption,
+        "link": link,
+        "slideshow_audio": slideshow_audio,
+        "oversize": oversize,
+        "slideshow": slideshow,
+        "archive_to": archive_to,
+        "path": path,
+        "url": url,
+        "keep_days": keep_days,
+    }
+    try:
+        # Every key of the form, None for an empty one: the entry becomes what the form shows
+        # (its endpoint_url, which the form does not show, is kept).
+        changes = _archive(form) if found.settings.archive is not None else _chat(form)
+        view = _attempt(lambda: destination_actions.edit(context.runtime, name, changes))
+    except _RefusedError as refused:
+        return _edit_page(request, viewer, found, _archives(context), refused, form)
+    return _done("edited", view.name)
+
+
+@router.post("/destinations/{name}/remove")
+def remove(request: Request, context: Context, viewer: FormViewer, name: NameRef) -> Response:
+    try:
+        removed = _attempt(lambda: destination_actions.remove(context.runtime, name))
+    except _RefusedError as refused:
+        return _list(request, context, viewer, problem=refused)
+    return _done("removed", removed)
