@@ -49,6 +49,7 @@ class MetricFigures:
     failures: dict[str, int]  # error kind -> jobs that failed for good
     retry_after_seconds: float  # waits scheduled from Telegram's retry_after
     durations: dict[str, Durations]  # kind -> durations of its last attempts
+    stages: dict[str, tallies_sql.Histogram]  # stage -> its durations, all time
     bytes_downloaded: dict[str, int]  # site -> bytes
     bytes_uploaded: dict[str, int]  # destination -> bytes (to Telegram or an archive)
     polls: list[PollFigures]  # per source, in key order
@@ -63,6 +64,7 @@ def metric_figures(engine: Engine, bounds: Sequence[float]) -> MetricFigures:
             failures=_failures(conn),
             retry_after_seconds=_retry_after_seconds(conn),
             durations=_durations(conn, bounds),
+            stages=tallies_sql.stage_histograms(conn),
             bytes_downloaded=_totals(conn, tallies_sql.BYTES_DOWNLOADED),
             bytes_uploaded=_totals(conn, tallies_sql.BYTES_UPLOADED),
             polls=_polls(conn),

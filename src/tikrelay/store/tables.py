@@ -238,6 +238,19 @@ tallies = Table(
     Column("last_at", UtcDateTime, nullable=False),
 )
 
+# Stage durations per UTC day as histogram buckets, kept up as each STAGE_FINISHED event is
+# written: ``bound`` is the smallest bucket bound (``tallies_sql.DURATION_BUCKETS``) the stage's
+# seconds are within, or +Inf.
+stage_seconds = Table(
+    "stage_seconds",
+    metadata,
+    Column("stage", String(40), primary_key=True),
+    Column("bound", String(16), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
 # Written before each message (or album) is sent and completed when Telegram confirms it, so a
 # crash in between is recognised and reconciled on the next attempt instead of re-sent.
 send_intents = Table(

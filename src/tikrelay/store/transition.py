@@ -6,7 +6,7 @@ event inserted in the same transaction. Nothing else in the code base writes ``j
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from tikrelay.domain.jobs import (
     JobStatus,
     is_allowed,
 )
+from tikrelay.store import tallies_sql
 from tikrelay.store.tables import UtcDateTime, job_events, jobs
 
 log = structlog.get_logger("tikrelay.jobs")
@@ -84,7 +85,18 @@ def add_events(
             for job_id, type_, data in events
         ],
     )
+    tallies_sql.add_stages(conn, _stages(events), now)
     _log_events(events)
+
+
+def _stages(events: Iterable[tuple[int, str, EventData]]) -> Iterator[tuple[str, float]]:
+    """(stage, seconds) of each STAGE_FINISHED event."""
+    for _, type_, data in events:
+        if type_ != JobEvent.STAGE_FINISHED:
+            continue
+        stage, seconds = data.get("stage"), data.get("seconds")
+        if isinstance(stage, str) and isinstance(seconds, int | float):
+            yield stage, max(0.0, float(seconds))
 
 
 def _log_events(events: Iterable[tuple[int, str, EventData]]) -> None:

@@ -22,13 +22,10 @@ from sqlalchemy import Engine
 
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.store.metrics_sql import MetricFigures, metric_figures
+from tikrelay.store.tallies_sql import DURATION_BUCKETS
 from tikrelay.web.auth import require_auth
 from tikrelay.web.context import WebContext, web_context
 from tikrelay.web.models import Problem
-
-#: Bucket bounds of ``tikrelay_job_duration_seconds``: a poll takes about a second, a delivery
-#: of a large video minutes.
-DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
 
 def ytdlp_version() -> str:
@@ -72,6 +69,7 @@ class DatabaseCollector:
             value=figures.retry_after_seconds,
         )
         yield _durations(figures)
+        yield _stages(figures)
         yield from _bytes(figures)
         yield from _polls(figures, time.time())
         yield InfoMetricFamily(
@@ -148,6 +146,21 @@ def _durations(figures: MetricFigures) -> HistogramMetricFamily:
     return histogram
 
 
+def _stages(figures: MetricFigures) -> HistogramMetricFamily:
+    histogram = HistogramMetricFamily(
+        "tikrelay_stage_duration_seconds",
+        "Time of each finished stage of a job (FEED_FETCH, DOWNLOAD, TELEGRAM_SEND, ...).",
+        labels=["stage"],
+    )
+    for stage, found in sorted(figures.stages.items()):
+        buckets = [
+            (str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, found.within, strict=True)
+        ]
+        buckets.append(("+Inf", float(found.count)))
+        histogram.add_metric([stage], buckets, found.total)
+    return histogram
+
+
 def metrics_registry(engine: Engine) -> CollectorRegistry:
     """A registry of this app's own (the process-wide one holds nothing of ours)."""
     registry = CollectorRegistry(auto_describe=False)
@@ -168,6 +181,6 @@ router = APIRouter(
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
 def metrics(context: Annotated[WebContext, Depends(web_context)]) -> Response:
-    """Queue depth, deliveries, failures, Telegram's waits, job durations, bytes moved and
-    each source's last poll, in Prometheus's text format, read from the database now."""
+    """Queue depth, deliveries, failures, Telegram's waits, job and stage durations, bytes
+    moved and each source's last poll, in Prometheus's text format, read from the database now."""
     return Response(generate_latest(context.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from tests.support.relayed import Relayed
 from tests.support.web import AUTH, TOKEN
 from tikrelay.config import load_settings
 from tikrelay.runtime import actions
 from tikrelay.runtime.app import Runtime
+from tikrelay.store.tables import job_events
 from tikrelay.web.app import create_app
 
 
@@ -64,6 +67,18 @@ async def test_bytes_moved_and_polls_after_a_run(relayed: Relayed) -> None:
     ]
     assert found["tikrelay_uploaded_bytes_total", "clips"] == sum(received) > 0
     assert found["tikrelay_deliveries_total", "clips"] == 4
+    # Stage durations: one count per STAGE_FINISHED event of the timelines, their seconds summed.
+    stages: dict[str, list[float]] = {}
+    with Runtime.open(load_settings(relayed.config), reposter=False) as runtime:
+        query = select(job_events.c.data).where(job_events.c.type == "STAGE_FINISHED")
+        with runtime.queue.engine.connect() as conn:
+            for data in conn.execute(query).scalars():
+                stages.setdefault(data["stage"], []).append(data["seconds"])
+    assert {"FEED_FETCH", "DOWNLOAD", "TELEGRAM_SEND"} <= set(stages)
+    assert found["tikrelay_stage_duration_seconds_count", "FEED_FETCH"] == 2  # two polls
+    for stage, seconds in stages.items():
+        assert found["tikrelay_stage_duration_seconds_count", stage] == len(seconds)
+        assert found["tikrelay_stage_duration_seconds_sum", stage] == pytest.approx(sum(seconds))
     for source in ("tiktok:@alice", "tiktok:@bob"):
         assert 0 < found["tikrelay_poll_duration_seconds", source] < time.time() - started
         assert 0 <= found["tikrelay_poll_age_seconds", source] < time.time() - started + 1

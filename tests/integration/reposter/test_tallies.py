@@ -16,10 +16,12 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.engine import make_url
 
 from tests.support.jobs_db import BACKENDS, temporary_database
-from tikrelay.store import migrate, tallies_sql
+from tikrelay.domain.jobs import JobEvent
+from tikrelay.store import JobQueue, NewJob, migrate, tallies_sql
 from tikrelay.store import relay as sql
 from tikrelay.store.engine import create_db_engine
-from tikrelay.store.tables import deliveries, source_posts, sources
+from tikrelay.store.tables import deliveries, job_events, jobs, source_posts, sources
+from tikrelay.store.transition import add_events
 from tikrelay.store.web_sql import stats
 
 NOW = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
@@ -106,6 +108,46 @@ def test_totals_follow_listings_and_deliveries(backend: str, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_finished_stages_fill_the_histogram_as_their_events_are_written(
+    backend: str, tmp_path: Path
+) -> None:
+    with temporary_database(backend, tmp_path) as url:
+        engine = create_db_engine(make_url(url))
+        try:
+            migrate.upgrade(engine)
+            queue = JobQueue(engine)
+            one, two, three = (
+                queue.enqueue(NewJob(kind="k", payload={}, max_attempts=1, run_at=NOW)).job.id
+                for _ in range(3)
+            )
+            with engine.begin() as conn:
+                add_events(
+                    conn,
+                    [
+                        (one, JobEvent.STAGE_STARTED, {"stage": "DOWNLOAD"}),
+                        (one, JobEvent.STAGE_FINISHED, {"stage": "DOWNLOAD", "seconds": 0.5}),
+                        (two, JobEvent.STAGE_FINISHED, {"stage": "DOWNLOAD", "seconds": 0.6}),
+                        (two, JobEvent.STAGE_FINISHED, {"stage": "TELEGRAM_SEND", "seconds": 12}),
+                    ],
+                    NOW,
+                )
+            with engine.begin() as conn:
+                add_events(
+                    conn,
+                    [(three, JobEvent.STAGE_FINISHED, {"stage": "DOWNLOAD", "seconds": 0.1})],
+                    NOW,
+                )
+                found = tallies_sql.stage_histograms(conn)
+        finally:
+            engine.dispose()
+    assert found["DOWNLOAD"].count == 3
+    assert found["DOWNLOAD"].total == pytest.approx(1.2)
+    assert found["DOWNLOAD"].within[:4] == [1, 2, 3, 3]  # within 0.25, 0.5, 1 and 2.5 s
+    assert found["TELEGRAM_SEND"].within[5:7] == [0, 1]  # over 10 s, within 30
+    assert found["TELEGRAM_SEND"].count == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_two_writers_adding_to_one_tally_both_count(backend: str, tmp_path: Path) -> None:
     """Two transactions delivering to the same destination on the same day, each committing
     after the other started: the upsert counts both (no lost update, no conflict error)."""
@@ -184,12 +226,42 @@ def test_the_migration_fills_the_totals_from_the_history(backend: str, tmp_path:
                         )
                     ],
                 )
+                job = conn.execute(
+                    insert(jobs).returning(jobs.c.id),
+                    {
+                        "kind": "deliver",
+                        "payload": {},
+                        "status": "COMPLETED",
+                        "max_attempts": 1,
+                        "run_at": NOW,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    },
+                ).scalar_one()
+                conn.execute(
+                    insert(job_events),
+                    [
+                        {"job_id": job, "type": "STAGE_FINISHED", "data": data, "at": NOW}
+                        for data in (
+                            {"stage": "DOWNLOAD", "seconds": 0.2},
+                            {"stage": "DOWNLOAD", "seconds": 3.0},
+                            {"stage": "DOWNLOAD", "seconds": 4000.0},
+                            {"stage": "FEED_FETCH", "seconds": 0.25},
+                            {"stage": "FEED_FETCH"},  # no time: not counted
+                        )
+                    ],
+                )
             migrate.upgrade(engine)
             with engine.connect() as conn:
+                histograms = tallies_sql.stage_histograms(conn)
                 assert kept(conn) == recount(conn)
                 assert kept(conn)["sources"]["tiktok:@a"] == (2, 3)
                 assert kept(conn)["sources"]["tiktok:@quiet"] == (0, 0)
                 mirror = tallies_sql.totals(conn, tallies_sql.DELIVERED)[1]
+            download = histograms["DOWNLOAD"]
+            assert (download.count, download.total) == (3, pytest.approx(4003.2))
+            assert download.within == [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]  # 4,000 s: +Inf only
+            assert histograms["FEED_FETCH"].within[0] == histograms["FEED_FETCH"].count == 1
             assert (mirror.label, mirror.value) == ("mirror", 1)
             assert mirror.last_at == NOW + timedelta(minutes=5)
         finally:

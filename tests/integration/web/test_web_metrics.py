@@ -14,8 +14,8 @@ from tests.support.web import AUTH, TOKEN
 from tests.support.web.kinds import RETRY_AFTER, drain
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.runtime.app import Runtime
+from tikrelay.store.tallies_sql import DURATION_BUCKETS
 from tikrelay.web.app import create_app
-from tikrelay.web.metrics import DURATION_BUCKETS
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -64,6 +64,7 @@ async def test_the_figures_of_jobs_run_by_the_worker(runtime: Runtime) -> None:
         "tikrelay_failures": "counter",
         "tikrelay_telegram_retry_after_seconds": "counter",
         "tikrelay_job_duration_seconds": "histogram",
+        "tikrelay_stage_duration_seconds": "histogram",
         "tikrelay_downloaded_bytes": "counter",
         "tikrelay_uploaded_bytes": "counter",
         "tikrelay_poll_duration_seconds": "gauge",
