@@ -11,6 +11,7 @@ from tikrelay.cli.cleanup import cleanup
 from tikrelay.cli.doctor import doctor
 from tikrelay.cli.init import init
 from tikrelay.cli.jobs import db_app, jobs_app
+from tikrelay.cli.posts import posts
 from tikrelay.cli.run import run
 from tikrelay.cli.sandbox import sandbox
 from tikrelay.cli.serve import serve
@@ -36,6 +37,7 @@ app.command("worker")(worker)
 app.command("sandbox")(sandbox)
 app.command("doctor")(doctor)
 app.command("cleanup")(cleanup)
+app.command("posts")(posts)
 app.command("bot")(bot)
 app.command("web")(web)
 

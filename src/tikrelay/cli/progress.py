@@ -33,6 +33,9 @@ class PlainProgress(Progress):
         noun = "message" if messages == 1 else "messages"
         typer.echo(f"delivered {post} → {destination} ({messages} {noun})")
 
+    def filtered(self, post: str, destination: str, reason: str) -> None:
+        typer.echo(f"filtered {post} → {destination}: {reason}")
+
     def failed(self, what: str, reason: str, *, retry: bool) -> None:
         typer.echo(f"{'retry later' if retry else 'failed'}: {what}: {reason}")
 
@@ -80,6 +83,11 @@ class LiveProgress(Progress):
         self._drop(post, destination)
         self._bar.advance(self._total)
         self._bar.console.log(f"delivered {post} → {destination} ({messages} messages)")
+
+    def filtered(self, post: str, destination: str, reason: str) -> None:
+        self._drop(post, destination)
+        self._bar.advance(self._total)
+        self._bar.console.log(f"filtered {post} → {destination}: {reason}")
 
     def failed(self, what: str, reason: str, *, retry: bool) -> None:
         post, _, destination = what.partition(" → ")

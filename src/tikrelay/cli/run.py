@@ -55,11 +55,13 @@ def run(
 
 
 def report(summary: RunSummary) -> None:
-    """The closing summary: sources polled, deliveries, and every failure with its reason."""
+    """The closing summary: sources polled, deliveries, posts the filters kept out, and every
+    failure with its reason."""
     typer.echo(
         f"polled {summary.polled} of {summary.polled + len(summary.failed_sources)} sources: "
         f"{summary.new_posts} new deliveries, {summary.delivered} delivered, "
         f"{len(summary.failed)} failed or waiting"
+        + (f", {summary.filtered} filtered" if summary.filtered else "")
         + (f", {summary.left_out} older left out (backfill)" if summary.left_out else "")
     )
     for source in summary.failed_sources:

@@ -82,6 +82,16 @@ sources:
     # depth: 10                       # newest posts read per poll
     # backfill: 10                    # existing posts delivered on first sight (0: none)
     # every_minutes: 15               # poll interval of `tikrelay serve`
+    # filters:                        # only these posts are delivered (decided once, for good)
+    #   min_views: 1000               # at least this many views (inclusive)
+    #   min_likes: 100
+    #   max_age_days: 7               # created at most this many days ago
+    #   kinds: [video, slideshow]
+    #   min_duration: 5               # a video's length in seconds
+    #   max_duration: 180
+    #   min_height: 720               # a video's height in pixels
+    #   include: [cats, "#kitten"]    # at least one of these words or #hashtags
+    #   exclude: ["#ad", sponsored]   # none of these (whole words; case and accents ignored)
 
 jobs:
   worker_concurrency: 4               # jobs one process runs at a time

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tikrelay.config.logging import redact_text
+from tikrelay.domain.words import term_problem, words
 
 #: Generous ceilings: far above any sensible value, low enough that arithmetic on them (backoff,
 #: timedelta, byte counts, SQLite integers) cannot overflow.
@@ -444,6 +445,128 @@ class DestinationSettings(_Section):
         return self.telegram
 
 
+#: The kinds of post a creator's feed holds, as ``filters.kinds`` names them.
+FILTER_KINDS = ("video", "slideshow")
+#: Views and likes beyond any post's (the most watched TikTok has a few billion views).
+MAX_COUNT = 10**12
+MAX_TERM = 200
+
+
+def _check_kind(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a kind of post: write video or slideshow")
+    kind = value.strip().lower()
+    if kind == "audio":
+        raise ValueError(
+            "'audio' is not a kind a creator's feed holds: its posts are videos and slideshows "
+            "(a slideshow's sound comes with it; slideshow_audio: false on a destination leaves "
+            "it out)"
+        )
+    if kind not in FILTER_KINDS:
+        raise ValueError(f"{value!r} is not a kind of post: write video and/or slideshow")
+    return kind
+
+
+def _check_term(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # `exclude: [2024]` in YAML is a number
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a word: write a word, a few words or a #hashtag")
+    term = value.strip()
+    if len(term) > MAX_TERM:
+        raise ValueError(f"{term[:40]!r}… is longer than {MAX_TERM} characters")
+    problem = term_problem(term)
+    if problem is not None:
+        raise ValueError(problem)
+    return term
+
+
+def _listed(value: object) -> object:
+    # `kinds: video`, `exclude: "#ad"` and `include: 2024` mean a list of one.
+    single = isinstance(value, str | int) and not isinstance(value, bool)
+    return [value] if single else value
+
+
+#: A word or a #hashtag of ``include`` and ``exclude``.
+FilterTerm = Annotated[str, BeforeValidator(_check_term)]
+FilterTerms = Annotated[list[FilterTerm], BeforeValidator(_listed)]
+FilterKind = Annotated[Literal["video", "slideshow"], BeforeValidator(_check_kind)]
+
+
+class FilterSettings(_Section):
+    """Which of a source's posts are delivered; a post that fails one rule is not, for good.
+    A figure the source does not give passes its rule."""
+
+    min_views: Annotated[int, NotBool] | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="Only posts seen at least this many times."
+    )
+    min_likes: Annotated[int, NotBool] | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="Only posts liked at least this many times."
+    )
+    max_age_days: Annotated[float, NotBool] | None = Field(
+        default=None,
+        gt=0,
+        le=36500,
+        description="Only posts created at most this many days before their delivery job reads "
+        "them.",
+    )
+    kinds: Annotated[list[FilterKind] | None, BeforeValidator(_listed)] = Field(
+        default=None, description="Only these kinds of post: video, slideshow."
+    )
+    min_duration: Annotated[float, NotBool] | None = Field(
+        default=None, ge=0, le=DAY, description="Only videos at least this many seconds long."
+    )
+    max_duration: Annotated[float, NotBool] | None = Field(
+        default=None, gt=0, le=DAY, description="Only videos at most this many seconds long."
+    )
+    min_height: Annotated[int, NotBool] | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Only videos at least this many pixels high.",
+    )
+    include: FilterTerms = Field(
+        default_factory=list,
+        description="Only posts whose text or hashtags have at least one of these words or "
+        "#hashtags (whole words, case and accents ignored).",
+    )
+    exclude: FilterTerms = Field(
+        default_factory=list,
+        description="No post whose text or hashtags have any of these words or #hashtags (whole "
+        "words, case and accents ignored).",
+    )
+
+    @field_validator("kinds")
+    @classmethod
+    def _some_kind(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "an empty list lets no post through: list video and/or slideshow, or remove "
+                "kinds to take every kind"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FilterSettings:
+        low, high = self.min_duration, self.max_duration
+        if low is not None and high is not None and low > high:
+            raise ValueError(
+                f"min_duration {low:g} is more than max_duration {high:g}: no video could pass; "
+                "lower min_duration or raise max_duration"
+            )
+        both = {_same_term(t) for t in self.include} & {_same_term(t) for t in self.exclude}
+        if both:
+            raise ValueError(
+                f"{sorted(both)[0]!r} is in both include and exclude: keep it in one of them"
+            )
+        return self
+
+
+def _same_term(term: str) -> str:
+    """``term`` as it matches: ``#Café`` and ``#cafe`` are one term, ``cafe`` another."""
+    return ("#" if term.startswith("#") else "") + " ".join(words(term))
+
+
 class SourceSettings(_Section):
     tiktok: str = Field(description="A TikTok creator: @username or the profile URL.")
     to: list[str] = Field(min_length=1, description="Names of destinations that get its posts.")
@@ -462,6 +585,11 @@ class SourceSettings(_Section):
         gt=0,
         le=WEEK / MINUTE,
         description="How often `tikrelay serve` polls it (with jitter).",
+    )
+    filters: FilterSettings | None = Field(
+        default=None,
+        description="Which of its posts are delivered: views, likes, age, kind, duration, "
+        "height, words; default: every post.",
     )
 
 

@@ -28,6 +28,7 @@ class ReposterEvent(StrEnum):
     POSTS_CHOSEN = "POSTS_CHOSEN"  # poll: listed, new, queued, left out by backfill
     POST = "POST"  # deliver: the post's kind and number of images
     ALREADY_DELIVERED = "ALREADY_DELIVERED"  # deliver: recorded before, nothing sent
+    POST_FILTERED = "POST_FILTERED"  # deliver, archive: the source's filters keep it out, why
     VIDEO_PREPARED = "VIDEO_PREPARED"  # deliver: remuxed or re-encoded for Telegram, and why
     VIDEO_WITHOUT_SOUND = "VIDEO_WITHOUT_SOUND"  # deliver: sent all the same
     RECONCILED = "RECONCILED"  # deliver: what of an unconfirmed send was found in the chat

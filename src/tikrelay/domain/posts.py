@@ -44,7 +44,10 @@ class Post:
     likes: int | None = None
     sound: Sound | None = None
     images: tuple[str, ...] = field(default=(), repr=False)
-    heights: tuple[int, ...] = ()  # the video heights a site offers, highest first (not TikTok)
+    # A video's heights in pixels, highest first: those a site offers (the bot's quality
+    # buttons), or the one a TikTok post page states.
+    heights: tuple[int, ...] = ()
+    duration: float | None = None  # a video's length in seconds, as the source states it
 
     @property
     def key(self) -> str:

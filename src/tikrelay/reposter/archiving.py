@@ -6,7 +6,8 @@ It reads the post and takes its media from the shared media cache (downloaded on
 destination), then writes each file atomically, ``metadata.json`` last: a folder with
 ``metadata.json`` is complete, and a post found so is never written again. Sends never wait on
 storage: archiving is a job of its own, queued by the poll (``to: [vault]``) or by a delivery to
-a chat whose destination has ``archive_to``.
+a chat whose destination has ``archive_to``. A post the source's filters keep out stops after
+METADATA_FETCH (``reposter.screening``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.media_cache import Downloaded, MediaCache
 from tikrelay.reposter.model import DeliverPayload, Routes
 from tikrelay.reposter.progress import Progress
+from tikrelay.reposter.screening import Screen
 from tikrelay.sources.refs import SITE
 from tikrelay.store import JobQueue
 from tikrelay.store import relay as sql
@@ -138,6 +140,7 @@ class Archiver:
         self.clients = clients
         self.media = media
         self.progress = progress
+        self.screen = Screen(routes, progress)
         self._stores: dict[str, ArchiveStore] = {}
 
     def store(self, name: str) -> ArchiveStore:
@@ -168,11 +171,15 @@ class Archiver:
         if await ledger.run(sql.delivered_ids, payload.post, name) is not None:
             await ledger.event(ReposterEvent.ALREADY_ARCHIVED, recorded=True)
             return
+        if await self.screen.kept_out_before(ledger, payload, name):
+            return
         store = await asyncio.to_thread(self.store, name)
         opened = self.clients.post_session(payload, attempt=ctx.attempt - 1)
         async with opened as session:
             async with self._stage(ctx, payload, Stage.METADATA_FETCH):
                 post = await asyncio.to_thread(session.post)
+            if await self.screen.keeps_out(ledger, payload, name, post):
+                return
             async with self._stage(ctx, payload, Stage.CAPABILITY_CHECK):
                 folder = archive_folder(post)
                 if await asyncio.to_thread(store.exists, f"{folder}/{METADATA}"):

@@ -1,5 +1,6 @@
 """One post to one destination: METADATA_FETCH, CAPABILITY_CHECK, DOWNLOAD, POSTPROCESS,
 OUTPUT_VALIDATE, TELEGRAM_SEND, then the Delivery row in the transaction that completes the job.
+A post the source's filters keep out stops after METADATA_FETCH (``reposter.screening``).
 
 The media of a post are downloaded once into the shared media cache (a file lock makes parallel
 jobs for other destinations wait and reuse them). Sending goes part by part (a video; albums of
@@ -44,6 +45,7 @@ from tikrelay.reposter.model import (
 )
 from tikrelay.reposter.parts import ALBUM_SIZE, AlbumPart, AudioPart, Part, VideoPart
 from tikrelay.reposter.progress import Progress
+from tikrelay.reposter.screening import Screen
 from tikrelay.reposter.sending import send_parts
 from tikrelay.reposter.turns import Chats
 from tikrelay.store import files_sql
@@ -79,6 +81,7 @@ class Deliverer:
         self.media = media
         self.chats = chats
         self.progress = progress
+        self.screen = Screen(routes, progress)
         self.max_bytes = upload_limit(settings)
 
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
@@ -135,6 +138,8 @@ class Deliverer:
         if done is not None:
             await ledger.event(ReposterEvent.ALREADY_DELIVERED, message_ids=done)
             return done
+        if await self.screen.kept_out_before(ledger, payload, route.name):
+            return []
         sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
         if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
@@ -143,11 +148,9 @@ class Deliverer:
         profile = file_profile(route.settings, self.max_bytes)
         if route.documents:  # a document's file id is not a video's
             profile += ":document"
-        parts = await self._sent_before(ledger, payload, route.settings, profile)
-        if parts is None:
-            attempt = ctx.attempt - 1
-            async with self.clients.post_session(payload, attempt=attempt) as opened:
-                parts = await self._prepare(ledger, payload, opened, route)
+        parts = await self._parts(ledger, payload, route, profile)
+        if parts is None:  # the source's filters keep it out
+            return []
         by_id = any(part.ids for part in parts)
         async with (
             self._stage(ledger, payload, Stage.TELEGRAM_SEND),
@@ -203,20 +206,40 @@ class Deliverer:
         ledger.on_complete(queue_archive)
         await ledger.event(ReposterEvent.ARCHIVE_QUEUED, destination=archive)
 
+    async def _parts(
+        self, ledger: Ledger, payload: DeliverPayload, route: Route, profile: str
+    ) -> list[Part] | None:
+        """What the post is sent as: by file ids when it went this way before, else read,
+        downloaded and prepared; None when the source's filters keep it from ``route`` (decided
+        on what its page says, before anything is downloaded)."""
+        reused = await self._sent_before(ledger, payload, route.settings, profile)
+        if reused is not None:
+            post, parts = reused
+            if await self.screen.keeps_out(ledger, payload, route.name, post):
+                return None
+            await ledger.event(ReposterEvent.FILE_IDS_REUSED, parts=len(parts))
+            return parts
+        async with self.clients.post_session(payload, attempt=ledger.ctx.attempt - 1) as opened:
+            async with self._stage(ledger, payload, Stage.METADATA_FETCH):
+                post = await asyncio.to_thread(opened.post)
+                await ledger.run(sql.save_post, _post_row(post, ledger.now()))
+            if await self.screen.keeps_out(ledger, payload, route.name, post):
+                return None
+            return await self._prepare(ledger, payload, opened, route, post)
+
     async def _sent_before(
         self, ledger: Ledger, payload: DeliverPayload, dest: DestinationSettings, profile: str
-    ) -> list[Part] | None:
-        """The post's parts by Telegram's file ids, when it was sent whole this way before (to
-        any chat): nothing is read from TikTok, downloaded or uploaded. None otherwise."""
+    ) -> tuple[Post, list[Part]] | None:
+        """The post as its page said when last read, and its parts by Telegram's file ids, when
+        it was sent whole this way before (to any chat): nothing is read from TikTok,
+        downloaded or uploaded. None otherwise."""
         known = await ledger.run(files_sql.known_parts, payload.post, profile)
         data = await ledger.run(sql.post_data, payload.post) if known else None
         post = stored_post(data) if data else None
         if post is None:
             return None
         caption = render_caption(post, dest.caption, link=dest.link)
-        parts = parts_by_id(post, known, caption)
-        await ledger.event(ReposterEvent.FILE_IDS_REUSED, parts=len(parts))
-        return parts
+        return post, parts_by_id(post, known, caption)
 
     async def _forget_file_ids(
         self, ledger: Ledger, payload: DeliverPayload, profile: str, exc: TikrelayError
@@ -256,11 +279,9 @@ class Deliverer:
         payload: DeliverPayload,
         session: MediaSession,
         route: Route,
+        post: Post,
     ) -> list[Part]:
         dest = route.settings
-        async with self._stage(ledger, payload, Stage.METADATA_FETCH):
-            post = await asyncio.to_thread(session.post)
-            await ledger.run(sql.save_post, _post_row(post, ledger.now()))
         async with self._stage(ledger, payload, Stage.CAPABILITY_CHECK):
             if post.kind is PostKind.VIDEO:
                 skip = dest.chat.oversize == "skip"

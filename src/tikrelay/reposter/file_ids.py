@@ -85,6 +85,7 @@ def stored_post(data: dict[str, Any]) -> Post | None:
             sound=Sound(**sound) if isinstance(sound, dict) else None,
             images=tuple(data.get("images") or ()),
             heights=tuple(data.get("heights") or ()),
+            duration=data.get("duration"),
         )
     except (KeyError, TypeError, ValueError):
         return None

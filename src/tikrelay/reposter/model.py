@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from tikrelay.config.settings import (
     DestinationSettings,
+    FilterSettings,
     Settings,
     SourceSettings,
     TelegramDestination,
@@ -101,6 +102,7 @@ class WatchedSource:
 def watched_sources(settings: Settings) -> list[WatchedSource]:
     """The configured sources, keyed; a bad creator reference names its key."""
     found: dict[str, WatchedSource] = {}
+    places: dict[str, int] = {}
     for index, source in enumerate(settings.sources):
         try:
             username = parse_creator(source.tiktok)
@@ -108,9 +110,17 @@ def watched_sources(settings: Settings) -> list[WatchedSource]:
             raise ValueError(f"sources.{index}.tiktok: {exc}") from None
         key = f"{SITE}:@{username.lower()}"
         if key in found:  # the same creator twice: one source routing to every destination
+            if source.filters != found[key].settings.filters:
+                raise ValueError(
+                    f"sources.{index}.filters: @{username} is watched by sources."
+                    f"{places[key]} too, with other filters; one creator is one source, whose "
+                    "filters hold for all its destinations: give both entries the same "
+                    "filters, or join them into one"
+                )
             merged = sorted({*found[key].settings.to, *source.to})
             source = source.model_copy(update={"to": merged})
         found[key] = WatchedSource(key, username, source)
+        places.setdefault(key, index)
     return list(found.values())
 
 
@@ -171,6 +181,16 @@ class Routes:
         if found is None:
             raise InvalidJobError(f"source {key!r} is no longer watched (or is paused)")
         return found
+
+    def filters_for(self, source: str, destination: str) -> FilterSettings | None:
+        """The filters a post of ``source`` passes to go to ``destination``: the source's, for
+        the destinations of its ``to``. None for anything else: a post a person asked for, an
+        archive reached through ``archive_to`` (it takes what its chat got), a source no longer
+        watched."""
+        watched = self.sources.get(source)
+        if watched is None or destination not in watched.settings.to:
+            return None
+        return watched.settings.filters
 
     def chat_of(self, name: str) -> str | None:
         """The chat a destination posts to, if it still exists."""

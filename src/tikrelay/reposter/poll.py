@@ -24,6 +24,7 @@ from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import POLL, DeliverPayload, PollPayload, Routes, job_for
 from tikrelay.reposter.progress import Progress
 from tikrelay.sources.refs import SITE
+from tikrelay.store import filtered_sql
 from tikrelay.store import relay as sql
 from tikrelay.store.transition import add_events
 
@@ -95,6 +96,8 @@ class Poller:
                 for name in watched.settings.to:
                     if sql.delivered_ids(conn, key, name) is not None:
                         continue
+                    if filtered_sql.filtered_reason(conn, key, name) is not None:
+                        continue  # kept out there by the filters before: for good
                     job = DeliverPayload(
                         post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
                     )

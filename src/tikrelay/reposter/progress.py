@@ -22,6 +22,9 @@ class Progress:
     def delivered(self, post: str, destination: str, messages: int) -> None:
         """Telegram confirmed every message of a post at a destination."""
 
+    def filtered(self, post: str, destination: str, reason: str) -> None:
+        """The source's filters keep a post from a destination, for ``reason``."""
+
     def failed(self, what: str, reason: str, *, retry: bool) -> None:
         """A poll or a delivery failed (``retry``: it will be tried again)."""
 
@@ -54,6 +57,9 @@ class Listeners(Progress):
 
     def delivered(self, post: str, destination: str, messages: int) -> None:
         self._tell("delivered", post, destination, messages)
+
+    def filtered(self, post: str, destination: str, reason: str) -> None:
+        self._tell("filtered", post, destination, reason)
 
     def failed(self, what: str, reason: str, *, retry: bool) -> None:
         self._tell("failed", what, reason, retry=retry)

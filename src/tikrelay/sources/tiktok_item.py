@@ -17,6 +17,8 @@ post fails once with a reason instead of a traceback retried five times.
 | ``music.duration`` | tolerated: not a non-negative finite number → unknown |
 | ``imagePost`` | error unless an object with a list of images, each with a non-empty list of URLs |
 | ``textExtra`` | tolerated: entries without a hashtag name are skipped |
+| ``video.duration`` | tolerated: not a positive finite number → unknown |
+| ``video.height`` | tolerated: not a positive whole number → unknown |
 | feed entry ``id`` | tolerated: an entry without a numeric id is skipped (and logged) |
 | feed entry ``timestamp`` | tolerated: not a number → unknown |
 """
@@ -76,6 +78,10 @@ def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
         raise malformed(post_id, "author", author, "an object")
     text = _text(item.get("desc"), post_id, "desc") or ""
     images = slide_urls(item, post_id)
+    video = item.get("video")
+    # A slideshow's page describes a video too, with no length or a made-up one: only a video
+    # post has a duration and a height.
+    height = None if images else count(_get(video, "height"))
     return Post(
         site=SITE,
         id=post_id,
@@ -90,6 +96,8 @@ def post_from_item(item: dict[str, Any], url: str, post_id: str) -> Post:
         likes=count(_get(item.get("stats"), "diggCount")),
         sound=_sound(item.get("music")),
         images=tuple(urls[0] for urls in images),
+        heights=(height,) if height else (),
+        duration=None if images else _seconds(_get(video, "duration")),
     )
 
 
@@ -191,18 +199,21 @@ def _hashtags(extra: object, text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tags))
 
 
+def _seconds(value: object) -> float | None:
+    """A length in seconds, or None when TikTok sent none or something that is not one (0
+    included: TikTok sends it for what it did not measure)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
 def _sound(music: object) -> Sound | None:
     if not isinstance(music, dict) or not music:
         return None
-    duration = music.get("duration")
-    seconds = (
-        float(duration)
-        if isinstance(duration, int | float) and not isinstance(duration, bool)
-        else None
-    )
     return Sound(
         title=_loose_text(music.get("title")),
         author=_loose_text(music.get("authorName")),
         url=_loose_text(music.get("playUrl")),
-        duration=seconds if seconds and math.isfinite(seconds) and seconds > 0 else None,
+        duration=_seconds(music.get("duration")),
     )

@@ -15,6 +15,7 @@ each name must resolve to public addresses.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -192,6 +193,7 @@ class LinkSession:
             likes=_count(info.get("like_count")),
             sound=sound,
             heights=tuple(self.heights()) if kind is PostKind.VIDEO else (),
+            duration=_duration(duration) if kind is PostKind.VIDEO else None,
         )
 
     def heights(self) -> list[int]:
@@ -286,3 +288,10 @@ def _text(value: object) -> str | None:
 
 def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _duration(value: object) -> float | None:
+    """yt-dlp's ``duration`` in seconds, or None when the site gives none (or nonsense)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None

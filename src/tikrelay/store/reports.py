@@ -1,5 +1,5 @@
 """The reads that every face shares: what a run did, for the command line's summary (and the
-bot's /status and the web's dashboard)."""
+bot's /status and the web's dashboard), and the posts with where each went or why not."""
 
 from __future__ import annotations
 
@@ -8,11 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.jobs import ACTIVE_STATUSES, Job, JobStatus
-from tikrelay.store.tables import bot_requests, bot_updates, deliveries, job_events, jobs, workers
+from tikrelay.store.tables import (
+    bot_requests,
+    bot_updates,
+    deliveries,
+    filtered_posts,
+    job_events,
+    jobs,
+    posts,
+    source_posts,
+    sources,
+    workers,
+)
 from tikrelay.store.transition import row_to_job
 
 
@@ -38,6 +49,7 @@ class RunSummary:
     new_posts: int = 0
     left_out: int = 0  # older posts not delivered on purpose (``backfill`` on a first poll)
     delivered: int = 0
+    filtered: int = 0  # posts the sources' filters kept from a destination
     failed: list[FailedPost] = field(default_factory=list)
     failed_sources: list[FailedSource] = field(default_factory=list)
 
@@ -65,6 +77,11 @@ def run_summary(
         ).all()
         summary.delivered = conn.execute(
             select(func.count()).select_from(deliveries).where(deliveries.c.delivered_at >= started)
+        ).scalar_one()
+        summary.filtered = conn.execute(
+            select(func.count())
+            .select_from(filtered_posts)
+            .where(filtered_posts.c.decided_at >= started)
         ).scalar_one()
         chosen = conn.execute(
             select(job_events.c.data)
@@ -207,3 +224,75 @@ def live_workers(engine: Engine, since: datetime) -> int:
     query = select(func.count()).select_from(workers).where(workers.c.heartbeat_at >= since)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+@dataclass(frozen=True)
+class PostLine:
+    """A post as ``tikrelay posts`` lists it: where it went, and where the filters kept it out."""
+
+    key: str
+    author: str | None
+    kind: str | None
+    at: datetime  # created; else first read; else (its page never stored) when it was filtered
+    delivered: list[str]  # destinations, in the order it reached them
+    filtered: dict[str, str]  # destination → why the source's filters kept it out
+
+
+def post_lines(
+    engine: Engine, *, filtered: bool = False, source: str | None = None, limit: int = 50
+) -> list[PostLine]:
+    """Up to ``limit`` posts, newest first: the posts whose page was read (``filtered``: the
+    posts the filters kept from a destination, most recently decided first), only those of
+    ``source`` (its key) when given."""
+    with engine.connect() as conn:
+        keys = list(conn.execute(_post_keys(filtered, source).limit(limit)).scalars())
+        read = {row.key: row for row in conn.execute(select(posts).where(posts.c.key.in_(keys)))}
+        went: dict[str, list[str]] = {}
+        for key, destination in conn.execute(
+            select(deliveries.c.post_key, deliveries.c.destination)
+            .where(deliveries.c.post_key.in_(keys))
+            .order_by(deliveries.c.id)
+        ):
+            went.setdefault(key, []).append(destination)
+        kept: dict[str, dict[str, str]] = {}
+        decided: dict[str, datetime] = {}
+        for row in conn.execute(
+            select(filtered_posts)
+            .where(filtered_posts.c.post_key.in_(keys))
+            .order_by(filtered_posts.c.decided_at)
+        ):
+            kept.setdefault(row.post_key, {})[row.destination] = row.reason
+            decided.setdefault(row.post_key, row.decided_at)
+    lines = []
+    for key in keys:
+        post = read.get(key)
+        lines.append(
+            PostLine(
+                key=key,
+                author=post.author if post is not None else None,
+                kind=post.kind if post is not None else None,
+                at=(post.created_at or post.first_seen_at) if post is not None else decided[key],
+                delivered=went.get(key, []),
+                filtered=kept.get(key, {}),
+            )
+        )
+    return lines
+
+
+def _post_keys(filtered: bool, source: str | None) -> Select[str]:
+    """The keys ``post_lines`` shows, in its order."""
+    if filtered:
+        newest = func.max(filtered_posts.c.decided_at)
+        query = select(filtered_posts.c.post_key).group_by(filtered_posts.c.post_key)
+        if source is not None:
+            query = query.where(filtered_posts.c.source == source)
+        return query.order_by(newest.desc(), filtered_posts.c.post_key.desc())
+    query = select(posts.c.key).order_by(posts.c.first_seen_at.desc(), posts.c.key.desc())
+    if source is None:
+        return query
+    listed = (
+        select(source_posts.c.post_key)
+        .join(sources, sources.c.id == source_posts.c.source_id)
+        .where(sources.c.key == source)
+    )
+    return query.where(posts.c.key.in_(listed))

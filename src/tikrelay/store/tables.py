@@ -224,6 +224,21 @@ deliveries = Table(
     Index("ix_deliveries_delivered_at", "delivered_at"),
 )
 
+# A post a source's filters kept from a destination, with the rules it failed: decided once and
+# for good (filters changed later do not send it), written in the transaction that completes
+# its job, so that no later job takes it there.
+filtered_posts = Table(
+    "filtered_posts",
+    metadata,
+    Column("post_key", String(300), primary_key=True),
+    Column("destination", String(200), primary_key=True),
+    Column("source", String(300), nullable=False),  # the source's key, e.g. tiktok:@alice
+    Column("reason", Text, nullable=False),
+    Column("job_id", Id),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Index("ix_filtered_posts_decided_at", "decided_at"),
+)
+
 # Totals per UTC day, kept up in the transaction that does what they count: the dashboard's
 # charts and the metrics read a few rows instead of counting the whole history.
 # name: delivered (label: destination), bytes_downloaded (label: site), bytes_uploaded
