@@ -164,7 +164,8 @@ class TikTokClient:
             options = base_options(
                 self.network, ca_folder=self.paths.root, proxy=proxy, cookie_jar=jar
             )
-            ydl = GuardedYoutubeDL(options, site=SITE)
+            # The feed extractor only: a feed read calls it directly, never picks one by URL.
+            ydl = GuardedYoutubeDL(options, site=SITE, extractors=False)
             ydl.add_info_extractor(FeedListingIE())
         ydl.proxy_failures.clear()
         try:
