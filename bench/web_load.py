@@ -9,8 +9,9 @@ sources and 2 destinations in the catalog. It is then filled by bulk inserts thr
 Core into the real tables: ``--posts`` posts first seen over the last year, each listed by one
 source and delivered to one or two destinations; jobs (one deliver job per delivery, a poll
 job for the rest; 2 % FAILED with an error kind, a few waiting) with eight timeline rows each
-until ``--events`` rows, written by one INSERT ... SELECT. Both databases are then analyzed, as
-autovacuum or ``PRAGMA optimize`` would.
+until ``--events`` rows, written by one INSERT ... SELECT; the totals the program keeps up as it
+goes (``tallies``, each source's ``listed`` and ``delivered``) are written for that history. Both
+databases are then analyzed, as autovacuum or ``PRAGMA optimize`` would.
 
 The real app (``create_app`` over that runtime, with the token) answers in-process through
 httpx's ASGI transport, one request at a time: after 10 untimed warm-up requests, ``--requests``
