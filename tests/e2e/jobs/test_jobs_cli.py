@@ -12,6 +12,7 @@ import pytest
 from tests.support.jobs_db import BACKENDS, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.store import NewJob, open_queue
+from tikrelay.store.migrate import HEAD
 
 
 def tikrelay(*args: str) -> subprocess.CompletedProcess[str]:
@@ -31,8 +32,8 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 def test_upgrade_list_show_cancel_retry(config: Path) -> None:
     first = tikrelay("db", "upgrade", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "upgraded to 0005" in first.stdout
-    assert "already at 0005" in tikrelay("db", "upgrade", "--config", str(config)).stdout
+    assert f"upgraded to {HEAD}" in first.stdout
+    assert f"already at {HEAD}" in tikrelay("db", "upgrade", "--config", str(config)).stdout
     queue = open_queue(load_settings(config))
     job = queue.enqueue(NewJob(kind="noop", payload={"greeting": "hej"}, max_attempts=2)).job
     listed = tikrelay("jobs", "list", "--status", "queued", "--config", str(config))
