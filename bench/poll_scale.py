@@ -17,6 +17,15 @@ request it received (there must be none), and what the database grew by (rows of
 ``job_events``, bytes of the database files). Every run must exit 0 and say "0 new deliveries";
 the Telegram emulator must receive nothing but ``getMe``.
 
+Then ``tikrelay serve`` for one simulated interval: ``--serve-creators`` creators (1,000)
+polled every ``--every-minutes`` (1), seeded the same way, run for the spread of the first polls
+(at most ``START_RATE``, ten, a second and one interval), one more interval and its jitter, then
+stopped with SIGTERM. Measured: its CPU and peak RSS, each poll's start (from its job's
+``started_at``) counted in windows of ten seconds against N per interval, polls per creator, feed
+requests per poll, and the jobs table's rows at the end. It must poll every creator and never
+burst: no window above twice the expected rate (or twice ``START_RATE`` while the first polls
+spread).
+
 Baseline in the same process: ``python -c "import yt_dlp"`` (what any feed read pays first) and
 ``python -m tikrelay --version`` (the command line alone).
 
@@ -30,11 +39,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +62,8 @@ FEED_PATH = "/api/creator/item_list/"
 WORLD_TIME = 1_790_000_000.0
 TARGETS = {1_000: 15.0, 10_000: 120.0}
 RSS_TARGET_MB = 300
+#: serve's first polls go at most this many a second (``reposter.jobs.START_RATE``).
+START_RATE_OF_BENCH = 10
 
 
 # -- the emulator's process ---------------------------------------------------------------------
@@ -154,7 +170,23 @@ def counted(state: Path) -> tuple[int, int, int]:
     return int(jobs), int(events), size
 
 
-def measure(creators: int, posts: int, folder: Path) -> Result:
+@dataclass
+class Prepared:
+    """The emulator's process with N creators, the Telegram emulator, and the state a first run
+    leaves, with the config to run tikrelay with."""
+
+    emulator: subprocess.Popen[str]
+    control: Any  # EmulatorControl
+    telegram: Any  # TelegramEmulator
+    config: Path
+    state: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def prepared(creators: int, posts: int, folder: Path, **source: Any) -> Iterator[Prepared]:
+    """The world of ``creators`` served by an emulator of its own, and the state seeded;
+    ``source``: more keys of each source (``every_minutes``)."""
     from tikrelay.sandbox.telegram import TelegramEmulator
     from tikrelay.sandbox.tiktok.control import EmulatorControl
 
@@ -177,36 +209,44 @@ def measure(creators: int, posts: int, folder: Path) -> Result:
             data = {
                 "state_dir": str(state),
                 "telegram": {"api_url": telegram.url},
+                "bot": {"enabled": False},
                 "destinations": {"channel": {"telegram": {"chat_id": chat.id}}},
-                "sources": [{"tiktok": f"@{name}", "to": ["channel"]} for name in listing],
+                "sources": [
+                    {"tiktok": f"@{name}", "to": ["channel"], **source} for name in listing
+                ],
                 "network": {"proxies": [address["proxy"]], "ca_bundle": str(folder / "ca.pem")},
             }
             config.write_text(yaml.safe_dump(data), encoding="utf-8")
             env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
             seed_state(config, listing, env)
-            jobs_before, events_before, bytes_before = counted(state)
             control = EmulatorControl(address["control"])
             control.call("DELETE", "/requests")
-            emulator_before = process_cpu(emulator.pid)
-            seconds, cpu, rss, output = timed(
-                tikrelay("run", "--once", "--config", str(config)), env
-            )
-            emulator_cpu = process_cpu(emulator.pid) - emulator_before
-            summary = f"polled {creators} of {creators} sources: 0 new deliveries"
-            if summary not in output:
-                raise SystemExit(
-                    f"the run did not poll every creator or found something:\n{output[-2000:]}"
-                )
-            calls = {call.method for call in telegram.record}
-            if calls - {"getMe"}:
-                raise SystemExit(f"the run changed something in Telegram: {sorted(calls)}")
-            requests = control.requests()
-            feeds = [r for r in requests if r["path"] == FEED_PATH]
-            jobs_after, events_after, bytes_after = counted(state)
+            yield Prepared(emulator, control, telegram, config, state, env)
     finally:
         if emulator.stdin is not None:
             emulator.stdin.close()
         emulator.wait(timeout=60)
+
+
+def measure(creators: int, posts: int, folder: Path) -> Result:
+    with prepared(creators, posts, folder) as ready:
+        jobs_before, events_before, bytes_before = counted(ready.state)
+        emulator_before = process_cpu(ready.emulator.pid)
+        seconds, cpu, rss, output = timed(
+            tikrelay("run", "--once", "--config", str(ready.config)), ready.env
+        )
+        emulator_cpu = process_cpu(ready.emulator.pid) - emulator_before
+        summary = f"polled {creators} of {creators} sources: 0 new deliveries"
+        if summary not in output:
+            raise SystemExit(
+                f"the run did not poll every creator or found something:\n{output[-2000:]}"
+            )
+        calls = {call.method for call in ready.telegram.record}
+        if calls - {"getMe"}:
+            raise SystemExit(f"the run changed something in Telegram: {sorted(calls)}")
+        requests = ready.control.requests()
+        feeds = [r for r in requests if r["path"] == FEED_PATH]
+        jobs_after, events_after, bytes_after = counted(ready.state)
     return Result(
         creators=creators,
         seconds=seconds,
@@ -218,6 +258,105 @@ def measure(creators: int, posts: int, folder: Path) -> Result:
         jobs=jobs_after - jobs_before,
         events=events_after - events_before,
         db_bytes=bytes_after - bytes_before,
+    )
+
+
+@dataclass
+class Served:
+    creators: int
+    every_minutes: float
+    seconds: float  # how long serve ran
+    cpu_seconds: float
+    rss_mb: float
+    polls: list[float]  # each poll's start, seconds after serve started
+    per_creator: Counter[str]  # polls of each source
+    feed_requests: int
+    other_requests: int
+    jobs: int  # rows in the jobs table at the end
+    events: int
+
+
+def serve_interval(creators: int, posts: int, every_minutes: float, folder: Path) -> Served:
+    """``tikrelay serve`` with every creator polled every ``every_minutes``: the first polls
+    spread (``START_RATE`` a second at most, one interval at most), then one more interval; the
+    polls' start times are read from their jobs afterwards."""
+    from tikrelay.reposter.jobs import START_RATE
+
+    interval = every_minutes * 60
+    spread = min(interval, creators / START_RATE)
+    # The spread, one interval and its jitter (a tenth), and a few seconds to start.
+    duration = spread + interval * 1.1 + 5
+    with prepared(creators, posts, folder, every_minutes=every_minutes) as ready:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            tikrelay("serve", "--config", str(ready.config)),
+            env=ready.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        began = datetime.now(UTC)
+        time.sleep(duration)
+        process.send_signal(signal.SIGTERM)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"serve exited {os.waitstatus_to_exitcode(status)}")
+        requests = ready.control.requests()
+        feeds = sum(1 for r in requests if r["path"] == FEED_PATH)
+        from tikrelay.config.paths import StatePaths
+
+        database = StatePaths(ready.state).database_file
+        with sqlite3.connect(database) as db:
+            started_polls = "select started_at, payload from jobs where kind = 'poll'"
+            rows = db.execute(f"{started_polls} and started_at is not null").fetchall()
+            jobs = int(db.execute("select count(*) from jobs").fetchone()[0])
+            events = int(db.execute("select count(*) from job_events").fetchone()[0])
+    polls, per_creator = [], Counter[str]()
+    for at, payload in rows:
+        moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        polls.append((moment - began).total_seconds())
+        per_creator[json.loads(payload)["source"]] += 1
+    return Served(
+        creators=creators,
+        every_minutes=every_minutes,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        rss_mb=usage.ru_maxrss / 1024,
+        polls=sorted(polls),
+        per_creator=per_creator,
+        feed_requests=feeds,
+        other_requests=len(requests) - feeds,
+        jobs=jobs,
+        events=events,
+    )
+
+
+def report_serve(served: Served) -> None:
+    """Polls per second through the run, in windows of 10 s, against N / interval."""
+    interval = served.every_minutes * 60
+    expected = served.creators / interval
+    windows = Counter(int(at // 10) for at in served.polls if at >= 0)
+    rates = [windows.get(n, 0) / 10 for n in range(int(served.seconds // 10))]
+    steady = rates[1:-1] or rates
+    polled = sorted(Counter(served.per_creator.values()).items())
+    print(
+        f"serve, {served.creators} creators every {served.every_minutes:g} min: ran "
+        f"{served.seconds:.0f} s, {len(served.polls)} polls ({expected:.1f}/s expected once "
+        f"spread), per 10 s window {min(steady):.1f}-{max(steady):.1f}/s "
+        f"(mean {statistics.mean(steady):.1f}/s); polls per creator {dict(polled)}; "
+        f"cpu {served.cpu_seconds:.1f} s, peak RSS {served.rss_mb:.0f} MB; "
+        f"{served.feed_requests / max(1, len(served.polls)):.2f} feed requests per poll, "
+        f"{served.other_requests} other requests; jobs table {served.jobs} rows, "
+        f"{served.events} events"
+    )
+    burst = max(rates) if rates else 0.0
+    calm = burst <= 2 * max(expected, START_RATE_OF_BENCH)
+    every = all(n >= 1 for n in served.per_creator.values()) and len(served.per_creator) == (
+        served.creators
+    )
+    print(
+        f"target: spread, not a burst (no 10 s window above twice the expected rate) and every "
+        f"creator polled: {'met' if calm and every else 'missed'} (highest window {burst:.1f}/s)"
     )
 
 
@@ -234,6 +373,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--creators", default="100,1000,10000", help="comma-separated Ns")
     parser.add_argument("--posts", type=int, default=3, help="posts in each creator's feed")
+    parser.add_argument(
+        "--serve-creators", type=int, default=1000, help="creators of the serve run (0: none)"
+    )
+    parser.add_argument(
+        "--every-minutes", type=float, default=1.0, help="their poll interval under serve"
+    )
     parser.add_argument("--emulator", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emulator is not None:
@@ -261,6 +406,11 @@ def main() -> None:
                 f"per creator, {result.other_requests} other requests; database +{result.jobs} "
                 f"jobs, +{result.events} events, {result.db_bytes / 1e6:+.1f} MB"
             )
+        if args.serve_creators > 0:
+            served = serve_interval(
+                args.serve_creators, args.posts, args.every_minutes, Path(name) / "serve"
+            )
+            report_serve(served)
     for result in results:
         target = TARGETS.get(result.creators)
         if target is not None:
