@@ -18,19 +18,11 @@ from tikrelay.domain.errors import ErrorKind
 from tikrelay.domain.jobs import JobEvent, JobStatus
 from tikrelay.store import tallies_sql
 from tikrelay.store.tables import job_events, jobs, sources
+from tikrelay.store.tallies_sql import Histogram
 
 #: A retry the engine scheduled from the server's own retry-after hint (``domain.retry``); only
 #: Telegram's 429s carry one.
 RETRY_AFTER = "retry-after"
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Seconds of one kind's finished jobs: how many took at most each bound, all of them, sum."""
-
-    within: list[int]
-    count: int
-    total: float
 
 
 @dataclass(frozen=True)
@@ -48,8 +40,8 @@ class MetricFigures:
     deliveries: dict[str, int]  # destination -> posts delivered there
     failures: dict[str, int]  # error kind -> jobs that failed for good
     retry_after_seconds: float  # waits scheduled from Telegram's retry_after
-    durations: dict[str, Durations]  # kind -> durations of its last attempts
-    stages: dict[str, tallies_sql.Histogram]  # stage -> its durations, all time
+    durations: dict[str, Histogram]  # kind -> durations of its last attempts
+    stages: dict[str, Histogram]  # stage -> its durations, all time
     bytes_downloaded: dict[str, int]  # site -> bytes
     bytes_uploaded: dict[str, int]  # destination -> bytes (to Telegram or an archive)
     polls: list[PollFigures]  # per source, in key order
@@ -128,7 +120,7 @@ def _seconds(dialect: str) -> ColumnElement[Any]:
     return (func.julianday(jobs.c.finished_at) - func.julianday(jobs.c.started_at)) * 86400.0
 
 
-def _durations(conn: Connection, bounds: Sequence[float]) -> dict[str, Durations]:
+def _durations(conn: Connection, bounds: Sequence[float]) -> dict[str, Histogram]:
     seconds = _seconds(conn.dialect.name)
     within = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in bounds]
     query = (
@@ -141,6 +133,6 @@ def _durations(conn: Connection, bounds: Sequence[float]) -> dict[str, Durations
         .group_by(jobs.c.kind)
     )
     return {
-        str(kind): Durations([int(n or 0) for n in counts], int(count), float(total))
+        str(kind): Histogram([int(n or 0) for n in counts], int(count), float(total))
         for kind, count, total, *counts in conn.execute(query)
     }

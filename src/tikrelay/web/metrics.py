@@ -5,7 +5,7 @@ everything any process did, and several web processes report the same figures.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.store.metrics_sql import MetricFigures, metric_figures
-from tikrelay.store.tallies_sql import DURATION_BUCKETS
+from tikrelay.store.tallies_sql import DURATION_BUCKETS, Histogram
 from tikrelay.web.auth import require_auth
 from tikrelay.web.context import WebContext, web_context
 from tikrelay.web.models import Problem
@@ -68,8 +68,18 @@ class DatabaseCollector:
             "Seconds of retries scheduled from Telegram's retry_after (429 Too Many Requests).",
             value=figures.retry_after_seconds,
         )
-        yield _durations(figures)
-        yield _stages(figures)
+        yield _histogram(
+            "tikrelay_job_duration_seconds",
+            "Time of finished jobs' last attempt, claim to finish, by kind.",
+            "kind",
+            figures.durations,
+        )
+        yield _histogram(
+            "tikrelay_stage_duration_seconds",
+            "Time of each finished stage of a job (FEED_FETCH, DOWNLOAD, TELEGRAM_SEND, ...).",
+            "stage",
+            figures.stages,
+        )
         yield from _bytes(figures)
         yield from _polls(figures, time.time())
         yield InfoMetricFamily(
@@ -131,33 +141,18 @@ def _polls(figures: MetricFigures, now: float) -> Iterator[Metric]:
     yield age
 
 
-def _durations(figures: MetricFigures) -> HistogramMetricFamily:
-    histogram = HistogramMetricFamily(
-        "tikrelay_job_duration_seconds",
-        "Time of finished jobs' last attempt, claim to finish, by kind.",
-        labels=["kind"],
-    )
-    for kind, found in sorted(figures.durations.items()):
+def _histogram(
+    name: str, documentation: str, label: str, found: Mapping[str, Histogram]
+) -> HistogramMetricFamily:
+    """Durations by ``label``, in the buckets of ``DURATION_BUCKETS``."""
+    histogram = HistogramMetricFamily(name, documentation, labels=[label])
+    for value, durations in sorted(found.items()):
         buckets = [
-            (str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, found.within, strict=True)
+            (str(bound), float(n))
+            for bound, n in zip(DURATION_BUCKETS, durations.within, strict=True)
         ]
-        buckets.append(("+Inf", float(found.count)))
-        histogram.add_metric([kind], buckets, found.total)
-    return histogram
-
-
-def _stages(figures: MetricFigures) -> HistogramMetricFamily:
-    histogram = HistogramMetricFamily(
-        "tikrelay_stage_duration_seconds",
-        "Time of each finished stage of a job (FEED_FETCH, DOWNLOAD, TELEGRAM_SEND, ...).",
-        labels=["stage"],
-    )
-    for stage, found in sorted(figures.stages.items()):
-        buckets = [
-            (str(bound), float(n)) for bound, n in zip(DURATION_BUCKETS, found.within, strict=True)
-        ]
-        buckets.append(("+Inf", float(found.count)))
-        histogram.add_metric([stage], buckets, found.total)
+        buckets.append(("+Inf", float(durations.count)))
+        histogram.add_metric([value], buckets, durations.total)
     return histogram
 
 
