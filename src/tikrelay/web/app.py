@@ -4,12 +4,16 @@ One app per runtime; ``web.server`` serves it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from http import HTTPStatus
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
@@ -96,10 +100,29 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(LoginNeededError, login_needed)
     app.add_exception_handler(FormRefusedError, form_refused)
     return app
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a text that is not valid Unicode (a lone
+    surrogate, ``"\\ud800"`` in the request's JSON) goes back as the escape it came as."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 (each error names its field in ``loc``), written so that an input echoed
+    back can never fail to encode."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _AsciiJSONResponse(
+        {"detail": jsonable_encoder(errors)},
+        status_code=HTTPStatus.UNPROCESSABLE_ENTITY,
+    )
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:

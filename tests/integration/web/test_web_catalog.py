@@ -229,3 +229,16 @@ async def test_under_serve_the_reposter_routes_and_schedules_a_new_source(
             with runtime.queue.engine.connect() as conn:
                 names = set(conn.execute(select(schedules.c.name)).scalars())
             assert f"{POLL}:{ALICE}" not in names
+
+
+async def test_a_field_that_is_not_valid_unicode_gets_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """A lone surrogate (valid JSON escape, invalid Unicode) echoed in the 422 goes back escaped."""
+    raw = b'{"tiktok": "\\ud800", "to": ["clips"]}'
+    answer = await client.post(
+        "/api/sources", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert ["body", "tiktok"] in detail_locations(answer)
+    assert "\\ud800" in answer.text  # the input, as the escape it came as
