@@ -23,6 +23,7 @@ PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 NOT_EVENTS = {
     "TELEGRAM_BOT_TOKEN",  # environment variable
     "HTTPS_PROXY",  # environment variable
+    "OPENAI_API_KEY",  # environment variable (ai_caption.api_key_env)
     "SQLITE_FULL",  # SQLite's result code
     "PRIVATE_POST",  # sandbox.tiktok status codes
     "PRIVATE_ACCOUNT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
@@ -81,9 +81,9 @@ def format_date(value: datetime | None, pattern: str = "%Y-%m-%d") -> str:
     return "" if value is None else value.strftime(pattern)
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
+def _environment(*, autoescape: bool = True) -> ImmutableSandboxedEnvironment:
     environment = ImmutableSandboxedEnvironment(
-        autoescape=True,
+        autoescape=autoescape,
         undefined=StrictUndefined,
         # Block tags on lines of their own leave no blank lines, so YAML block scalars read well.
         trim_blocks=True,
@@ -95,18 +95,30 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 _ENVIRONMENT = _environment()
+#: Prompts are plain text for a language model, not Telegram HTML: nothing is escaped.
+_PROMPT_ENVIRONMENT = _environment(autoescape=False)
 
 
 @functools.lru_cache(maxsize=256)
 def compile_template(source: str) -> Template:
     """The compiled template (cached per source); unknown variables are refused up front,
     even in branches a particular post would not take."""
+    return _compile(_ENVIRONMENT, source)
+
+
+@functools.lru_cache(maxsize=64)
+def compile_prompt(source: str) -> Template:
+    """A prompt template: the caption template's variables and filters, nothing escaped."""
+    return _compile(_PROMPT_ENVIRONMENT, source)
+
+
+def _compile(environment: ImmutableSandboxedEnvironment, source: str) -> Template:
     try:
-        tree = _ENVIRONMENT.parse(source)
+        tree = environment.parse(source)
     except TemplateSyntaxError as exc:
         raise CaptionTemplateError(f"line {exc.lineno}: {exc.message}") from exc
     unknown = sorted(
-        meta.find_undeclared_variables(tree) - set(VARIABLES) - set(_ENVIRONMENT.globals)
+        meta.find_undeclared_variables(tree) - set(VARIABLES) - set(environment.globals)
     )
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
@@ -114,15 +126,21 @@ def compile_template(source: str) -> Template:
         raise CaptionTemplateError(
             f"unknown variable{plural} {names}; known: {', '.join(VARIABLES)}"
         )
-    return _ENVIRONMENT.from_string(tree)
+    return environment.from_string(tree)
 
 
-def template_context(post: Post) -> dict[str, Any]:
+def template_context(post: Post, tz: tzinfo | None = None) -> dict[str, Any]:
     """The values a template sees for ``post``; missing words are empty strings, so that
     ``{{ author_name }}`` never prints ``None``. What strangers wrote loses its control
-    characters (``captions.controls``)."""
+    characters (``captions.controls``). ``created_at`` is in ``tz`` (the destination's time
+    zone; UTC when None)."""
     sound = post.sound or Sound()
     text = clean_text(post.text).strip()
+    created_at = post.created_at
+    if created_at is not None:
+        if created_at.tzinfo is None:  # a source that gave a naive date meant UTC
+            created_at = created_at.replace(tzinfo=UTC)
+        created_at = created_at.astimezone(tz or UTC)
     return {
         "text": text if text.strip(_INVISIBLE) else "",
         "author": clean_name(post.author).lstrip("@").strip(),
@@ -131,7 +149,7 @@ def template_context(post: Post) -> dict[str, Any]:
         "hashtags": [clean_name(tag).lstrip("#").strip() for tag in post.hashtags],
         "views": post.views,
         "likes": post.likes,
-        "created_at": post.created_at,
+        "created_at": created_at,
         "sound_title": clean_name(sound.title or "").strip(),
         "sound_author": clean_name(sound.author or "").strip(),
         "kind": post.kind.value,
@@ -158,22 +176,63 @@ def render_caption(
     *,
     link: bool = False,
     limit: int = CAPTION_LIMIT,
+    tz: tzinfo | None = None,
 ) -> str:
     """The Telegram HTML caption of ``post``, at most ``limit`` visible UTF-16 units.
 
-    ``link`` appends a link to the original on a line of its own. When the caption is too long
-    the post text is cut and the template rendered again, so the rest (author line, link)
-    survives whenever it fits on its own; otherwise the whole caption is cut.
+    ``link`` appends a link to the original on a line of its own; dates are in ``tz`` (UTC when
+    None). When the caption is too long the post text is cut and the template rendered again, so
+    the rest (author line, link) survives whenever it fits on its own; otherwise the whole
+    caption is cut.
     """
+    compose = _composer(post, template, link=link, tz=tz)
+    return _fit(template_context(post, tz)["text"], compose, limit)
+
+
+def render_ai_caption(
+    post: Post,
+    ai_text: str,
+    template: str | None = None,
+    *,
+    link: bool = False,
+    limit: int = CAPTION_LIMIT,
+    tz: tzinfo | None = None,
+) -> str:
+    """``ai_text`` (plain text from a language model: escaped, its control characters handled
+    as a post text's), a blank line, then the author line: what the destination's template
+    renders for ``post`` with an empty ``text`` (``— @author`` for the default template, plus
+    the link with ``link``). Cut like ``render_caption``: the author line survives."""
+    author_line = _composer(post, template, link=link, tz=tz)("")
+    text = clean_text(ai_text).strip()
+    if not text.strip(_INVISIBLE):
+        return fit_html(author_line, limit)
+
+    def compose(shown: str) -> str:
+        body = html.escape(shown, quote=False)
+        return "\n\n".join(part for part in (body, author_line) if part)
+
+    return _fit(text, compose, limit)
+
+
+def _composer(
+    post: Post, template: str | None, *, link: bool, tz: tzinfo | None
+) -> Callable[[str], str]:
+    """The caption of ``post`` for a given ``text`` (already cleaned): the template rendered
+    with it, and the link after it."""
     compiled = compile_template(DEFAULT_TEMPLATE if template is None else template)
-    context = template_context(post)
+    context = template_context(post, tz)
     suffix = _link_html(post) if link and post.url else ""
 
     def compose(text: str) -> str:
         rendered = _render(compiled, {**context, "text": text})
         return "\n".join(part for part in (rendered, suffix) if part)
 
-    text: str = context["text"]
+    return compose
+
+
+def _fit(text: str, compose: Callable[[str], str], limit: int) -> str:
+    """``compose(text)`` when it fits ``limit``; else with the text cut so that what ``compose``
+    adds around it survives; else the whole caption cut."""
     full = compose(text)
     if visible_length(full) <= limit:
         return full
@@ -236,4 +295,19 @@ def check_template(source: str) -> None:
         try:
             check_markup(_render(compiled, template_context(sample)))
         except (CaptionTemplateError, MarkupError) as exc:
+            raise CaptionTemplateError(f"{context_note}{exc}") from exc
+
+
+def render_prompt(post: Post, source: str, tz: tzinfo | None = None) -> str:
+    """The prompt for ``post``: ``source`` rendered with the caption template's values."""
+    return _render(compile_prompt(source), template_context(post, tz)).strip()
+
+
+def check_prompt(source: str) -> None:
+    """Raise CaptionTemplateError unless ``source`` renders for both sample posts."""
+    compiled = compile_prompt(source)
+    for context_note, sample in _SAMPLES:
+        try:
+            _render(compiled, template_context(sample))
+        except CaptionTemplateError as exc:
             raise CaptionTemplateError(f"{context_note}{exc}") from exc

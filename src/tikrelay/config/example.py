@@ -68,6 +68,13 @@ destinations:
       # hevc: false                   # true: HEVC (hvc1) videos are sent as they are
     # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
     # link: false                     # add a link to the original post
+    # tz: UTC                         # time zone of dates in captions (IANA: Europe/Berlin)
+    # ai_caption:                     # captions by a language model; the template on failure
+    #   base_url: https://api.openai.com/v1   # any OpenAI-compatible API
+    #   model: gpt-4o-mini
+    #   prompt: "Write a short caption for: {{ text }}"   # Jinja2, the caption's variables
+    #   api_key_env: OPENAI_API_KEY   # the variable holding the key (never the key here)
+    #   timeout_seconds: 30           # one attempt; then the template's caption
     # slideshow_audio: true           # send a slideshow's sound after its images
     # archive_to: vault               # also archive every post sent here (an archive's name)
   # vault:                            # an archive destination: a folder or object storage

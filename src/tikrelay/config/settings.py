@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -177,7 +179,8 @@ class TelegramSettings(_Section):
 
 class NetworkSettings(_Section):
     proxies: list[Annotated[str, AfterValidator(check_proxy)]] = Field(
-        default_factory=list, description="Proxies for all source traffic (TikTok pages, API, CDN)."
+        default_factory=list,
+        description="Proxies for all source traffic, any site (pages, APIs, media).",
     )
     verify_tls: bool = Field(
         default=True, description="False disables certificate checks for source traffic only."
@@ -403,6 +406,79 @@ def check_endpoint_url(value: str) -> str:
     return value
 
 
+#: What ``api_key_env`` may name: an environment variable, as a shell would write it.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+AI_CAPTION_TIMEOUT = 30.0
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA time zone name (``Europe/Berlin``, ``UTC``), as the system's tz database knows it."""
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name!r} is not a time zone: write an IANA name such as Europe/Berlin, "
+            "America/New_York or UTC"
+        ) from None
+    return name
+
+
+#: An IANA time zone name.
+TimeZone = Annotated[str, AfterValidator(check_time_zone)]
+
+
+class AiCaptionSettings(_Section):
+    """A caption written by a language model behind an OpenAI-compatible API."""
+
+    base_url: str = Field(
+        description="The API's address up to /chat/completions, such as https://api.openai.com/v1."
+    )
+    model: str = Field(min_length=1, description="The model to ask, such as gpt-4o-mini.")
+    prompt: str = Field(
+        min_length=1,
+        description="The request (Jinja2, with the caption template's variables), such as "
+        "'Rewrite for a Telegram channel: {{ text }}'.",
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="The environment variable that holds the API key (never the key itself).",
+    )
+    timeout_seconds: Annotated[float, NotBool] = Field(
+        default=AI_CAPTION_TIMEOUT,
+        gt=0,
+        le=10 * MINUTE,
+        description="How long the one request may take; then the caption template is used.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_address(cls, value: str) -> str:
+        text = value.strip().rstrip("/")
+        parts = urlsplit(text)
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or _url_host_and_port(text) is None
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                f"{_shown_url(text)!r} is not an API address: write http:// or https:// and a "
+                "host, up to the path before /chat/completions, such as https://api.openai.com/v1"
+            )
+        return text
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an environment variable's name: write the name (such as "
+                "OPENAI_API_KEY) and export the key in it, never the key here"
+            )
+        return value
+
+
 class DestinationSettings(_Section):
     telegram: TelegramDestination | None = Field(
         default=None, description="Where in Telegram posts go."
@@ -422,6 +498,15 @@ class DestinationSettings(_Section):
         description="Caption template (Jinja2); default: the post text, a blank line, — @author.",
     )
     link: bool = Field(default=False, description="Add a link to the original post.")
+    tz: TimeZone = Field(
+        default="UTC",
+        description="The time zone (IANA name) of the dates in captions, such as Europe/Berlin.",
+    )
+    ai_caption: AiCaptionSettings | None = Field(
+        default=None,
+        description="Captions written by a language model (OpenAI-compatible API); the caption "
+        "template when it fails. Off by default.",
+    )
     slideshow_audio: bool = Field(
         default=True, description="After a slideshow's images, send its sound as audio."
     )
@@ -568,7 +653,15 @@ def _same_term(term: str) -> str:
 
 
 class SourceSettings(_Section):
-    tiktok: str = Field(description="A TikTok creator: @username or the profile URL.")
+    tiktok: str | None = Field(
+        default=None, description="A TikTok creator: @username or the profile URL."
+    )
+    url: str | None = Field(
+        default=None,
+        max_length=290,
+        description="Instead of tiktok: any channel or playlist yt-dlp can list (a YouTube "
+        "channel or playlist, a TikTok collection, an RSS feed, …).",
+    )
     to: list[str] = Field(min_length=1, description="Names of destinations that get its posts.")
     depth: Annotated[int, NotBool] = Field(
         default=10, ge=1, le=100, description="How many of the newest posts each poll reads."
@@ -591,6 +684,15 @@ class SourceSettings(_Section):
         description="Which of its posts are delivered: views, likes, age, kind, duration, "
         "height, words; default: every post.",
     )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSettings:
+        if (self.tiktok is None) == (self.url is None):
+            raise ValueError(
+                "give exactly one of tiktok (a creator: '@name') and url (a channel or "
+                "playlist yt-dlp can list)"
+            )
+        return self
 
 
 class DeliverySettings(_Section):

@@ -42,3 +42,5 @@ class ReposterEvent(StrEnum):
     SLIDESHOW_VIDEO = "SLIDESHOW_VIDEO"  # deliver: a slideshow made into one video
     FILE_IDS_REUSED = "FILE_IDS_REUSED"  # deliver: sent by Telegram's file ids, nothing fetched
     FILE_IDS_DROPPED = "FILE_IDS_DROPPED"  # deliver: Telegram refused a stored file id
+    AI_CAPTION = "AI_CAPTION"  # deliver: the caption is a language model's, asked now or kept
+    AI_CAPTION_FAILED = "AI_CAPTION_FAILED"  # deliver: the template's caption instead, and why

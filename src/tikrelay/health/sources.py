@@ -20,7 +20,7 @@ def check_sources(settings: Settings) -> Check:
             "sources",
             "nothing is watched: add a creator under sources (tiktok: '@name', to: [...])",
         )
-    names = ", ".join(f"@{w.username}" for w in watched)
+    names = ", ".join(w.label for w in watched)
     templates = sum(1 for d in settings.destinations.values() if d.caption)
     captions = f"; {counted(templates, 'caption template')} compile" if templates else ""
     return passed("sources", f"{counted(len(watched), 'creator')} ({names}){captions}")

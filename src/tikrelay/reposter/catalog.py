@@ -38,9 +38,15 @@ from tikrelay.config.settings import (
     SourceSettings,
     check_archive_to,
 )
-from tikrelay.reposter.model import Route, SetupError, WatchedSource, check_relay_settings
+from tikrelay.reposter.model import (
+    Route,
+    SetupError,
+    WatchedSource,
+    check_relay_settings,
+    source_identity,
+)
 from tikrelay.reposter.model import watched_sources as file_sources
-from tikrelay.sources.refs import SITE, parse_creator
+from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator
 from tikrelay.store import catalog_sql
 from tikrelay.store.queue import Clock, utc_now
 
@@ -123,8 +129,11 @@ class SyncReport:
 
 
 def source_key(ref: str) -> str:
-    """``tiktok:@alice``, ``@alice``, ``alice`` or a profile URL → ``tiktok:@alice``."""
+    """``tiktok:@alice``, ``@alice``, ``alice`` or a profile URL → ``tiktok:@alice``; a
+    ``url:`` source's key as it is."""
     text = ref.strip()
+    if text.lower().startswith(f"{URL_SOURCE}:"):
+        return text
     if text.lower().startswith(f"{SITE}:"):
         text = text[len(SITE) + 1 :]
     try:
@@ -318,7 +327,7 @@ class Catalog:
     def _source(self, row: catalog_sql.SourceRow) -> CatalogSource:
         try:
             settings = SourceSettings.model_validate(row.settings)
-            username = parse_creator(settings.tiktok)
+            _, username = source_identity(settings)
         except (ValidationError, ValueError) as exc:
             raise CatalogError(self._unreadable(f"source {row.key}", row.origin, exc)) from None
         return CatalogSource(
@@ -350,7 +359,7 @@ class Catalog:
         data = {"tiktok": tiktok, "to": list(dict.fromkeys(to)), **options}
         settings = _validated(SourceSettings, data)
         try:
-            key = _key(parse_creator(settings.tiktok))
+            key = _key(parse_creator(settings.tiktok or ""))
         except ValueError as exc:
             raise InvalidEntryError(f"tiktok: {exc}") from None
         with self._writing() as conn:

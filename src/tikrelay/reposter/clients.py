@@ -14,6 +14,7 @@ from tikrelay.config.settings import Settings
 if TYPE_CHECKING:
     from tikrelay.destinations.telegram import TelegramSender
     from tikrelay.reposter.model import DeliverPayload
+    from tikrelay.sources.playlists import PlaylistClient
     from tikrelay.sources.session import MediaSession
     from tikrelay.sources.tiktok import TikTokClient
     from tikrelay.sources.web import WebClient
@@ -31,6 +32,7 @@ class Clients:
         self._telegram = telegram
         self._tiktok = tiktok
         self._web: WebClient | None = None
+        self._playlists: PlaylistClient | None = None
 
     @property
     def telegram(self) -> TelegramSender:
@@ -78,6 +80,16 @@ class Clients:
             )
         return self._web
 
+    @property
+    def playlists(self) -> PlaylistClient:
+        """yt-dlp listing ``url:`` sources (channels and playlists of any site)."""
+        if self._playlists is None:
+            from tikrelay.sources.playlists import PlaylistClient
+
+            paths = StatePaths(self.settings.state_dir).ensure()
+            self._playlists = PlaylistClient(self.settings.network, paths)
+        return self._playlists
+
     async def aclose(self) -> None:
         """The Telegram sender's connections closed, if it was ever made."""
         if self._telegram is not None:
@@ -99,7 +111,7 @@ class Clients:
         url, post_id = payload.url, payload.id
         with ExitStack() as stack:
             opened: AbstractContextManager[MediaSession] = (
-                self.web.open_link(url, post_id, attempt=attempt)
+                self.web.open_link(url, post_id, attempt=attempt, author=payload.author)
                 if payload.post.startswith(f"{WEB}:")
                 else self.tiktok.open_post(url, post_id, attempt=attempt)
             )

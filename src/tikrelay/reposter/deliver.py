@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from tikrelay.captions import clean_name, render_caption
-from tikrelay.config.settings import DestinationSettings, Settings
+from tikrelay.captions import clean_name
+from tikrelay.config.settings import Settings
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
 from tikrelay.domain.jobs import JobDeferredError
@@ -31,6 +31,7 @@ from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.service import JobService
 from tikrelay.media.video import TelegramVideo, validate_video
+from tikrelay.reposter.captioning import Captions
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.file_ids import file_profile, known_part, parts_by_id, stored_post
 from tikrelay.reposter.ledger import Ledger
@@ -82,6 +83,7 @@ class Deliverer:
         self.chats = chats
         self.progress = progress
         self.screen = Screen(routes, progress)
+        self.captions = Captions()
         self.max_bytes = upload_limit(settings)
 
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
@@ -212,11 +214,13 @@ class Deliverer:
         """What the post is sent as: by file ids when it went this way before, else read,
         downloaded and prepared; None when the source's filters keep it from ``route`` (decided
         on what its page says, before anything is downloaded)."""
-        reused = await self._sent_before(ledger, payload, route.settings, profile)
+        reused = await self._sent_before(ledger, payload, profile)
         if reused is not None:
-            post, parts = reused
+            post, known = reused
             if await self.screen.keeps_out(ledger, payload, route.name, post):
                 return None
+            caption = await self.captions.caption(ledger, post, route.settings)
+            parts = parts_by_id(post, known, caption)
             await ledger.event(ReposterEvent.FILE_IDS_REUSED, parts=len(parts))
             return parts
         async with self.clients.post_session(payload, attempt=ledger.ctx.attempt - 1) as opened:
@@ -228,9 +232,9 @@ class Deliverer:
             return await self._prepare(ledger, payload, opened, route, post)
 
     async def _sent_before(
-        self, ledger: Ledger, payload: DeliverPayload, dest: DestinationSettings, profile: str
-    ) -> tuple[Post, list[Part]] | None:
-        """The post as its page said when last read, and its parts by Telegram's file ids, when
+        self, ledger: Ledger, payload: DeliverPayload, profile: str
+    ) -> tuple[Post, list[files_sql.KnownPart]] | None:
+        """The post as its page said when last read, and what Telegram keeps of its parts, when
         it was sent whole this way before (to any chat): nothing is read from TikTok,
         downloaded or uploaded. None otherwise."""
         known = await ledger.run(files_sql.known_parts, payload.post, profile)
@@ -238,8 +242,7 @@ class Deliverer:
         post = stored_post(data) if data else None
         if post is None:
             return None
-        caption = render_caption(post, dest.caption, link=dest.link)
-        return post, parts_by_id(post, known, caption)
+        return post, known
 
     async def _forget_file_ids(
         self, ledger: Ledger, payload: DeliverPayload, profile: str, exc: TikrelayError
@@ -295,7 +298,7 @@ class Deliverer:
         async with self._stage(ledger, payload, Stage.DOWNLOAD), self.media.downloads:
             files = await asyncio.to_thread(self.media.download_once, session, post)
         await ledger.count_bytes(BYTES_DOWNLOADED, post.site, files.fetched)
-        caption = render_caption(post, dest.caption, link=dest.link)
+        caption = await self.captions.caption(ledger, post, dest)
         if post.kind is PostKind.AUDIO:  # a link to a sound
             async with self._stage(ledger, payload, Stage.POSTPROCESS):
                 playable = await asyncio.to_thread(self.media.audio, post, files)

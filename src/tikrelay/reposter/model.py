@@ -3,6 +3,7 @@ and the checks the settings need beyond pydantic's."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from tikrelay.config.settings import (
 )
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError
-from tikrelay.sources.refs import SITE, parse_creator
+from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator, parse_playlist, playlist_key
 
 POLL = "poll"
 DELIVER = "deliver"
@@ -35,11 +36,14 @@ class PollPayload(BaseModel):
 class DeliverPayload(BaseModel):
     """A post for one destination: a ``deliver`` job (a chat) or an ``archive`` job."""
 
-    post: str  # tiktok:<id>
+    post: str  # tiktok:<id>, or web:<id> for an entry of a url: source
     id: str
     url: str
     source: str
     destination: str
+    #: A ``url:`` source's caption author when the entry's page names none: the entry's
+    #: uploader as listed, else the feed's title.
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,24 +99,50 @@ def job_for(kind: str, post_key: str, destination: str) -> str:
 @dataclass(frozen=True)
 class WatchedSource:
     key: str
-    username: str
+    username: str  # a creator's; for a url: source, its address
     settings: SourceSettings
+
+    @property
+    def playlist(self) -> bool:
+        """A ``url:`` source: a channel or playlist yt-dlp lists."""
+        return self.settings.url is not None
+
+    @property
+    def label(self) -> str:
+        """How reports name it: ``@alice``, or the address."""
+        return self.username if self.playlist else f"@{self.username}"
+
+
+def source_identity(source: SourceSettings) -> tuple[str, str]:
+    """(key, handle) of a source: ``tiktok:@alice`` and ``alice``, or ``url:ADDRESS`` and the
+    address; a ValueError names the field that is wrong."""
+    if source.url is not None:
+        try:
+            url = parse_playlist(source.url)
+        except ValueError as exc:
+            raise ValueError(f"{URL_SOURCE}: {exc}") from None
+        return playlist_key(url), url
+    try:
+        username = parse_creator(source.tiktok or "")
+    except ValueError as exc:
+        raise ValueError(f"{SITE}: {exc}") from None
+    return f"{SITE}:@{username.lower()}", username
 
 
 def watched_sources(settings: Settings) -> list[WatchedSource]:
-    """The configured sources, keyed; a bad creator reference names its key."""
+    """The configured sources, keyed; a bad creator reference or address names its key."""
     found: dict[str, WatchedSource] = {}
     places: dict[str, int] = {}
     for index, source in enumerate(settings.sources):
         try:
-            username = parse_creator(source.tiktok)
+            key, username = source_identity(source)
         except ValueError as exc:
-            raise ValueError(f"sources.{index}.tiktok: {exc}") from None
-        key = f"{SITE}:@{username.lower()}"
-        if key in found:  # the same creator twice: one source routing to every destination
+            raise ValueError(f"sources.{index}.{exc}") from None
+        if key in found:  # the same source twice: one source routing to every destination
             if source.filters != found[key].settings.filters:
+                shown = found[key].label
                 raise ValueError(
-                    f"sources.{index}.filters: @{username} is watched by sources."
+                    f"sources.{index}.filters: {shown} is watched by sources."
                     f"{places[key]} too, with other filters; one creator is one source, whose "
                     "filters hold for all its destinations: give both entries the same "
                     "filters, or join them into one"
@@ -227,9 +257,21 @@ def check_relay_settings(settings: Settings, *, archives: bool = True) -> None:
             except ValueError as exc:
                 raise SetupError(f"destinations.{name}.archive: {exc}") from None
     templates = {n: d.caption for n, d in settings.destinations.items() if d.caption is not None}
-    if not templates:
+    prompts = {n: d.ai_caption for n, d in settings.destinations.items() if d.ai_caption}
+    if not templates and not prompts:
         return
-    from tikrelay.captions import CaptionTemplateError, check_template  # Jinja2 loads here
+    from tikrelay.captions import CaptionTemplateError, check_prompt, check_template  # Jinja2
+
+    for name, ai in prompts.items():
+        try:
+            check_prompt(ai.prompt)
+        except CaptionTemplateError as exc:
+            raise SetupError(f"destinations.{name}.ai_caption.prompt: {exc}") from None
+        if not os.environ.get(ai.api_key_env, "").strip():
+            raise SetupError(
+                f"destinations.{name}.ai_caption.api_key_env: the environment variable "
+                f"{ai.api_key_env} is not set: export the API key in it"
+            )
 
     for name, caption in templates.items():
         if caption:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -23,10 +23,15 @@ from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import POLL, DeliverPayload, PollPayload, Routes, job_for
 from tikrelay.reposter.progress import Progress
+from tikrelay.sources.media_urls import WEB
 from tikrelay.sources.refs import SITE
 from tikrelay.store import filtered_sql
 from tikrelay.store import relay as sql
 from tikrelay.store.transition import add_events
+
+if TYPE_CHECKING:
+    from tikrelay.sources.playlists import PlaylistEntry
+    from tikrelay.sources.tiktok_item import FeedEntry
 
 log = structlog.get_logger("tikrelay.relay")
 T = TypeVar("T")
@@ -58,14 +63,21 @@ class Poller:
             await ctx.db(self.routes.reload)
         watched = self.routes.source(payload.source)
         ledger = Ledger(ctx, self.service.queue)
-        row = await ledger.run(sql.ensure_source, watched.key, SITE, watched.username, ledger.now())
+        site = WEB if watched.playlist else SITE  # the site of its posts' keys
+        handle = watched.username[:200]
+        row = await ledger.run(sql.ensure_source, watched.key, site, handle, ledger.now())
         attempt = ctx.attempt - 1
         client = self.clients.tiktok
         depth = watched.settings.depth
         started = time.monotonic()
+        entries: Sequence[FeedEntry | PlaylistEntry]
         try:
             async with ctx.stage(Stage.FEED_FETCH):
-                if row.native_id is None:  # first poll: the profile page gives the secUid too
+                if watched.playlist:
+                    entries = await self._read(
+                        self.clients.playlists.latest, watched.username, depth, attempt=attempt
+                    )
+                elif row.native_id is None:  # first poll: the profile page gives the secUid too
                     native_id, entries = await self._read(
                         client.resolve, watched.username, depth, attempt=attempt
                     )
@@ -85,21 +97,26 @@ class Poller:
         keep = depth if backfill is None else backfill
 
         def record(conn: Connection) -> None:
-            keys = [f"{SITE}:{e.id}" for e in entries]
+            keys = [f"{site}:{e.id}" for e in entries]
             new = set(sql.record_listing(conn, row.id, keys, ledger.now(), seconds))
-            fresh = [e for e in entries if f"{SITE}:{e.id}" in new]
+            fresh = [e for e in entries if f"{site}:{e.id}" in new]
             left_out = 0
             if first_sight:  # only the newest ``backfill`` of what was already there
                 fresh, left_out = choose_backfill(fresh, keep)
             for entry in fresh:  # oldest first: deliver jobs are claimed in this order
-                key = f"{SITE}:{entry.id}"
+                key = f"{site}:{entry.id}"
                 for name in watched.settings.to:
                     if sql.delivered_ids(conn, key, name) is not None:
                         continue
                     if filtered_sql.filtered_reason(conn, key, name) is not None:
                         continue  # kept out there by the filters before: for good
                     job = DeliverPayload(
-                        post=key, id=entry.id, url=entry.url, source=watched.key, destination=name
+                        post=key,
+                        id=entry.id,
+                        url=entry.url,
+                        source=watched.key,
+                        destination=name,
+                        author=getattr(entry, "author", None),
                     )
                     kind = self.routes.route(name).job_kind
                     # Ahead of the other polls: downloads start while the rest are read.

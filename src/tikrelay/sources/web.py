@@ -109,7 +109,11 @@ class WebClient:
         self.max_bytes = max_bytes
 
     @contextmanager
-    def open_link(self, url: str, post_id: str, *, attempt: int = 0) -> Iterator[LinkSession]:
+    def open_link(
+        self, url: str, post_id: str, *, attempt: int = 0, author: str | None = None
+    ) -> Iterator[LinkSession]:
+        """``author``: whom the caption names when the page names no one (a ``url:``
+        source's entry: its uploader as listed, or the feed's title)."""
         variant = variant_of(post_id)
         proxy = pick_proxy(self.network.proxies, link_digest(url), attempt)
         options = base_options(
@@ -123,14 +127,22 @@ class WebClient:
             "playlist_items": "1",
         }
         with GuardedYoutubeDL(options, site=SITE) as ydl:
-            yield LinkSession(ydl, url, post_id, variant)
+            yield LinkSession(ydl, url, post_id, variant, author)
 
 
 class LinkSession:
     """One link in one variant: read once, then downloaded as a video or a sound."""
 
-    def __init__(self, ydl: GuardedYoutubeDL, url: str, post_id: str, variant: str) -> None:
+    def __init__(
+        self,
+        ydl: GuardedYoutubeDL,
+        url: str,
+        post_id: str,
+        variant: str,
+        author: str | None = None,
+    ) -> None:
         self.ydl = ydl
+        self.author = author
         self.url = url
         self.post_id = post_id
         self.variant = variant
@@ -170,7 +182,7 @@ class LinkSession:
         title = _text(info.get("title")) or _text(info.get("fulltitle")) or ""
         if title == _text(info.get("id")) and info.get("extractor_key") == "Generic":
             title = ""  # a direct file's "title" is its file name
-        uploader = _publisher(info)
+        uploader = _publisher(info) or self.author
         duration = info.get("duration")
         kind = self.kind()
         sound = None

@@ -366,6 +366,19 @@ telegram_files = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# What a language model wrote for a post (``destinations.NAME.ai_caption``), kept so that a retry,
+# a restart or another destination asking the same never asks again. ``prompt_key`` is a
+# SHA-256 of the API address, the model and the rendered prompt; nothing secret is stored.
+ai_captions = Table(
+    "ai_captions",
+    metadata,
+    Column("post_key", String(300), primary_key=True),
+    Column("prompt_key", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 # The people who started the bot (/start), the audience of /broadcast.
 bot_users = Table(
     "bot_users",

@@ -17,8 +17,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,6 +39,7 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,99}")
 _PAGE = re.compile(r"/(?P<kind>watch|listen)/(?P<slug>[a-z0-9-]+)/?")
 _ITEM = re.compile(r"/(?P<what>details|embed|metadata)/(?P<id>[^/]+)(?:/.*)?")
+_FEED = re.compile(r"/feeds/(?P<slug>[a-z0-9-]+)\.xml")
 _DOWNLOAD = re.compile(r"/download/(?P<id>[^/]+)/(?P<name>.+)")
 _PAGE_KINDS = {"video": "watch", "audio": "listen"}
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -70,6 +72,39 @@ class SiteUrls:
 
 
 @dataclass(frozen=True)
+class _FeedItem:
+    link: str
+    title: str
+    guid: str | None
+    published: int  # Unix time
+
+
+@dataclass
+class _Feed:
+    title: str
+    items: list[_FeedItem] = field(default_factory=list)  # newest first
+
+
+def _rss(feed: _Feed) -> str:
+    """RSS 2.0 as podcasts and blogs serve it: each item's link, and an enclosure for yt-dlp."""
+    items = "".join(
+        "<item>"
+        f"<title>{html.escape(item.title)}</title>"
+        f"<link>{html.escape(item.link)}</link>"
+        f'<enclosure url="{html.escape(item.link, quote=True)}" type="text/html"/>'
+        + (f'<guid isPermaLink="false">{html.escape(item.guid)}</guid>' if item.guid else "")
+        + f"<pubDate>{formatdate(item.published, usegmt=True)}</pubDate>"
+        "</item>\n"
+        for item in feed.items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{html.escape(feed.title)}</title><link>https://{SITE_HOST}/</link>"
+        f"<description>{html.escape(feed.title)}</description>\n{items}</channel></rss>\n"
+    )
+
+
+@dataclass(frozen=True)
 class _Page:
     kind: str  # video or audio
     title: str
@@ -89,6 +124,7 @@ class WebSites:
         self._redirects: dict[str, tuple[int, str]] = {}
         self._items: dict[str, ArchiveItem] = {}
         self._node_files: dict[str, ArchiveFile] = {}
+        self._feeds: dict[str, _Feed] = {}
         self._video_page = self.add_page(
             "sunset", title="Sunset over the bay", description="Two qualities of one clip."
         )
@@ -200,6 +236,26 @@ class WebSites:
             self._node_files.update({f.node_path: f for f in files})
         return item
 
+    def add_feed(self, slug: str, *, title: str) -> str:
+        """An RSS feed on the generic site, empty until ``add_feed_item``; its URL (yt-dlp's
+        generic extractor lists it as a playlist, newest item first)."""
+        if not _SLUG.fullmatch(slug):
+            raise ValueError(f"a slug is lower-case letters, digits and dashes, not {slug!r}")
+        with self._lock:
+            if slug in self._feeds:
+                raise ValueError(f"feed {slug} already exists")
+            self._feeds[slug] = _Feed(title)
+        return f"https://{SITE_HOST}/feeds/{slug}.xml"
+
+    def add_feed_item(self, slug: str, link: str, *, title: str, guid: str | None = None) -> None:
+        """An item at the top of a feed, linking to ``link`` (a page of the site, a media file,
+        an archive.org item), published now by the world's clock (each a second after the
+        previous one at least)."""
+        with self._lock:
+            feed = self._feeds[slug]
+            published = max(int(self._clock()), feed.items[0].published + 1 if feed.items else 0)
+            feed.items.insert(0, _FeedItem(link, title, guid, published))
+
     # -- reading -----------------------------------------------------------------------------
 
     def archive_items(self) -> list[ArchiveItem]:
@@ -273,6 +329,8 @@ class WebSites:
             page = self._pages.get(f"/{match['kind']}/{match['slug']}")
             if page is not None:
                 return Response.text(200, self._page_html(page), "text/html")
+        if (found := _FEED.fullmatch(path)) and (feed := self._feeds.get(found["slug"])):
+            return Response.text(200, _rss(feed), "application/rss+xml")
         if path in self._redirects:
             status, location = self._redirects[path]
             return Response(status, [("Location", location)])
