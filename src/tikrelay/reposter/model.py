@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tikrelay.config.settings import (
     DestinationSettings,
@@ -42,8 +42,8 @@ class DeliverPayload(BaseModel):
     source: str
     destination: str
     #: A ``url:`` source's caption author when the entry's page names none: the entry's
-    #: uploader as listed, else the feed's title.
-    author: str | None = None
+    #: uploader as listed, else the feed's title. Stored only when there is one.
+    author: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 @dataclass(frozen=True)
