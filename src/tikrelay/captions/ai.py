@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from tikrelay.config.logging import REDACTED, redact_text
 from tikrelay.config.settings import AiCaptionSettings
 
 #: How much of a refusal's body is quoted in the reason.
@@ -57,6 +58,13 @@ async def ask(settings: AiCaptionSettings, prompt: str) -> str:
     """The model's answer to ``prompt``: one attempt within ``timeout_seconds``."""
     key = api_key(settings)
     url = f"{settings.base_url}/chat/completions"
+    try:
+        return await _ask(settings, prompt, key, url)
+    except AiCaptionError as exc:  # a refusal may quote what it was sent, the key included
+        raise AiCaptionError(redact_text(str(exc).replace(key, REDACTED))) from None
+
+
+async def _ask(settings: AiCaptionSettings, prompt: str, key: str, url: str) -> str:
     request = {"model": settings.model, "messages": [{"role": "user", "content": prompt}]}
     timeout = aiohttp.ClientTimeout(total=settings.timeout_seconds)
     try:

@@ -41,8 +41,30 @@ CATALOG = {
     "destinations": "add destinations with `tikrelay destinations add`, or in the config file "
     "by hand: they are not settings written here",
 }
+#: Keys that decide where tikrelay sends its secrets and traffic, what it runs, or who reaches
+#: the dashboard: written by hand in the file only. Whoever holds the web token must not be able
+#: to send the bot token to another server (telegram.api_url), source traffic and cookies
+#: through another proxy, turn TLS checks off, pick the program run as ffmpeg, or open the
+#: dashboard wider.
+GUARDED = frozenset(
+    {
+        "state_dir",
+        "database_url",
+        "ffmpeg",
+        "telegram.api_url",
+        "telegram.local_mode",
+        "network.proxies",
+        "network.verify_tls",
+        "network.ca_bundle",
+        "network.cookies_file",
+        "bot.webhook_url",
+        "bot.webhook_listen",
+        "web.listen",
+        "web.auth",
+    }
+)
 Kind = Literal["bool", "choice", "number", "list", "text", "mapping"]
-Refusal = Literal["malformed", "unknown", "secret", "catalog", "section", "overlap"]
+Refusal = Literal["malformed", "unknown", "secret", "catalog", "section", "overlap", "guarded"]
 
 
 class SettingsWriteError(Exception):
@@ -188,6 +210,13 @@ def setting_key(name: str) -> SettingKey:
             f"{variable} in the environment",
             name,
             "secret",
+        )
+    if name in GUARDED:
+        raise KeyRefusedError(
+            f"{name} decides where tikrelay sends its secrets and traffic, what it runs or who "
+            "reaches this dashboard: change it in the config file by hand",
+            name,
+            "guarded",
         )
     if _is_model(inner):
         some = ", ".join(f"{name}.{field}" for field in list(inner.model_fields)[:2])

@@ -434,7 +434,9 @@ class AiCaptionSettings(_Section):
     base_url: str = Field(
         description="The API's address up to /chat/completions, such as https://api.openai.com/v1."
     )
-    model: str = Field(min_length=1, description="The model to ask, such as gpt-4o-mini.")
+    model: str = Field(
+        min_length=1, max_length=200, description="The model to ask, such as gpt-4o-mini."
+    )
     prompt: str = Field(
         min_length=1,
         description="The request (Jinja2, with the caption template's variables), such as "
@@ -465,6 +467,11 @@ class AiCaptionSettings(_Section):
             raise ValueError(
                 f"{_shown_url(text)!r} is not an API address: write http:// or https:// and a "
                 "host, up to the path before /chat/completions, such as https://api.openai.com/v1"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                f"{_shown_url(text)!r} holds a user name or password: write the address without "
+                "them; the API key comes from the variable api_key_env names"
             )
         return text
 

@@ -30,7 +30,7 @@ def words(text: str) -> list[str]:
 def hashtags(text: str, known: Iterable[str] = ()) -> set[str]:
     """The folded hashtags written in ``text`` (``#Summer`` gives ``summer``) and those the
     source lists (``known``, without their ``#``)."""
-    found = {fold(tag) for tag in _HASHTAG.findall(text)}
+    found = set(_HASHTAG.findall(fold(text)))  # folded first: an accent is a letter's part
     found.update(fold(tag.removeprefix("#")) for tag in known)
     return found
 

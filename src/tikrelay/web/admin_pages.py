@@ -45,17 +45,11 @@ STATE_SHOWN = {"set": "set", "unset": "unset (web.auth: none)"}
 #: Why a key has no field, by why it cannot be written (``config.setting_keys``).
 NO_FIELD = {
     "secret": "a secret: it comes from the environment, never from this form",
+    "guarded": "decides where secrets and traffic go or what runs: change it in the config file",
     "sources": "sources are changed on the Sources page",
     "destinations": "destinations are added with tikrelay destinations add, or in the file",
 }
 IN_THE_FILE = "change it in the config file"
-#: What a key that may be written does besides, after the restart.
-AFTER_RESTART = {
-    "state_dir": "another folder is another SQLite database and media cache",
-    "database_url": "another database starts without this one's jobs and history",
-    "web.listen": "this dashboard moves there",
-    "web.auth": "this dashboard is locked that way",
-}
 #: The longest text a field takes.
 MAX_FIELD = 2000
 WHOLE = re.compile(r"[+-]?\d+")
@@ -111,7 +105,7 @@ def _field(key: str, shown: str | None) -> tuple[SettingKey | None, str]:
         return None, f"{IN_THE_FILE}, or with PATCH /api/settings"
     if shown is not None and REDACTED in shown:
         return None, f"holds a password: {IN_THE_FILE}"
-    return found, AFTER_RESTART.get(key, "")
+    return found, ""
 
 
 def setting_table(shown: SettingsShown, in_force: Settings) -> list[SettingRow]:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import FileResponse
 
+from tikrelay.config.logging import redact_text
 from tikrelay.config.paths import StatePaths
 from tikrelay.runtime.app import Runtime
 from tikrelay.runtime.pictures import (
@@ -66,7 +67,8 @@ async def thumbnail(
         fetched = await fetches.picture(runtime, paths, site, post_id)
         found = fetched.picture
         if found is None and (fetched.failed or fetched.skipped):
-            why = [f"{name}: {message}" for name, message in fetched.failed.items()]
+            # The store's own words may hold its address with credentials or a signed query.
+            why = [f"{name}: {redact_text(message)}" for name, message in fetched.failed.items()]
             why += [f"{name}: failed less than {DOWN_SECONDS:g} s ago" for name in fetched.skipped]
             raise HTTPException(502, detail=f"the archive could not be read ({'; '.join(why)})")
         if fetched.busy:

@@ -124,7 +124,8 @@ async def test_a_write_keeps_the_comments_and_waits_for_a_restart(
     [
         ({"jobs.max_attempts": 5000}, "jobs.max_attempts", "less than or equal to 1000"),
         ({"jobs.max_attempts": True}, "jobs.max_attempts", "true is not a number"),
-        ({"web.listen": "nowhere"}, "web.listen", "is not an address to listen on"),
+        ({"web.listen": "0.0.0.0:8080"}, "web.listen", "in the config file by hand"),
+        ({"telegram.api_url": "https://elsewhere.example"}, "telegram.api_url", "by hand"),
         ({"telegram.bot_token": "123:abc"}, "telegram.bot_token", "TELEGRAM_BOT_TOKEN"),
         ({"sources": []}, "sources", "/api/sources"),
         ({"destinations.clips.link": True}, "destinations.clips.link", "destinations add"),

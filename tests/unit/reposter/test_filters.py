@@ -397,3 +397,10 @@ def test_the_lines_a_run_and_tikrelay_posts_show(capsys: pytest.CaptureFixture[s
     )
     unknown = PostLine("tiktok:7302", None, None, at, [], {})
     assert post_line(unknown) == "tiktok:7302  ?  ?  2026-12-05 18:51  not delivered"
+
+
+def test_a_hashtag_with_a_combining_accent_is_one_hashtag() -> None:
+    """``#cafe`` + U+0301 + ``s`` (the accent written as a mark of its own) is ``#cafes``."""
+    from tikrelay.domain.words import hashtags
+
+    assert hashtags("so good #cafe\u0301s") == {"cafes"}
