@@ -47,7 +47,8 @@ def _section(annotation: Any) -> tuple[str, type[BaseModel]] | None:
 
 def walk(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo | None]]:
     """Every key: leaves with their field, sections (that hold keys) with None."""
-    for name, field in model.model_fields.items():
+    for attribute, field in model.model_fields.items():
+        name = field.alias or attribute  # the key as users write it (``from``, not ``from_``)
         found = _section(field.annotation)
         if found is None:
             yield f"{prefix}{name}", field

@@ -82,6 +82,10 @@ destinations:
   #     path: ./tiktok-archive        # or url: s3://BUCKET/PREFIX (or az://CONTAINER/PREFIX)
   #     # endpoint_url: http://127.0.0.1:9000   # S3-compatible servers other than AWS
   #     # keep_days: 30               # delete archived posts after this many days
+  # mirror:                           # another TikTok account (docs/publishing.md)
+  #   tiktok:
+  #     account: main                 # authorized with: tikrelay tiktok-auth main
+  #     mode: inbox                   # inbox: a draft to finish in the app; direct: posted
 
 sources:
   - tiktok: "@tiktok"                 # required: @username or the profile URL
@@ -99,6 +103,18 @@ sources:
     #   min_height: 720               # a video's height in pixels
     #   include: [cats, "#kitten"]    # at least one of these words or #hashtags
     #   exclude: ["#ad", sponsored]   # none of these (whole words; case and accents ignored)
+
+# notify:                             # failures that need a person, and a daily summary
+#   telegram_chat_id: -1001234567890  # an admins' chat
+#   email:                            # password: export TIKRELAY_SMTP_PASSWORD=...
+#     smtp_url: "smtp://mail.example.com:587"   # smtps:// for TLS from the start
+#     from: tikrelay@example.com
+#     to: [you@example.com]
+#   daily_summary: "08:00"            # a summary every day at this time
+
+# tiktok_app:                         # the TikTok developer app of tiktok destinations
+#   client_key: YOUR_CLIENT_KEY
+#   # client_secret: never in this file: export TIKRELAY_TIKTOK_APP__CLIENT_SECRET=...
 
 jobs:
   worker_concurrency: 4               # jobs one process runs at a time

@@ -7,13 +7,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
@@ -21,60 +18,25 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tikrelay.config.logging import redact_text
+from tikrelay.config.fields import (
+    DAY,
+    HOUR,
+    MAX_CHAT_ID,
+    MAX_TOPIC_ID,
+    MAX_UPLOAD_MB,
+    MINUTE,
+    PROXY_SCHEMES,
+    WEBHOOK_PORTS,
+    WEEK,
+    NotBool,
+    Section,
+    TimeZone,
+    shown_url,
+    url_host_and_port,
+)
+from tikrelay.config.notify_settings import NotifySettings
+from tikrelay.config.tiktok_settings import TikTokApp, TikTokDestination
 from tikrelay.domain.words import term_problem, words
-
-#: Generous ceilings: far above any sensible value, low enough that arithmetic on them (backoff,
-#: timedelta, byte counts, SQLite integers) cannot overflow.
-MINUTE = 60.0
-HOUR = 3600.0
-DAY = 24 * HOUR
-WEEK = 7 * DAY
-MAX_UPLOAD_MB = 2000.0  # what a local Bot API server takes; the cloud one takes 50
-#: Telegram's chat ids have at most 52 significant bits.
-MAX_CHAT_ID = 2**52
-MAX_TOPIC_ID = 2**31 - 1
-
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
-#: The only ports Telegram sends webhook requests to.
-WEBHOOK_PORTS = (443, 80, 88, 8443)
-
-
-def _refuse_bool(value: object) -> object:
-    # YAML reads true/false/yes/no/on/off as booleans, and pydantic would take true as 1.
-    if isinstance(value, bool):
-        raise ValueError(f"{str(value).lower()} is not a number: write a number")
-    return value
-
-
-#: An integer or float key: true/false are refused rather than read as 1/0.
-NotBool = BeforeValidator(_refuse_bool)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def _shown_url(value: str) -> str:
-    """``value`` fit for an error message: a password in it (also a scheme-less one) hidden."""
-    scheme, sep, rest = value.rpartition("://") if "://" in value else ("", "", value)
-    userinfo, at, host = rest.rpartition("@")
-    if at and ":" in userinfo:
-        rest = f"{userinfo.partition(':')[0]}:[redacted]@{host}"
-    return redact_text(f"{scheme}{sep}{rest}")
-
-
-def _url_host_and_port(url: str) -> tuple[str, int | None] | None:
-    """The host and port of ``url``, or None when it has no usable host or a bad port."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    host = parts.hostname
-    if not host or any(char.isspace() for char in host):
-        return None
-    return host, port
 
 
 def _refuse_bool_user(value: object) -> object:
@@ -89,12 +51,12 @@ def check_api_url(value: str) -> str:
     parts = urlsplit(text)
     if (
         parts.scheme.lower() not in ("http", "https")
-        or _url_host_and_port(text) is None
+        or url_host_and_port(text) is None
         or parts.query
         or parts.fragment
     ):
         raise ValueError(
-            f"{_shown_url(text)!r} is not a Bot API address: write http:// or https:// and a "
+            f"{shown_url(text)!r} is not a Bot API address: write http:// or https:// and a "
             "host, such as https://api.telegram.org, or http://127.0.0.1:8081 for a local Bot "
             "API server"
         )
@@ -110,18 +72,18 @@ def check_proxy(value: str) -> str:
     allowed = ", ".join(PROXY_SCHEMES)
     if scheme not in PROXY_SCHEMES:
         raise ValueError(
-            f"{_shown_url(text)!r}: proxy scheme {scheme!r} is not supported; use one of "
+            f"{shown_url(text)!r}: proxy scheme {scheme!r} is not supported; use one of "
             f"{allowed}, as in socks5://user:password@host:1080"
         )
-    if _url_host_and_port(url) is None:
+    if url_host_and_port(url) is None:
         raise ValueError(
-            f"{_shown_url(text)!r} is not a proxy URL: write it as scheme://host:port or "
+            f"{shown_url(text)!r} is not a proxy URL: write it as scheme://host:port or "
             f"scheme://user:password@host:port (schemes: {allowed})"
         )
     return text
 
 
-class FloodSettings(_Section):
+class FloodSettings(Section):
     chat_per_second: Annotated[float, NotBool] = Field(
         default=1.0,
         gt=0,
@@ -151,7 +113,7 @@ def _refuse_bool_chat(value: object) -> object:
     return value
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(Section):
     api_url: Annotated[str, AfterValidator(check_api_url)] = Field(
         default="https://api.telegram.org",
         description="Bot API base; calls go to {api_url}/bot{token}/{method}.",
@@ -177,7 +139,7 @@ class TelegramSettings(_Section):
     )
 
 
-class NetworkSettings(_Section):
+class NetworkSettings(Section):
     proxies: list[Annotated[str, AfterValidator(check_proxy)]] = Field(
         default_factory=list,
         description="Proxies for all source traffic, any site (pages, APIs, media).",
@@ -202,7 +164,7 @@ Seconds = Annotated[float, NotBool, Field(gt=0, le=WEEK)]
 KeepDays = Annotated[float, NotBool, Field(gt=0, le=36500)]
 
 
-class JobKindSettings(_Section):
+class JobKindSettings(Section):
     max_attempts: Annotated[int, NotBool] | None = Field(
         default=None,
         ge=1,
@@ -228,7 +190,7 @@ class JobKindSettings(_Section):
     )
 
 
-class JobSettings(_Section):
+class JobSettings(Section):
     worker_concurrency: Annotated[int, NotBool] = Field(
         default=4,
         ge=1,
@@ -305,7 +267,7 @@ def _refuse_bool_topic(value: object) -> object:
     return value
 
 
-class TelegramDestination(_Section):
+class TelegramDestination(Section):
     chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] = Field(
         description="The chat: a numeric id (channels and supergroups start with -100) or @channel."
     )
@@ -353,7 +315,7 @@ class TelegramDestination(_Section):
 ARCHIVE_SCHEMES = ("s3", "az")
 
 
-class ArchiveDestination(_Section):
+class ArchiveDestination(Section):
     path: Path | None = Field(
         default=None,
         description="A local folder: posts are stored as DIR/tiktok/{author}/{YYYY}/{MM}/{id}/.",
@@ -398,9 +360,9 @@ class ArchiveDestination(_Section):
 
 def check_endpoint_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or _url_host_and_port(value) is None:
+    if parts.scheme.lower() not in ("http", "https") or url_host_and_port(value) is None:
         raise ValueError(
-            f"endpoint_url {_shown_url(value)!r} is not a server address: write http:// or "
+            f"endpoint_url {shown_url(value)!r} is not a server address: write http:// or "
             "https:// and a host, such as http://127.0.0.1:9000"
         )
     return value
@@ -411,24 +373,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 AI_CAPTION_TIMEOUT = 30.0
 
 
-def check_time_zone(value: str) -> str:
-    """An IANA time zone name (``Europe/Berlin``, ``UTC``), as the system's tz database knows it."""
-    name = value.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{name!r} is not a time zone: write an IANA name such as Europe/Berlin, "
-            "America/New_York or UTC"
-        ) from None
-    return name
-
-
-#: An IANA time zone name.
-TimeZone = Annotated[str, AfterValidator(check_time_zone)]
-
-
-class AiCaptionSettings(_Section):
+class AiCaptionSettings(Section):
     """A caption written by a language model behind an OpenAI-compatible API."""
 
     base_url: str = Field(
@@ -460,17 +405,17 @@ class AiCaptionSettings(_Section):
         parts = urlsplit(text)
         if (
             parts.scheme.lower() not in ("http", "https")
-            or _url_host_and_port(text) is None
+            or url_host_and_port(text) is None
             or parts.query
             or parts.fragment
         ):
             raise ValueError(
-                f"{_shown_url(text)!r} is not an API address: write http:// or https:// and a "
+                f"{shown_url(text)!r} is not an API address: write http:// or https:// and a "
                 "host, up to the path before /chat/completions, such as https://api.openai.com/v1"
             )
         if parts.username is not None or parts.password is not None:
             raise ValueError(
-                f"{_shown_url(text)!r} holds a user name or password: write the address without "
+                f"{shown_url(text)!r} holds a user name or password: write the address without "
                 "them; the API key comes from the variable api_key_env names"
             )
         return text
@@ -486,7 +431,7 @@ class AiCaptionSettings(_Section):
         return value
 
 
-class DestinationSettings(_Section):
+class DestinationSettings(Section):
     telegram: TelegramDestination | None = Field(
         default=None, description="Where in Telegram posts go."
     )
@@ -494,6 +439,11 @@ class DestinationSettings(_Section):
         default=None,
         description="Instead of a chat: a folder or a bucket where every post is stored with "
         "its metadata.",
+    )
+    tiktok: TikTokDestination | None = Field(
+        default=None,
+        description="Instead of a chat: a TikTok account that gets every post (Content Posting "
+        "API).",
     )
     archive_to: str | None = Field(
         default=None,
@@ -520,10 +470,12 @@ class DestinationSettings(_Section):
 
     @model_validator(mode="after")
     def _one_kind(self) -> DestinationSettings:
-        if (self.telegram is None) == (self.archive is None):
+        kinds = [self.telegram, self.archive, self.tiktok]
+        if sum(kind is not None for kind in kinds) != 1:
             raise ValueError(
-                "give exactly one of telegram (a chat: telegram: {chat_id: ...}) and archive (a "
-                "folder or bucket: archive: {path: DIR})"
+                "give exactly one of telegram (a chat: telegram: {chat_id: ...}), archive (a "
+                "folder or bucket: archive: {path: DIR}) and tiktok (an account: tiktok: "
+                "{account: NAME})"
             )
         if self.archive is not None and self.archive_to is not None:
             raise ValueError("archive_to belongs to a telegram destination, not to an archive")
@@ -585,7 +537,7 @@ FilterTerms = Annotated[list[FilterTerm], BeforeValidator(_listed)]
 FilterKind = Annotated[Literal["video", "slideshow"], BeforeValidator(_check_kind)]
 
 
-class FilterSettings(_Section):
+class FilterSettings(Section):
     """Which of a source's posts are delivered; a post that fails one rule is not, for good.
     A figure the source does not give passes its rule."""
 
@@ -659,7 +611,7 @@ def _same_term(term: str) -> str:
     return ("#" if term.startswith("#") else "") + " ".join(words(term))
 
 
-class SourceSettings(_Section):
+class SourceSettings(Section):
     tiktok: str | None = Field(
         default=None, description="A TikTok creator: @username or the profile URL."
     )
@@ -702,7 +654,7 @@ class SourceSettings(_Section):
         return self
 
 
-class DeliverySettings(_Section):
+class DeliverySettings(Section):
     downloads: Annotated[int, NotBool] = Field(
         default=3, ge=1, le=100, description="Downloads that run at the same time."
     )
@@ -728,7 +680,7 @@ class DeliverySettings(_Section):
     )
 
 
-class BotLimits(_Section):
+class BotLimits(Section):
     active_per_user: Annotated[int, NotBool] = Field(
         default=3, ge=1, le=1000, description="Requests of one person being worked on at once."
     )
@@ -777,8 +729,8 @@ def check_webhook_url(value: str) -> str:
     server or the sandbox emulator takes them."""
     text = value.strip()
     parts = urlsplit(text)
-    found = _url_host_and_port(text)
-    shown = repr(_shown_url(text))
+    found = url_host_and_port(text)
+    shown = repr(shown_url(text))
     fix = (
         "write https://your.domain/a-path (your reverse proxy passes it on to "
         "bot.webhook_listen); http:// is taken only for a loopback host, such as "
@@ -817,7 +769,7 @@ def _check_listen(value: str) -> str:
     return value.strip()
 
 
-class BotSettings(_Section):
+class BotSettings(Section):
     enabled: bool = Field(
         default=True,
         description="tikrelay serve also runs the bot (answers people who write to it); false: "
@@ -864,7 +816,7 @@ def _check_web_listen(value: str) -> str:
 WEB_TOKEN_ENV = "TIKRELAY_WEB_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     listen: Annotated[str, AfterValidator(_check_web_listen)] = Field(
         default="127.0.0.1:8080",
         description="host:port of the dashboard, REST API and /metrics; tikrelay serve runs them "
@@ -920,6 +872,14 @@ class Settings(BaseSettings):
     )
     sources: list[SourceSettings] = Field(
         default_factory=list, description="What is watched, and where its posts go."
+    )
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings,
+        description="Where failures that need a person, and a daily summary, are sent.",
+    )
+    tiktok_app: TikTokApp = Field(
+        default_factory=TikTokApp,
+        description="The TikTok app that publishes to tiktok destinations.",
     )
 
     @model_validator(mode="after")

@@ -387,3 +387,55 @@ bot_users = Table(
     Column("chat_id", BigInteger, nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
 )
+
+# Posts a destination's schedule gathers into one catch-up message (schedule.catch_up: digest).
+digest_entries = Table(
+    "digest_entries",
+    metadata,
+    Column("destination", String(200), primary_key=True),
+    Column("post_key", String(300), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("author", String(300), nullable=True),
+    Column("published_at", UtcDateTime, nullable=True),
+    Column("added_at", UtcDateTime, nullable=False),
+)
+
+# Failures that need a person (notify:), each notified once per incident.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("kind", String(50), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("notified_at", UtcDateTime, nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+)
+
+# TikTok accounts authorized with tikrelay tiktok-auth: tokens encrypted (TIKRELAY_SECRET_KEY).
+tiktok_accounts = Table(
+    "tiktok_accounts",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("open_id", String(200), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("tokens", Text, nullable=False),
+    Column("access_expires_at", UtcDateTime, nullable=False),
+    Column("refresh_expires_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# A post's upload to a TikTok destination under way: resumed after a crash, never posted twice.
+tiktok_uploads = Table(
+    "tiktok_uploads",
+    metadata,
+    Column("post_key", String(300), primary_key=True),
+    Column("destination", String(200), primary_key=True),
+    Column("publish_id", String(200), nullable=False),
+    Column("upload_url", Text, nullable=True),
+    Column("next_chunk", Integer, nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
