@@ -20,7 +20,7 @@ from tikrelay.captions import (
     visible_length,
 )
 from tikrelay.captions.ai import AiCaptionError, cache_key, read_reply
-from tikrelay.config.settings import AiCaptionSettings, DestinationSettings
+from tikrelay.config.settings import AiCaptionSettings, DestinationSettings, machine_zone
 from tikrelay.domain.posts import Post, PostKind, Sound
 
 POST = Post(
@@ -119,4 +119,5 @@ def test_settings_default_to_a_30_second_timeout_and_check_their_values() -> Non
         AiCaptionSettings(base_url="http://x/v1", model="m", prompt="p", api_key_env="sk-123")
     with pytest.raises(ValidationError, match="is not a time zone"):
         DestinationSettings.model_validate({"telegram": {"chat_id": 1}, "tz": "Mars/Base"})
-    assert DestinationSettings.model_validate({"telegram": {"chat_id": 1}}).tz == "UTC"
+    # No tz: the machine's zone (the schedule's, when it names one).
+    assert DestinationSettings.model_validate({"telegram": {"chat_id": 1}}).zone == machine_zone()

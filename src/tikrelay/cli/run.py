@@ -64,6 +64,12 @@ def report(summary: RunSummary) -> None:
         + (f", {summary.filtered} filtered" if summary.filtered else "")
         + (f", {summary.left_out} older left out (backfill)" if summary.left_out else "")
     )
+    if summary.scheduled and summary.next_slot is not None:
+        waiting = "post waits for its" if summary.scheduled == 1 else "posts wait for their"
+        typer.echo(
+            f"{summary.scheduled} {waiting} slot in a destination's schedule; the next slot is "
+            f"at {summary.next_slot.astimezone():%Y-%m-%d %H:%M %Z}"
+        )
     for source in summary.failed_sources:
         when = "will retry" if source.waiting else "failed"
         typer.echo(f"source {source.source} {when}: {source.reason}")

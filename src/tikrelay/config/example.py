@@ -68,7 +68,16 @@ destinations:
       # hevc: false                   # true: HEVC (hvc1) videos are sent as they are
     # caption: "{{ text }}\\n\\n— @{{ author }}"   # Jinja2; see docs/captions.md
     # link: false                     # add a link to the original post
-    # tz: UTC                         # time zone of dates in captions (IANA: Europe/Berlin)
+    # tz: Europe/Berlin               # its time zone (captions, schedule); default: the machine's
+    # schedule:                       # when posts may go (docs/reposting.md#schedules)
+    #   max_per_hour: 4               # rolling 60 minutes
+    #   max_per_day: 20               # calendar day, in tz
+    #   hours: "08:00-22:00"          # the end excluded
+    #   days: [mon-fri]
+    #   at: ["09:00", "14:00", "19:00"]   # fixed slots, one post each
+    #   min_gap_minutes: 10
+    #   catch_up: all                 # after downtime: all drips; digest lists them in one message
+    #   catch_up_after_hours: 12      # how old a post may be and still go on its own
     # ai_caption:                     # captions by a language model; the template on failure
     #   base_url: https://api.openai.com/v1   # any OpenAI-compatible API
     #   model: gpt-4o-mini

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -31,11 +35,19 @@ from tikrelay.config.fields import (
     NotBool,
     Section,
     TimeZone,
+    check_time_zone,
     shown_url,
     url_host_and_port,
 )
 from tikrelay.config.notify_settings import NotifySettings
 from tikrelay.config.tiktok_settings import TikTokApp, TikTokDestination
+from tikrelay.domain.schedule import (
+    PostingRules,
+    ScheduleError,
+    parse_clock,
+    parse_days,
+    parse_hours,
+)
 from tikrelay.domain.words import term_problem, words
 
 
@@ -431,6 +443,102 @@ class AiCaptionSettings(Section):
         return value
 
 
+@functools.cache
+def machine_zone() -> str:
+    """The machine's own time zone, as an IANA name (UTC when it has none)."""
+    import tzlocal
+
+    try:
+        return check_time_zone(tzlocal.get_localzone_name() or "UTC")
+    except (ValueError, LookupError):
+        return "UTC"
+
+
+def _schedule_rule(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    def run(value: Any) -> Any:
+        try:
+            check(value)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return run
+
+
+def _listed_days(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class ScheduleSettings(Section):
+    """When a destination's posts may go: a steady drip instead of a flood."""
+
+    max_per_hour: Annotated[int, NotBool] | None = Field(
+        default=None, ge=1, le=10_000, description="At most this many posts in any 60 minutes."
+    )
+    max_per_day: Annotated[int, NotBool] | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="At most this many posts per calendar day (in tz).",
+    )
+    hours: Annotated[str, AfterValidator(_schedule_rule(parse_hours))] | None = Field(
+        default=None,
+        description="When posts may go, such as 08:00-22:00 (the end excluded; several: "
+        "08:00-12:00, 14:00-22:00).",
+    )
+    days: (
+        Annotated[
+            list[str], BeforeValidator(_listed_days), AfterValidator(_schedule_rule(parse_days))
+        ]
+        | None
+    ) = Field(default=None, description="The days posts may go, such as [mon-fri] or [sat, sun].")
+    tz: TimeZone | None = Field(
+        default=None,
+        description="The time zone of hours, days, at and max_per_day (IANA name); default "
+        "the destination's tz, else the machine's.",
+    )
+    at: list[Annotated[str, AfterValidator(_schedule_rule(parse_clock))]] | None = Field(
+        default=None,
+        min_length=1,
+        description='Fixed slots such as ["09:00", "14:00"], each taking one post.',
+    )
+    min_gap_minutes: Annotated[float, NotBool] | None = Field(
+        default=None, gt=0, le=WEEK / MINUTE, description="At least this long between posts."
+    )
+    catch_up: Literal["all", "digest"] = Field(
+        default="all",
+        description="Posts published longer ago than catch_up_after_hours when their turn "
+        "comes: all drips them out; digest sends one message listing them.",
+    )
+    catch_up_after_hours: Annotated[float, NotBool] = Field(
+        default=12.0,
+        gt=0,
+        le=WEEK / HOUR * 52,
+        description="How old a post may be when its turn comes and still be sent on its own "
+        "with catch_up: digest.",
+    )
+
+    def rules(self, zone: str) -> PostingRules:
+        """The schedule's rules in ``zone`` (its own tz wins)."""
+        return PostingRules(
+            zone=ZoneInfo(self.tz or zone),
+            max_per_hour=self.max_per_hour,
+            max_per_day=self.max_per_day,
+            windows=parse_hours(self.hours) if self.hours else (),
+            days=parse_days(self.days) if self.days else None,
+            at=tuple(parse_clock(slot) for slot in self.at or ()),
+            min_gap=timedelta(minutes=self.min_gap_minutes) if self.min_gap_minutes else None,
+        )
+
+    @model_validator(mode="after")
+    def _allows_some_moment(self) -> ScheduleSettings:
+        try:
+            self.rules("UTC")
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 class DestinationSettings(Section):
     telegram: TelegramDestination | None = Field(
         default=None, description="Where in Telegram posts go."
@@ -455,9 +563,15 @@ class DestinationSettings(Section):
         description="Caption template (Jinja2); default: the post text, a blank line, — @author.",
     )
     link: bool = Field(default=False, description="Add a link to the original post.")
-    tz: TimeZone = Field(
-        default="UTC",
-        description="The time zone (IANA name) of the dates in captions, such as Europe/Berlin.",
+    tz: TimeZone | None = Field(
+        default=None,
+        description="The destination's time zone (IANA name, such as Europe/Berlin): dates in "
+        "captions, and the schedule's; default schedule.tz, else the machine's.",
+    )
+    schedule: ScheduleSettings | None = Field(
+        default=None,
+        description="When posts may go here (max_per_hour, hours, at…); default: as soon as "
+        "they are ready.",
     )
     ai_caption: AiCaptionSettings | None = Field(
         default=None,
@@ -467,6 +581,17 @@ class DestinationSettings(Section):
     slideshow_audio: bool = Field(
         default=True, description="After a slideshow's images, send its sound as audio."
     )
+
+    @property
+    def zone(self) -> str:
+        """The destination's time zone: ``tz``, else ``schedule.tz``, else the machine's."""
+        return self.tz or (self.schedule.tz if self.schedule else None) or machine_zone()
+
+    def posting_rules(self) -> PostingRules | None:
+        """The schedule's rules, in ``schedule.tz``, else the destination's zone."""
+        if self.schedule is None:
+            return None
+        return self.schedule.rules(self.schedule.tz or self.zone)
 
     @model_validator(mode="after")
     def _one_kind(self) -> DestinationSettings:

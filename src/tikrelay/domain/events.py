@@ -44,3 +44,5 @@ class ReposterEvent(StrEnum):
     FILE_IDS_DROPPED = "FILE_IDS_DROPPED"  # deliver: Telegram refused a stored file id
     AI_CAPTION = "AI_CAPTION"  # deliver: the caption is a language model's, asked now or kept
     AI_CAPTION_FAILED = "AI_CAPTION_FAILED"  # deliver: the template's caption instead, and why
+    POST_DIGESTED = "POST_DIGESTED"  # deliver: too old for its slot, gathered for a digest
+    DIGEST_SENT = "DIGEST_SENT"  # digest: one message listing the gathered posts, its ids

@@ -27,7 +27,7 @@ class Captions:
         self._asking: dict[str, asyncio.Lock] = {}
 
     async def caption(self, ledger: Ledger, post: Post, dest: DestinationSettings) -> str:
-        tz = ZoneInfo(dest.tz)
+        tz = ZoneInfo(dest.zone)
         ai = dest.ai_caption
         if ai is None:
             return render_caption(post, dest.caption, link=dest.link, tz=tz)

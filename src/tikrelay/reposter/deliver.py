@@ -44,6 +44,7 @@ from tikrelay.reposter.model import (
     job_for,
     upload_limit,
 )
+from tikrelay.reposter.pacing import gather, too_old, wait_for_slot
 from tikrelay.reposter.parts import ALBUM_SIZE, AlbumPart, AudioPart, Part, VideoPart
 from tikrelay.reposter.progress import Progress
 from tikrelay.reposter.screening import Screen
@@ -142,6 +143,11 @@ class Deliverer:
             return done
         if await self.screen.kept_out_before(ledger, payload, route.name):
             return []
+        if route.settings.schedule is not None:
+            if too_old(route, payload.published_at, ledger.now()):
+                await gather(ledger, self.service, payload, _author(payload))
+                return []
+            await wait_for_slot(ledger, route, payload.published_at)
         sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
         if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
@@ -260,7 +266,10 @@ class Deliverer:
 
     async def _keep_chat_order(self, ledger: Ledger, route: Route) -> None:
         """An older post to the same chat that waits (for a retry, or to be claimed) goes
-        first: this job waits until just after it, its attempt not counted."""
+        first: this job waits until just after it, its attempt not counted. A destination with
+        a schedule has its own order (``reposter.pacing``)."""
+        if route.settings.schedule is not None:
+            return
         job = ledger.ctx.job
         older = [
             waiting
@@ -380,6 +389,14 @@ def _recorder(
         )
 
     return record
+
+
+def _author(payload: DeliverPayload) -> str | None:
+    """Who a post is by, as its payload tells: a url: source's uploader, a creator's name."""
+    if payload.author:
+        return payload.author
+    site, _, handle = payload.source.partition(":")
+    return handle if site == "tiktok" and handle.startswith("@") else None
 
 
 def _post_row(post: Post, now: datetime) -> dict[str, Any]:

@@ -23,11 +23,13 @@ from tikrelay.reposter.media_cache import MediaCache
 from tikrelay.reposter.model import (
     ARCHIVE,
     DELIVER,
+    DIGEST,
     MEDIA_KINDS,
     POLL,
     PRUNE_ARCHIVES,
     PRUNE_MEDIA,
     DeliverPayload,
+    DigestPayload,
     PollPayload,
     Routes,
 )
@@ -38,6 +40,7 @@ from tikrelay.reposter.turns import Chats
 if TYPE_CHECKING:
     from tikrelay.reposter.archiving import Archiver
     from tikrelay.reposter.deliver import Deliverer
+    from tikrelay.reposter.pacing import Digests
 
 
 #: Polls a second at most when ``serve`` starts (or its sources change).
@@ -72,6 +75,7 @@ class Reposter:
         )
         self._deliverer: Deliverer | None = None
         self._archiver: Archiver | None = None
+        self._digests: Digests | None = None
 
     @property
     def deliverer(self) -> Deliverer:
@@ -89,6 +93,17 @@ class Reposter:
                 progress=self.listeners,
             )
         return self._deliverer
+
+    @property
+    def digests(self) -> Digests:
+        """Made on the first digest (``schedule.catch_up: digest``)."""
+        if self._digests is None:
+            from tikrelay.reposter.pacing import Digests
+
+            self._digests = Digests(
+                service=self.service, routes=self.routes, clients=self.clients, chats=self.chats
+            )
+        return self._digests
 
     @property
     def archiver(self) -> Archiver:
@@ -207,6 +222,14 @@ class Reposter:
                 await self.deliverer(ctx, payload)
             except Exception as exc:
                 self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                raise
+
+        @registry.handler(DIGEST, payload=DigestPayload)
+        async def digest(ctx: JobContext, payload: DigestPayload) -> None:
+            try:
+                await self.digests(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"digest → {payload.destination}", exc)
                 raise
 
         @registry.handler(ARCHIVE, payload=DeliverPayload)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,8 @@ from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator, parse_playlis
 POLL = "poll"
 DELIVER = "deliver"
 ARCHIVE = "archive"
+#: One message listing the posts a destination's schedule gathered (schedule.catch_up: digest).
+DIGEST = "digest"
 PRUNE_MEDIA = "prune_media"
 PRUNE_ARCHIVES = "prune_archives"
 #: The job kinds that need a post's downloaded media while they wait or run.
@@ -44,6 +47,17 @@ class DeliverPayload(BaseModel):
     #: A ``url:`` source's caption author when the entry's page names none: the entry's
     #: uploader as listed, else the feed's title. Stored only when there is one.
     author: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    #: When the post was published, for a destination with a schedule (its queue is oldest
+    #: first, across sources). Stored only when there is one.
+    published_at: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class DigestPayload(BaseModel):
+    """A ``digest`` job: one message to ``destination`` listing the posts gathered for it."""
+
+    destination: str
+    #: The oldest gathered post's time: the digest's place in the destination's queue.
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True)

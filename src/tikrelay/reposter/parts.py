@@ -1,5 +1,5 @@
-"""What a post is sent as, part by part: a video, an album of at most ten photos, a sound. Each
-part is one send intent (``reposter.sending``); an album may arrive in part."""
+"""What a post is sent as, part by part: a video, an album of at most ten photos, a sound (or a
+digest's text). Each part is one send intent (``reposter.sending``); an album may arrive in part."""
 
 from __future__ import annotations
 
@@ -64,7 +64,24 @@ class AudioPart:
         return list(self.ids) or list(self.files)
 
 
-Part = VideoPart | AlbumPart | AudioPart
+@dataclass(frozen=True)
+class TextPart:
+    """A message of text alone (a digest of posts): its one "media" is the text itself."""
+
+    index: int
+    text: str
+    ids: tuple[str, ...] = ()  # no file of Telegram's
+
+    @property
+    def files(self) -> list[Path]:
+        return []
+
+    @property
+    def media(self) -> list[Media]:
+        return [self.text]
+
+
+Part = VideoPart | AlbumPart | AudioPart | TextPart
 
 
 def expected(part: Part) -> int:

@@ -110,6 +110,8 @@ class Poller:
                         continue
                     if filtered_sql.filtered_reason(conn, key, name) is not None:
                         continue  # kept out there by the filters before: for good
+                    route = self.routes.route(name)
+                    scheduled = route.settings.schedule is not None
                     job = DeliverPayload(
                         post=key,
                         id=entry.id,
@@ -117,8 +119,10 @@ class Poller:
                         source=watched.key,
                         destination=name,
                         author=getattr(entry, "author", None),
+                        # A schedule's queue is oldest post first, whatever the source.
+                        published_at=entry.created_at if scheduled else None,
                     )
-                    kind = self.routes.route(name).job_kind
+                    kind = route.job_kind
                     # Ahead of the other polls: downloads start while the rest are read.
                     self.service.enqueue(
                         kind, job, dedupe_key=job_for(kind, key, name), priority=1, conn=conn

@@ -28,7 +28,15 @@ from tikrelay.destinations.target import Probe
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import Route
-from tikrelay.reposter.parts import AlbumPart, AudioPart, Media, Part, VideoPart, expected
+from tikrelay.reposter.parts import (
+    AlbumPart,
+    AudioPart,
+    Media,
+    Part,
+    TextPart,
+    VideoPart,
+    expected,
+)
 from tikrelay.store import relay as sql
 
 if TYPE_CHECKING:
@@ -150,6 +158,8 @@ async def _send(
                 cover=cover,
                 file_ids=out,
             )
+        case TextPart(text=text):
+            return await sender.send_text(target, text)
         case AlbumPart(caption=text):
             # An album refused part-way (AlbumPartiallySentError) leaves the intent open: the
             # next attempt probes which images arrived and sends only the others.

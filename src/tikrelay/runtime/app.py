@@ -28,6 +28,7 @@ from tikrelay.reposter.catalog import Catalog, CatalogError
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.jobs import Reposter
 from tikrelay.reposter.model import (
+    DIGEST,
     MEDIA_KINDS,
     POLL,
     Routes,
@@ -38,6 +39,7 @@ from tikrelay.reposter.model import (
 )
 from tikrelay.reposter.progress import Listeners
 from tikrelay.store import JobQueue, open_queue
+from tikrelay.store.queue import Clock, utc_now
 from tikrelay.store.reports import RunSummary, run_summary
 from tikrelay.store.retention_sql import Pruned
 
@@ -98,17 +100,19 @@ class Runtime:
         reposter: bool = True,
         extra_kinds: list[str] | None = None,
         clients: Clients | None = None,
+        clock: Clock = utc_now,
     ) -> Runtime:
         """``reposter``: also the reposter's jobs (its settings are checked first, so that a
         mistake is said before the database is opened), working from the catalog. The config
         file's sources and destinations are synced into the catalog (with the reposter, or
         when the file has any).
         ``extra_kinds``: ``module:attr`` registries of more job kinds (ValueError names a bad
-        one). ``config_file`` names the file in the catalog's messages."""
+        one). ``config_file`` names the file in the catalog's messages. ``clock``: what the jobs
+        take for now (tests move it by hand)."""
         if reposter:
             check_reposter_settings(settings)
         size = pool_size or settings.jobs.worker_concurrency + 2
-        queue = open_queue(settings, pool_size=size)
+        queue = open_queue(settings, pool_size=size, clock=clock)
         try:
             registry = Registry()
             registry.include(worker_registry(extra_kinds))
@@ -257,7 +261,9 @@ class Runtime:
 
     def summary(self, started: datetime) -> RunSummary:
         """What the reposter's jobs did since ``started``, and every one still waiting."""
-        return run_summary(self.queue.engine, started, poll=POLL, deliver=MEDIA_KINDS)
+        return run_summary(
+            self.queue.engine, started, poll=POLL, deliver=MEDIA_KINDS, others=[DIGEST]
+        )
 
 
 def _stop_on_failure(task: asyncio.Task[None], worker: Worker) -> None:

@@ -394,3 +394,50 @@ def waiting_before(conn: Connection, kind: str, job_id: int) -> list[WaitingJob]
         for r in rows
         if isinstance(r.payload, dict)
     ]
+
+
+def sent_since(conn: Connection, destination: str, since: datetime) -> list[datetime]:
+    """When ``destination``'s sends since ``since`` were made, oldest first: what its posting
+    schedule counts. A digest's posts went in one message: one send."""
+    first = func.min(deliveries.c.delivered_at)
+    return sorted(
+        conn.execute(
+            select(first)
+            .where(deliveries.c.destination == destination, deliveries.c.delivered_at >= since)
+            .group_by(deliveries.c.job_id)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    """A job taking a post to a destination that has not finished: where it stands in the
+    destination's queue."""
+
+    id: int
+    published_at: datetime | None
+    created_at: datetime
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        """Oldest post first (the time it was published, else when its job was made)."""
+        return (self.published_at or self.created_at, self.id)
+
+
+def unfinished_for(conn: Connection, kinds: Sequence[str], destination: str) -> list[QueuedPost]:
+    """The jobs of ``kinds`` for ``destination`` that wait or run."""
+    active = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+    rows = conn.execute(
+        select(jobs.c.id, jobs.c.payload, jobs.c.created_at).where(
+            jobs.c.kind.in_(list(kinds)), jobs.c.status.in_(active)
+        )
+    ).all()
+    found = []
+    for row in rows:
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        if payload.get("destination") != destination:
+            continue
+        published = payload.get("published_at")
+        when = datetime.fromisoformat(published) if isinstance(published, str) else None
+        found.append(QueuedPost(row.id, when, row.created_at))
+    return found

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Select, func, select
 
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.jobs import ACTIVE_STATUSES, Job, JobStatus
+from tikrelay.domain.schedule import SLOT_WAIT
 from tikrelay.store.tables import (
     bot_requests,
     bot_updates,
@@ -52,6 +53,8 @@ class RunSummary:
     filtered: int = 0  # posts the sources' filters kept from a destination
     failed: list[FailedPost] = field(default_factory=list)
     failed_sources: list[FailedSource] = field(default_factory=list)
+    scheduled: int = 0  # posts waiting for their slot of a destination's schedule: no failure
+    next_slot: datetime | None = None  # the earliest of those slots
 
     @property
     def ok(self) -> bool:
@@ -59,18 +62,30 @@ class RunSummary:
 
 
 def run_summary(
-    engine: Engine, started: datetime, *, poll: str, deliver: Sequence[str]
+    engine: Engine,
+    started: datetime,
+    *,
+    poll: str,
+    deliver: Sequence[str],
+    others: Sequence[str] = (),
 ) -> RunSummary:
     """What the ``poll`` jobs and the jobs taking posts to destinations (kinds ``deliver``) of a
     run did (changed since ``started``), and every such job still waiting, whichever run it
-    comes from."""
+    comes from; jobs of ``others`` (digests) only when they fail or wait."""
     summary = RunSummary()
     waiting = [status.value for status in ACTIVE_STATUSES]
     with engine.connect() as conn:
         rows = conn.execute(
-            select(jobs.c.kind, jobs.c.status, jobs.c.payload, jobs.c.error_message)
+            select(
+                jobs.c.kind,
+                jobs.c.status,
+                jobs.c.payload,
+                jobs.c.error_kind,
+                jobs.c.error_message,
+                jobs.c.run_at,
+            )
             .where(
-                jobs.c.kind.in_([poll, *deliver]),
+                jobs.c.kind.in_([poll, *deliver, *others]),
                 (jobs.c.updated_at >= started) | jobs.c.status.in_(waiting),
             )
             .order_by(jobs.c.id)
@@ -98,8 +113,12 @@ def run_summary(
             .select_from(jobs)
             .where(jobs.c.kind.in_(list(deliver)), jobs.c.created_at >= started)
         ).scalar_one()
-    for kind, status, payload, error in rows:
+    for kind, status, payload, error_kind, error, run_at in rows:
         later = status != JobStatus.FAILED
+        if status == JobStatus.PENDING and error_kind is None and _waits_for_slot(error):
+            summary.scheduled += 1
+            summary.next_slot = min(run_at, summary.next_slot or run_at)
+            continue
         if status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
             if kind == poll and status == JobStatus.COMPLETED:
                 summary.polled += 1
@@ -108,10 +127,14 @@ def run_summary(
         if kind == poll:
             summary.failed_sources.append(FailedSource(payload["source"], reason, later))
         else:
-            summary.failed.append(
-                FailedPost(payload["post"], payload["url"], payload["destination"], reason, later)
-            )
+            post = payload.get("post") or kind  # a digest names no post
+            url = payload.get("url") or ""
+            summary.failed.append(FailedPost(post, url, payload["destination"], reason, later))
     return summary
+
+
+def _waits_for_slot(reason: str | None) -> bool:
+    return reason is not None and reason.startswith(SLOT_WAIT)
 
 
 @dataclass(frozen=True)

@@ -398,6 +398,7 @@ digest_entries = Table(
     Column("author", String(300), nullable=True),
     Column("published_at", UtcDateTime, nullable=True),
     Column("added_at", UtcDateTime, nullable=False),
+    Column("job_id", Id, nullable=True),  # the digest job sending it, once one took it
 )
 
 # Failures that need a person (notify:), each notified once per incident.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from tikrelay.store.tables import UtcDateTime
+from tikrelay.store.tables import Id, UtcDateTime
 
 revision = "0009"
 down_revision = "0008"
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("author", sa.String(300), nullable=True),
         sa.Column("published_at", UtcDateTime, nullable=True),
         sa.Column("added_at", UtcDateTime, nullable=False),
+        sa.Column("job_id", Id, nullable=True),
     )
 
 

@@ -1,0 +1,92 @@
+"""Posts a destination's schedule gathers for one catch-up message (``schedule.catch_up:
+digest``): added by the deliver jobs that find their post too old to go on its own, taken by the
+``digest`` job that sends them, deleted with the deliveries it records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from tikrelay.store.tables import digest_entries
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    post_key: str
+    url: str
+    author: str | None
+    published_at: datetime | None
+
+
+def add(
+    conn: Connection,
+    destination: str,
+    entry: DigestEntry,
+    now: datetime,
+) -> bool:
+    """Gather a post for ``destination``'s next digest; False when it is gathered already."""
+    found = conn.execute(
+        select(digest_entries.c.post_key).where(
+            digest_entries.c.destination == destination,
+            digest_entries.c.post_key == entry.post_key,
+        )
+    ).first()
+    if found is not None:
+        return False
+    conn.execute(
+        insert(digest_entries).values(
+            destination=destination,
+            post_key=entry.post_key,
+            url=entry.url,
+            author=entry.author[:300] if entry.author else None,
+            published_at=entry.published_at,
+            added_at=now,
+        )
+    )
+    return True
+
+
+def take(conn: Connection, destination: str, job_id: int) -> list[DigestEntry]:
+    """The posts digest job ``job_id`` sends: the ones it took on an earlier attempt, else every
+    gathered post no digest took yet; oldest first."""
+    conn.execute(
+        update(digest_entries)
+        .where(digest_entries.c.destination == destination, digest_entries.c.job_id.is_(None))
+        .where(
+            ~select(digest_entries.c.post_key)
+            .where(
+                digest_entries.c.destination == destination,
+                digest_entries.c.job_id == job_id,
+            )
+            .exists()
+        )
+        .values(job_id=job_id)
+    )
+    rows = conn.execute(
+        select(
+            digest_entries.c.post_key,
+            digest_entries.c.url,
+            digest_entries.c.author,
+            digest_entries.c.published_at,
+        )
+        .where(digest_entries.c.destination == destination, digest_entries.c.job_id == job_id)
+        .order_by(digest_entries.c.published_at, digest_entries.c.added_at)
+    ).all()
+    return [DigestEntry(r.post_key, r.url, r.author, r.published_at) for r in rows]
+
+
+def finish(conn: Connection, destination: str, job_id: int) -> int:
+    """Forget the posts digest job ``job_id`` sent; how many are gathered and not yet taken."""
+    conn.execute(
+        delete(digest_entries).where(
+            digest_entries.c.destination == destination, digest_entries.c.job_id == job_id
+        )
+    )
+    left: int = conn.execute(
+        select(func.count())
+        .select_from(digest_entries)
+        .where(digest_entries.c.destination == destination, digest_entries.c.job_id.is_(None))
+    ).scalar_one()
+    return left
