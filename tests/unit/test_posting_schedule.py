@@ -200,3 +200,10 @@ def test_the_zones_of_a_destination() -> None:
     found = inherited.posting_rules()
     assert found is not None
     assert found.zone == BERLIN
+
+
+def test_an_archive_takes_no_schedule() -> None:
+    with pytest.raises(ValidationError, match="remove schedule from this archive destination"):
+        DestinationSettings.model_validate(
+            {"archive": {"path": "/tmp/vault"}, "schedule": {"max_per_hour": 1}}
+        )

@@ -602,6 +602,11 @@ class DestinationSettings(Section):
                 "folder or bucket: archive: {path: DIR}) and tiktok (an account: tiktok: "
                 "{account: NAME})"
             )
+        if self.archive is not None and self.schedule is not None:
+            raise ValueError(
+                "schedule paces a chat or a TikTok account; an archive stores every post as it "
+                "comes: remove schedule from this archive destination"
+            )
         if self.archive is not None and self.archive_to is not None:
             raise ValueError("archive_to belongs to a telegram destination, not to an archive")
         return self
