@@ -41,6 +41,11 @@ NOT_EVENTS = {
     "AZURE_STORAGE_CONNECTION_STRING",
     "AZURE_STORAGE_SAS_TOKEN",
     "LC_MESSAGES",  # gettext's folder name
+    "PUBLIC_TO_EVERYONE",  # TikTok's privacy levels (destinations.NAME.tiktok.privacy_level)
+    "MUTUAL_FOLLOW_FRIENDS",
+    "FOLLOWER_OF_CREATOR",
+    "SELF_ONLY",
+    "YOUR_CLIENT_KEY",  # a placeholder in an example config
 }
 NAMES = {*JobEvent, *Stage, *ReposterEvent, *JobStatus}
 UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")

@@ -15,6 +15,7 @@ from tikrelay.cli.posts import posts
 from tikrelay.cli.run import run
 from tikrelay.cli.sandbox import sandbox
 from tikrelay.cli.serve import serve
+from tikrelay.cli.tiktok import tiktok_auth
 from tikrelay.cli.web import web
 from tikrelay.cli.worker import worker
 
@@ -40,6 +41,7 @@ app.command("cleanup")(cleanup)
 app.command("posts")(posts)
 app.command("bot")(bot)
 app.command("web")(web)
+app.command("tiktok-auth")(tiktok_auth)
 
 
 def _version(value: bool) -> None:

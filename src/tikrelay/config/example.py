@@ -95,6 +95,8 @@ destinations:
   #   tiktok:
   #     account: main                 # authorized with: tikrelay tiktok-auth main
   #     mode: inbox                   # inbox: a draft to finish in the app; direct: posted
+  #     # privacy_level: SELF_ONLY    # direct: who sees it (default: the most private offered)
+  #     # credit: true                # end the caption with 🎥 @author on TikTok
 
 sources:
   - tiktok: "@tiktok"                 # required: @username or the profile URL
@@ -119,11 +121,19 @@ sources:
 #     smtp_url: "smtp://mail.example.com:587"   # smtps:// for TLS from the start
 #     from: tikrelay@example.com
 #     to: [you@example.com]
+#     ca_bundle: /etc/ssl/mail-ca.pem # a private CA for the SMTP server
+#   apprise: ["json://host:port/path"]   # any Apprise URL (a secret: it holds tokens)
 #   daily_summary: "08:00"            # a summary every day at this time
+#   tz: Europe/Berlin                 # of daily_summary and messages; default: the machine's
+#   source_failing_hours: 24          # auth expired / extractor broken: told at once
+#   disk_free_percent: 5              # tell when the state folder's disk has less free
 
 # tiktok_app:                         # the TikTok developer app of tiktok destinations
 #   client_key: YOUR_CLIENT_KEY
 #   # client_secret: never in this file: export TIKRELAY_TIKTOK_APP__CLIENT_SECRET=...
+#   # redirect_uri: http://127.0.0.1:3455/callback/   # as registered with the app
+#   # api_url: https://open.tiktokapis.com
+#   # auth_url: https://www.tiktok.com/v2/auth/authorize/
 
 jobs:
   worker_concurrency: 4               # jobs one process runs at a time

@@ -602,6 +602,11 @@ class DestinationSettings(Section):
                 "folder or bucket: archive: {path: DIR}) and tiktok (an account: tiktok: "
                 "{account: NAME})"
             )
+        if self.tiktok is not None and self.schedule and self.schedule.catch_up == "digest":
+            raise ValueError(
+                "schedule.catch_up: digest sends a chat one message listing links; a TikTok "
+                "account cannot take one: write catch_up: all"
+            )
         if self.archive is not None and self.schedule is not None:
             raise ValueError(
                 "schedule paces a chat or a TikTok account; an archive stores every post as it "
@@ -615,7 +620,7 @@ class DestinationSettings(Section):
     def chat(self) -> TelegramDestination:
         """The Telegram side of a destination that is a chat."""
         if self.telegram is None:
-            raise ValueError("this destination is an archive, not a chat")
+            raise ValueError("this destination is not a chat: it is an archive or a TikTok account")
         return self.telegram
 
 

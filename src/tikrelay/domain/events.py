@@ -19,6 +19,8 @@ class Stage(StrEnum):
     TELEGRAM_SEND = "TELEGRAM_SEND"  # deliver: every part, exactly once
     ARCHIVE_WRITE = "ARCHIVE_WRITE"  # archive: the media, then metadata.json, to the target
     LINK_EXPAND = "LINK_EXPAND"  # request: a share link followed to the post it leads to
+    TIKTOK_UPLOAD = "TIKTOK_UPLOAD"  # publish: the video's chunks sent to TikTok, in order
+    TIKTOK_PROCESSING = "TIKTOK_PROCESSING"  # publish: TikTok's status polled until done
 
 
 class ReposterEvent(StrEnum):
@@ -44,5 +46,14 @@ class ReposterEvent(StrEnum):
     FILE_IDS_DROPPED = "FILE_IDS_DROPPED"  # deliver: Telegram refused a stored file id
     AI_CAPTION = "AI_CAPTION"  # deliver: the caption is a language model's, asked now or kept
     AI_CAPTION_FAILED = "AI_CAPTION_FAILED"  # deliver: the template's caption instead, and why
+    INCIDENT_NOTIFIED = "INCIDENT_NOTIFIED"  # poll, watch_disk: an incident told, once
+    INCIDENT_CLOSED = "INCIDENT_CLOSED"  # poll, watch_disk: a told incident over, "recovered"
+    NOTIFIED = "NOTIFIED"  # notify: the message was taken by its channel
+    NOTIFICATION_DROPPED = "NOTIFICATION_DROPPED"  # notify: its channel left the settings
     POST_DIGESTED = "POST_DIGESTED"  # deliver: too old for its slot, gathered for a digest
     DIGEST_SENT = "DIGEST_SENT"  # digest: one message listing the gathered posts, its ids
+    TIKTOK_UPLOAD_STARTED = "TIKTOK_UPLOAD_STARTED"  # publish: initialized, its publish_id
+    TIKTOK_CHUNK_UPLOADED = "TIKTOK_CHUNK_UPLOADED"  # publish: one chunk accepted, n of total
+    TIKTOK_UPLOAD_RESUMED = "TIKTOK_UPLOAD_RESUMED"  # publish: an earlier attempt's upload goes on
+    TIKTOK_PUBLISH_FAILED = "TIKTOK_PUBLISH_FAILED"  # publish: TikTok said FAILED, its reason
+    TIKTOK_PUBLISHED = "TIKTOK_PUBLISHED"  # publish: in the account's inbox, or posted

@@ -28,11 +28,13 @@ from tikrelay.reposter.model import (
     POLL,
     PRUNE_ARCHIVES,
     PRUNE_MEDIA,
+    PUBLISH,
     DeliverPayload,
     DigestPayload,
     PollPayload,
     Routes,
 )
+from tikrelay.reposter.notifying import Notifier
 from tikrelay.reposter.poll import Poller
 from tikrelay.reposter.progress import Listeners
 from tikrelay.reposter.turns import Chats
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from tikrelay.reposter.archiving import Archiver
     from tikrelay.reposter.deliver import Deliverer
     from tikrelay.reposter.pacing import Digests
+    from tikrelay.reposter.publishing import Publisher
 
 
 #: Polls a second at most when ``serve`` starts (or its sources change).
@@ -75,7 +78,9 @@ class Reposter:
         )
         self._deliverer: Deliverer | None = None
         self._archiver: Archiver | None = None
+        self._publisher: Publisher | None = None
         self._digests: Digests | None = None
+        self.notifier = Notifier(settings, service, self.routes, self.clients)
 
     @property
     def deliverer(self) -> Deliverer:
@@ -121,6 +126,22 @@ class Reposter:
             )
         return self._archiver
 
+    @property
+    def publisher(self) -> Publisher:
+        """Made on the first publish job: httpx and cryptography load only with work to do."""
+        if self._publisher is None:
+            from tikrelay.reposter.publishing import Publisher
+
+            self._publisher = Publisher(
+                settings=self.settings,
+                queue=self.service.queue,
+                routes=self.routes,
+                clients=self.clients,
+                media=self.media,
+                progress=self.listeners,
+            )
+        return self._publisher
+
     def enqueue_polls(self) -> int:
         """One poll job per source (a source whose poll waits for a retry keeps it). The dedupe
         key is the one the source's schedule uses, so a cron run and ``serve`` never poll one
@@ -163,6 +184,8 @@ class Reposter:
             save(self.service, schedule, rng)
         else:
             prune(self.service, PRUNE_ARCHIVES, [])
+        # The daily summary and the disk check (notify.*).
+        self.notifier.schedule(rng)
 
     def prune_media(self) -> int:
         """Delete posts' media no job needs any more (delivery.keep_media_hours and
@@ -214,7 +237,9 @@ class Reposter:
                 await self.poller(ctx, payload)
             except Exception as exc:
                 self._report_failure(ctx, f"source {payload.source}", exc)
+                await self.notifier.source_failed(ctx, payload.source, exc)
                 raise
+            self.notifier.source_polled(ctx, payload.source)
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver(ctx: JobContext, payload: DeliverPayload) -> None:
@@ -240,6 +265,15 @@ class Reposter:
                 self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
                 raise
 
+        # TikTok allows 6 initializations a minute per account: two publish jobs at a time.
+        @registry.handler(PUBLISH, payload=DeliverPayload, max_running=2)
+        async def publish(ctx: JobContext, payload: DeliverPayload) -> None:
+            try:
+                await self.publisher(ctx, payload)
+            except Exception as exc:
+                self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                raise
+
         @registry.handler(PRUNE_ARCHIVES, max_attempts=1, max_running=1)
         async def prune_archives(ctx: JobContext, payload: dict[str, object]) -> None:
             removed = await asyncio.to_thread(self.prune_archives)
@@ -250,6 +284,7 @@ class Reposter:
             removed = await asyncio.to_thread(self.prune_media)
             await ctx.event(ReposterEvent.MEDIA_PRUNED, folders=removed)
 
+        registry.include(self.notifier.registry())
         return registry
 
     def _report_failure(self, ctx: JobContext, what: str, exc: Exception) -> None:

@@ -28,8 +28,10 @@ ARCHIVE = "archive"
 DIGEST = "digest"
 PRUNE_MEDIA = "prune_media"
 PRUNE_ARCHIVES = "prune_archives"
+#: A post published to a TikTok account (a tiktok destination), through the Content Posting API.
+PUBLISH = "publish"
 #: The job kinds that need a post's downloaded media while they wait or run.
-MEDIA_KINDS = (DELIVER, ARCHIVE)
+MEDIA_KINDS = (DELIVER, ARCHIVE, PUBLISH)
 
 
 class PollPayload(BaseModel):
@@ -102,6 +104,8 @@ class Route:
     @property
     def job_kind(self) -> str:
         """The kind of job that takes a post there."""
+        if self.settings.tiktok is not None:
+            return PUBLISH
         return ARCHIVE if self.settings.archive is not None else DELIVER
 
 
@@ -257,6 +261,20 @@ class SetupError(ValueError):
     """The settings cannot run the reposter; the message names the key and the fix."""
 
 
+def check_tiktok(name: str, destination: DestinationSettings, settings: Settings) -> None:
+    """A tiktok destination has the app's keys and TIKRELAY_SECRET_KEY to work with."""
+    from tikrelay.destinations.tiktok_auth import setup_problem  # cryptography: only then
+
+    if destination.archive_to is not None:
+        raise SetupError(
+            f"destinations.{name}.archive_to: a tiktok destination does not archive; give "
+            "the source the archive destination in its to: list instead"
+        )
+    problem = setup_problem(settings.tiktok_app)
+    if problem is not None:
+        raise SetupError(f"destinations.{name}.tiktok needs {problem}")
+
+
 def check_relay_settings(settings: Settings, *, archives: bool = True) -> None:
     """What pydantic cannot check alone: creator references, caption templates and (with
     ``archives``) that each archive destination can be opened."""
@@ -265,6 +283,8 @@ def check_relay_settings(settings: Settings, *, archives: bool = True) -> None:
     except ValueError as exc:
         raise SetupError(str(exc)) from None
     for name, destination in settings.destinations.items():
+        if destination.tiktok is not None:
+            check_tiktok(name, destination, settings)
         if archives and destination.archive is not None:
             try:
                 check_archive(destination)

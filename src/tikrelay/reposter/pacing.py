@@ -31,7 +31,15 @@ from tikrelay.domain.schedule import SLOT_WAIT, PostingRules, plan
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.ledger import Ledger
-from tikrelay.reposter.model import DELIVER, DIGEST, DeliverPayload, DigestPayload, Route, Routes
+from tikrelay.reposter.model import (
+    DELIVER,
+    DIGEST,
+    PUBLISH,
+    DeliverPayload,
+    DigestPayload,
+    Route,
+    Routes,
+)
 from tikrelay.reposter.parts import Part, TextPart
 from tikrelay.reposter.sending import send_parts
 from tikrelay.reposter.turns import Chats
@@ -47,7 +55,7 @@ if TYPE_CHECKING:
 LOOK_BACK = timedelta(days=2)
 #: Telegram's longest message.
 MESSAGE_LIMIT = 4096
-SCHEDULED_KINDS = (DELIVER, DIGEST)
+SCHEDULED_KINDS = (DELIVER, DIGEST, PUBLISH)
 
 
 async def wait_for_slot(ledger: Ledger, route: Route, published_at: datetime | None) -> None:

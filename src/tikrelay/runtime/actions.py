@@ -44,8 +44,10 @@ from tikrelay.reposter.model import (
     ARCHIVE,
     DELIVER,
     POLL,
+    PUBLISH,
     DeliverPayload,
     PollPayload,
+    Route,
     Routes,
     job_for,
 )
@@ -379,7 +381,7 @@ def request_link(
     names the input that is wrong."""
     found = _destination(runtime, destination, chat_id)
     post = _post(runtime, url.strip(), found.name)
-    kind = ARCHIVE if found.settings.archive is not None else DELIVER
+    kind = Route(found.name, found.settings).job_kind  # deliver, archive or publish
     dedupe = job_for(kind, post.post, found.name)
     service = reposter_service(runtime)
     with runtime.queue.transaction() as conn:
@@ -463,7 +465,7 @@ def _post(runtime: Runtime, url: str, destination: str) -> DeliverPayload:
 # -- posts: where each is on its way ------------------------------------------------------------
 
 #: The kinds of the jobs that take a post to a destination.
-DELIVERY_KINDS = (DELIVER, ARCHIVE)
+DELIVERY_KINDS = (DELIVER, ARCHIVE, PUBLISH)
 
 
 def post_delivery_jobs(

@@ -173,6 +173,8 @@ class Runtime:
         started = self.queue.clock()
         if self.reposter is not None:
             self.reposter.enqueue_polls()
+            # The daily summary and the disk check fire in cron runs too, when due.
+            self.reposter.notifier.schedule(random.Random())  # noqa: S311 - jitter, not secrets
         # Jobs a killed run left RUNNING are due again at once; otherwise "nothing due" would
         # skip them until their lease ran out.
         self.queue.recover(

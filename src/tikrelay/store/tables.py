@@ -436,6 +436,9 @@ tiktok_uploads = Table(
     Column("publish_id", String(200), nullable=False),
     Column("upload_url", Text, nullable=True),
     Column("next_chunk", Integer, nullable=False),
+    # The plan the upload was initialized with: a resumed upload sends the same chunks.
+    Column("video_size", BigInteger, nullable=False),
+    Column("chunk_size", BigInteger, nullable=False),
     Column("status", String(50), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("publish_id", sa.String(200), nullable=False),
         sa.Column("upload_url", sa.Text, nullable=True),
         sa.Column("next_chunk", sa.Integer, nullable=False),
+        sa.Column("video_size", sa.BigInteger, nullable=False),
+        sa.Column("chunk_size", sa.BigInteger, nullable=False),
         sa.Column("status", sa.String(50), nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
