@@ -20,7 +20,8 @@ from tikrelay.captions import (
     visible_length,
 )
 from tikrelay.captions.ai import AiCaptionError, cache_key, read_reply
-from tikrelay.config.settings import AiCaptionSettings, DestinationSettings, machine_zone
+from tikrelay.config.fields import machine_zone
+from tikrelay.config.settings import AiCaptionSettings, DestinationSettings
 from tikrelay.domain.posts import Post, PostKind, Sound
 
 POST = Post(

@@ -4,6 +4,7 @@ modules of their own (``notify_settings``, ``tiktok_settings``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,3 +83,24 @@ def check_time_zone(value: str) -> str:
 
 #: An IANA time zone name.
 TimeZone = Annotated[str, AfterValidator(check_time_zone)]
+
+
+@functools.cache
+def machine_zone() -> str:
+    """The machine's own time zone, as an IANA name (UTC when it has none that can be named)."""
+    import tzlocal
+
+    try:
+        return check_time_zone(tzlocal.get_localzone_name() or "UTC")
+    except (ValueError, LookupError):
+        return "UTC"
+
+
+def refuse_bool_chat(value: object) -> object:
+    """A chat id: YAML's true/false are refused, not read as 1/0."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{str(value).lower()} is not a chat: write a numeric chat id such as "
+            "-1001234567890, or '@channelname' in quotes"
+        )
+    return value

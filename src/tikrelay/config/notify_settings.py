@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from email.utils import parseaddr
 from pathlib import Path
@@ -18,18 +17,20 @@ from pydantic import (
     model_validator,
 )
 
-from tikrelay.config.fields import HOUR, WEEK, NotBool, Section, TimeZone, shown_url
+from tikrelay.config.fields import (
+    HOUR,
+    WEEK,
+    NotBool,
+    Section,
+    TimeZone,
+    refuse_bool_chat,
+    shown_url,
+)
+from tikrelay.domain.schedule import ScheduleError, parse_clock
 
 #: The environment variable holding the SMTP password (none: no login).
 SMTP_PASSWORD_ENV = "TIKRELAY_SMTP_PASSWORD"  # noqa: S105 - a variable name, not a value
 SMTP_SCHEMES = ("smtp", "smtps")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def _refuse_bool_chat(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError(f"{str(value).lower()} is not a chat: write its numeric id or @username")
-    return value
 
 
 def check_smtp_url(value: str) -> str:
@@ -69,11 +70,13 @@ def check_address(value: str) -> str:
 
 def check_hhmm(value: str) -> str:
     text = value.strip()
-    if not _HHMM.match(text):
+    try:
+        parse_clock(text)
+    except ScheduleError:
         raise ValueError(
             f'{text!r} is not a time of day: write HH:MM on a 24-hour clock, such as "08:00" '
             "(quoted: YAML reads 08:00 unquoted as a number)"
-        )
+        ) from None
     return text
 
 
@@ -139,7 +142,7 @@ class EmailSettings(Section):
 
 
 class NotifySettings(Section):
-    telegram_chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] | None = Field(
+    telegram_chat_id: Annotated[int | str, BeforeValidator(refuse_bool_chat)] | None = Field(
         default=None, description="A Telegram chat (the admins' chat) that gets the messages."
     )
     email: EmailSettings | None = Field(default=None, description="Email the messages.")

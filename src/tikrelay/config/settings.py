@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -35,7 +34,8 @@ from tikrelay.config.fields import (
     NotBool,
     Section,
     TimeZone,
-    check_time_zone,
+    machine_zone,
+    refuse_bool_chat,
     shown_url,
     url_host_and_port,
 )
@@ -116,15 +116,6 @@ class FloodSettings(Section):
     )
 
 
-def _refuse_bool_chat(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError(
-            f"{str(value).lower()} is not a chat: write a numeric chat id such as "
-            "-1001234567890, or '@channelname' in quotes"
-        )
-    return value
-
-
 class TelegramSettings(Section):
     api_url: Annotated[str, AfterValidator(check_api_url)] = Field(
         default="https://api.telegram.org",
@@ -145,7 +136,7 @@ class TelegramSettings(Section):
         default_factory=list,
         description="Telegram user ids that may use the bot's admin commands.",
     )
-    storage_chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] | None = Field(
+    storage_chat_id: Annotated[int | str, BeforeValidator(refuse_bool_chat)] | None = Field(
         default=None,
         description="A chat where the bot uploads media once for inline answers.",
     )
@@ -280,7 +271,7 @@ def _refuse_bool_topic(value: object) -> object:
 
 
 class TelegramDestination(Section):
-    chat_id: Annotated[int | str, BeforeValidator(_refuse_bool_chat)] = Field(
+    chat_id: Annotated[int | str, BeforeValidator(refuse_bool_chat)] = Field(
         description="The chat: a numeric id (channels and supergroups start with -100) or @channel."
     )
     topic_id: Annotated[int, BeforeValidator(_refuse_bool_topic)] | None = Field(
@@ -441,17 +432,6 @@ class AiCaptionSettings(Section):
                 "OPENAI_API_KEY) and export the key in it, never the key here"
             )
         return value
-
-
-@functools.cache
-def machine_zone() -> str:
-    """The machine's own time zone, as an IANA name (UTC when it has none)."""
-    import tzlocal
-
-    try:
-        return check_time_zone(tzlocal.get_localzone_name() or "UTC")
-    except (ValueError, LookupError):
-        return "UTC"
 
 
 def _schedule_rule(check: Callable[[Any], object]) -> Callable[[Any], Any]:

@@ -23,6 +23,7 @@ import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from tikrelay.config.fields import machine_zone
 from tikrelay.config.logging import redact_text
 from tikrelay.config.notify_settings import SMTP_PASSWORD_ENV
 from tikrelay.config.paths import StatePaths
@@ -62,16 +63,7 @@ class NotifyPayload(BaseModel):
 
 def time_zone(settings: Settings) -> str:
     """``notify.tz``, else the machine's zone (UTC when it has none that can be named)."""
-    if settings.notify.tz:
-        return settings.notify.tz
-    import tzlocal
-
-    try:
-        name = tzlocal.get_localzone_name()
-        ZoneInfo(name or "")
-    except Exception:  # any trouble reading the machine's zone: UTC
-        return "UTC"
-    return name or "UTC"
+    return settings.notify.tz or machine_zone()
 
 
 class Notifier:
