@@ -158,6 +158,9 @@ def test_a_value_the_settings_refuse_names_the_key_and_writes_nothing(tmp_path: 
     ("key", "reason", "says"),
     [
         ("telegram.bot_token", "secret", "set TELEGRAM_BOT_TOKEN in the environment"),
+        # Lists of secrets: Apprise URLs hold tokens, app_info a device's identity.
+        ("notify.apprise", "secret", "TIKRELAY_NOTIFY__APPRISE"),
+        ("network.tiktok_app_info", "secret", "TIKRELAY_NETWORK__TIKTOK_APP_INFO"),
         ("sources", "catalog", "/api/sources"),
         ("sources.0.depth", "catalog", "Sources page"),
         ("destinations.clips.link", "catalog", "tikrelay destinations add"),

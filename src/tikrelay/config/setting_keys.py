@@ -162,8 +162,11 @@ def _unknown(name: str) -> KeyRefusedError:
 
 
 def secret_key(name: str, annotation: Any = None) -> bool:
-    """The key holds a secret: its type is ``SecretStr``, or its last name says so."""
+    """The key holds a secret: its type is ``SecretStr`` (or a list of them, such as Apprise
+    URLs), or its last name says so."""
     inner, _ = _unwrap(annotation)
+    if get_origin(inner) is list:
+        inner, _ = _unwrap(get_args(inner)[0])
     return inner is SecretStr or bool(SECRET_NAME.search(name.rsplit(".", 1)[-1]))
 
 

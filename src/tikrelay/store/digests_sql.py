@@ -9,7 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from tikrelay.store import locks
 from tikrelay.store.tables import digest_entries
+
+
+def _lock_name(destination: str) -> str:
+    return f"digest:{destination}"
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,11 @@ def add(
     entry: DigestEntry,
     now: datetime,
 ) -> bool:
-    """Gather a post for ``destination``'s next digest; False when it is gathered already."""
+    """Gather a post for ``destination``'s next digest; False when it is gathered already.
+    Serialized with ``finish`` (the caller queues the digest in the same transaction): a post
+    gathered while a digest job completes is either seen by its ``finish``, or finds that job
+    completed and queues a new one."""
+    locks.for_transaction(conn, _lock_name(destination))
     found = conn.execute(
         select(digest_entries.c.post_key).where(
             digest_entries.c.destination == destination,
@@ -79,6 +88,7 @@ def take(conn: Connection, destination: str, job_id: int) -> list[DigestEntry]:
 
 def finish(conn: Connection, destination: str, job_id: int) -> int:
     """Forget the posts digest job ``job_id`` sent; how many are gathered and not yet taken."""
+    locks.for_transaction(conn, _lock_name(destination))
     conn.execute(
         delete(digest_entries).where(
             digest_entries.c.destination == destination, digest_entries.c.job_id == job_id

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 
 def _key(name: str) -> int:
@@ -40,3 +40,11 @@ def held(engine: Engine, name: str, folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def for_transaction(conn: Connection, name: str) -> None:
+    """Hold the lock ``name`` until ``conn``'s transaction ends. PostgreSQL: a
+    transaction-scoped advisory lock; SQLite needs none (``BEGIN IMMEDIATE`` already holds the
+    one write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key(name)})
