@@ -19,7 +19,8 @@ from tikrelay.cli.common import EXIT_REFUSED, ConfigOption, config_path, fail, s
 from tikrelay.config.logging import configure_logging
 
 if TYPE_CHECKING:
-    from tikrelay.reposter.catalog import Catalog
+    from tikrelay.config.settings import Settings
+    from tikrelay.reposter.catalog import Catalog, CatalogSource
 
 # The database layer is imported inside the commands: `tikrelay --help` should not pay for it.
 
@@ -28,13 +29,111 @@ T = TypeVar("T")
 SourceArg = Annotated[
     str,
     typer.Argument(
-        metavar="SOURCE", help="The source: @username, a profile URL or its key (tiktok:@name)."
+        metavar="SOURCE",
+        help="The source: @username, a profile URL, a channel or playlist address, or its key "
+        "(tiktok:@name, url:ADDRESS).",
     ),
 ]
+FILTERS = "Filters (a post must pass every one given)"
+MinViews = Annotated[
+    int | None,
+    typer.Option(
+        "--min-views",
+        metavar="N",
+        help="Only posts seen at least N times.",
+        rich_help_panel=FILTERS,
+    ),
+]
+MinLikes = Annotated[
+    int | None,
+    typer.Option(
+        "--min-likes",
+        metavar="N",
+        help="Only posts liked at least N times.",
+        rich_help_panel=FILTERS,
+    ),
+]
+MaxAgeDays = Annotated[
+    float | None,
+    typer.Option(
+        "--max-age-days",
+        metavar="D",
+        help="Only posts created at most D days before they are delivered (0.5: twelve hours).",
+        rich_help_panel=FILTERS,
+    ),
+]
+Kinds = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        metavar="video|slideshow",
+        help="Only this kind of post; repeat for both.",
+        rich_help_panel=FILTERS,
+    ),
+]
+MinDuration = Annotated[
+    float | None,
+    typer.Option(
+        "--min-duration",
+        metavar="S",
+        help="Only videos at least S seconds long (slideshows pass).",
+        rich_help_panel=FILTERS,
+    ),
+]
+MaxDuration = Annotated[
+    float | None,
+    typer.Option(
+        "--max-duration",
+        metavar="S",
+        help="Only videos at most S seconds long (slideshows pass).",
+        rich_help_panel=FILTERS,
+    ),
+]
+MinHeight = Annotated[
+    int | None,
+    typer.Option(
+        "--min-height",
+        metavar="PX",
+        help="Only videos at least PX pixels high (slideshows pass).",
+        rich_help_panel=FILTERS,
+    ),
+]
+Include = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--include",
+        metavar="WORD",
+        help="Only posts whose text or hashtags have this word, these words or this #hashtag "
+        "(whole words, case and accents ignored); repeat: any one of them.",
+        rich_help_panel=FILTERS,
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="WORD",
+        help="No post whose text or hashtags have this word, these words or this #hashtag; "
+        "repeat for more.",
+        rich_help_panel=FILTERS,
+    ),
+]
+#: How a catalog message names a filter (``filters.min_views: …``): by its option.
+FILTER_OPTIONS = {
+    "filters.min_views": "--min-views",
+    "filters.min_likes": "--min-likes",
+    "filters.max_age_days": "--max-age-days",
+    "filters.kinds": "--kind",
+    "filters.min_duration": "--min-duration",
+    "filters.max_duration": "--max-duration",
+    "filters.min_height": "--min-height",
+    "filters.include": "--include",
+    "filters.exclude": "--exclude",
+}
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The destination's name.")]
 
 sources_app = typer.Typer(
-    help="What is watched: list, add, remove, pause and resume sources.", no_args_is_help=True
+    help="What is watched: list, add, edit, remove, pause and resume sources.", no_args_is_help=True
 )
 destinations_app = typer.Typer(
     help="Where posts go: list, add and remove destinations.", no_args_is_help=True
@@ -43,6 +142,11 @@ destinations_app = typer.Typer(
 
 def catalog_from(config: Path | None) -> Catalog:
     """The catalog, with the config file's entries synced in."""
+    return _opened(config)[0]
+
+
+def _opened(config: Path | None) -> tuple[Catalog, Settings]:
+    """The catalog, with the config file's entries synced in, and the settings."""
     from tikrelay.reposter.catalog import Catalog, CatalogError
     from tikrelay.store import DatabaseError, open_engine
 
@@ -53,7 +157,7 @@ def catalog_from(config: Path | None) -> Catalog:
         catalog.sync_from_settings(settings)
     except (DatabaseError, CatalogError) as exc:  # the file cannot be applied: a config mistake
         raise fail(str(exc)) from None
-    return catalog
+    return catalog, settings
 
 
 def changed(action: Callable[[], T]) -> T:
@@ -73,12 +177,13 @@ def changed(action: Callable[[], T]) -> T:
 
 @sources_app.command("list")
 def list_sources(config: Path | None = ConfigOption) -> None:
-    """Every source, paused ones too, with where it came from and where its posts go."""
+    """Every source, paused ones too, with where it came from, where its posts go and its
+    filters."""
     entries = changed(catalog_from(config).source_entries)
     if not entries:
         typer.echo("no sources yet: add one with `tikrelay sources add @creator --to NAME`")
         return
-    table = Table("key", "origin", "paused", "every (min)", "routes", box=None)
+    table = Table("key", "origin", "paused", "every (min)", "routes", "filters", box=None)
     for entry in entries:
         table.add_row(
             entry.key,
@@ -86,14 +191,20 @@ def list_sources(config: Path | None = ConfigOption) -> None:
             "yes" if entry.paused else "no",
             f"{entry.settings.every_minutes:g}",
             ", ".join(entry.settings.to),
+            _filters_text(entry),
         )
-    Console(width=160).print(table)
+    Console(width=200).print(table)
 
 
 @sources_app.command("add")
 def add_source(
-    tiktok: Annotated[
-        str, typer.Argument(metavar="CREATOR", help="A TikTok creator: @username or profile URL.")
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="A TikTok creator (@username or profile URL), or any channel, playlist or feed "
+            "address yt-dlp can list (a url: source).",
+        ),
     ],
     to: Annotated[
         list[str], typer.Option("--to", "-t", help="A destination's name; repeat for more.")
@@ -108,14 +219,138 @@ def add_source(
     every_minutes: Annotated[
         float | None, typer.Option("--every-minutes", help="How often `serve` polls it.")
     ] = None,
+    min_views: MinViews = None,
+    min_likes: MinLikes = None,
+    max_age_days: MaxAgeDays = None,
+    kind: Kinds = None,
+    min_duration: MinDuration = None,
+    max_duration: MaxDuration = None,
+    min_height: MinHeight = None,
+    include: Include = None,
+    exclude: Exclude = None,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Watch a TikTok creator and send its new posts to the named destinations."""
-    catalog = catalog_from(config)
+    """Watch a TikTok creator, or a channel or playlist, and send its new posts that pass the
+    filters given to the named destinations."""
+    from tikrelay.reposter.catalog import source_entry
+
+    catalog, settings = _opened(config)
     given = {"depth": depth, "backfill": backfill, "every_minutes": every_minutes}
-    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    entry = changed(lambda: catalog.add_source(tiktok, to, **options))
-    typer.echo(f"added source {entry.key} → {', '.join(entry.settings.to)}")
+    options: dict[str, Any] = _given(given)
+    rules = _rules(min_views, min_likes, max_age_days, kind, min_duration, max_duration, min_height)
+    rules.update(_given({"include": include, "exclude": exclude}))
+    if rules:
+        options["filters"] = rules
+    source = source_entry(ref)
+    options.update({k: v for k, v in source.items() if k != "tiktok"})
+    app_info = bool(settings.network.tiktok_app_info)
+    entry = changed(
+        lambda: catalog.add_source(
+            source.get("tiktok"), to, renamed=FILTER_OPTIONS, app_info=app_info, **options
+        )
+    )
+    typer.echo(f"added source {entry.key} → {', '.join(entry.settings.to)}{_said(entry)}")
+
+
+@sources_app.command("edit")
+def edit_source(
+    source: SourceArg,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", "-t", help="Its destinations, all of them; repeat for more."),
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(help="How many of the newest posts each poll reads.")
+    ] = None,
+    backfill: Annotated[
+        int | None,
+        typer.Option(help="Existing posts delivered the first time (0 only remembers them)."),
+    ] = None,
+    every_minutes: Annotated[
+        float | None, typer.Option("--every-minutes", help="How often `serve` polls it.")
+    ] = None,
+    no_filters: Annotated[
+        bool,
+        typer.Option(
+            "--no-filters",
+            help="Drop every filter first; the filter options given make the new ones.",
+            rich_help_panel=FILTERS,
+        ),
+    ] = False,
+    min_views: MinViews = None,
+    min_likes: MinLikes = None,
+    max_age_days: MaxAgeDays = None,
+    kind: Kinds = None,
+    min_duration: MinDuration = None,
+    max_duration: MaxDuration = None,
+    min_height: MinHeight = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Change a source made with the command line, the bot or the web: the options given
+    replace what it had (a filter option replaces that rule, the others stay); its key, its
+    pause and what it saw and delivered stay."""
+    catalog = catalog_from(config)
+    changes: dict[str, Any] = _given(
+        {"to": to, "depth": depth, "backfill": backfill, "every_minutes": every_minutes}
+    )
+    rules = _rules(min_views, min_likes, max_age_days, kind, min_duration, max_duration, min_height)
+    rules.update(_given({"include": include, "exclude": exclude}))
+    if not changes and not rules and not no_filters:
+        raise fail(
+            "nothing to change: give --to, --depth, --backfill, --every-minutes, a filter "
+            "option (--min-views, --kind, --include…) or --no-filters"
+        )
+    if rules or no_filters:
+        found = changed(lambda: catalog.source(source))
+        if found is None:
+            raise fail(f"source {_key(source)} is not in the catalog", EXIT_REFUSED)
+        old = {} if no_filters else _rules_of(found)
+        changes["filters"] = {**old, **rules} or None
+    entry = changed(lambda: catalog.edit_source(source, changes, renamed=FILTER_OPTIONS))
+    said = _said(entry) or "; no filters"
+    typer.echo(f"changed source {entry.key} → {', '.join(entry.settings.to)}{said}")
+
+
+def _rules(
+    min_views: int | None,
+    min_likes: int | None,
+    max_age_days: float | None,
+    kinds: list[str] | None,
+    min_duration: float | None,
+    max_duration: float | None,
+    min_height: int | None,
+) -> dict[str, Any]:
+    """The filter rules given, as the config file writes them under ``filters``."""
+    return _given(
+        {
+            "min_views": min_views,
+            "min_likes": min_likes,
+            "max_age_days": max_age_days,
+            "kinds": kinds,
+            "min_duration": min_duration,
+            "max_duration": max_duration,
+            "min_height": min_height,
+        }
+    )
+
+
+def _rules_of(entry: CatalogSource) -> dict[str, Any]:
+    from tikrelay.runtime.actions import given_filters
+
+    return given_filters(entry.settings.filters) or {}
+
+
+def _filters_text(entry: CatalogSource) -> str:
+    from tikrelay.runtime.actions import describe_filters
+
+    return describe_filters(_rules_of(entry))
+
+
+def _said(entry: CatalogSource) -> str:
+    text = _filters_text(entry)
+    return f"; filters: {text}" if text else ""
 
 
 @sources_app.command("remove")
@@ -161,7 +396,7 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
     if not entries:
         typer.echo(
             "no destinations yet: add one with `tikrelay destinations add NAME CHAT` "
-            "(or `tikrelay destinations add-archive NAME --path DIR`)"
+            "(or `add-archive NAME --path DIR`, or `add NAME --tiktok-account ACCOUNT`)"
         )
         return
     from tikrelay.runtime.destination_actions import sources_per_destination
@@ -170,12 +405,15 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
     table = Table("name", "origin", "chat", "topic", "sources", box=None)
     for entry in entries:
         telegram, archive = entry.settings.telegram, entry.settings.archive
+        tiktok = entry.settings.tiktok
         if telegram is not None:
             where = str(telegram.chat_id)
             topic = "" if telegram.topic_id is None else str(telegram.topic_id)
-        else:
-            assert archive is not None  # a destination is a chat or an archive
+        elif archive is not None:
             where, topic = f"archive {archive.url or archive.path}", ""
+        else:
+            assert tiktok is not None  # a destination is a chat, an archive or an account
+            where, topic = f"TikTok account {tiktok.account} ({tiktok.mode})", ""
         table.add_row(entry.name, entry.origin, where, topic, str(users.get(entry.name, 0)))
     Console(width=160).print(table)
 
@@ -185,11 +423,11 @@ def list_destinations(config: Path | None = ConfigOption) -> None:
 def add_destination(
     name: NameArg,
     chat_id: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            metavar="CHAT", help="The chat: a numeric id (-100… for channels) or @channel."
+            metavar="[CHAT]", help="The chat: a numeric id (-100… for channels) or @channel."
         ),
-    ],
+    ] = None,
     topic_id: Annotated[
         int | None, typer.Option("--topic-id", help="A forum topic; omit for General.")
     ] = None,
@@ -218,9 +456,32 @@ def add_destination(
         str | None,
         typer.Option("--archive-to", help="Also archive every post sent here to this archive."),
     ] = None,
+    tiktok_account: Annotated[
+        str | None,
+        typer.Option(
+            "--tiktok-account",
+            help="Instead of a chat: a TikTok account, as named to tikrelay tiktok-auth.",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="With --tiktok-account: inbox (default, a draft) or direct."),
+    ] = None,
+    privacy_level: Annotated[
+        str | None,
+        typer.Option(
+            "--privacy-level",
+            help="With --tiktok-account: who sees a direct post (default: the most private).",
+        ),
+    ] = None,
+    credit: Annotated[
+        bool | None,
+        typer.Option("--credit/--no-credit", help="With --tiktok-account: credit the author."),
+    ] = None,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Add a Telegram chat (and forum topic) that sources may send posts to."""
+    """Add a Telegram chat (and forum topic) that sources may send posts to, or with
+    --tiktok-account a TikTok account they publish to (authorized by tikrelay tiktok-auth)."""
     from tikrelay.runtime.destination_actions import add_destination
 
     catalog = catalog_from(config)
@@ -231,6 +492,21 @@ def add_destination(
         "slideshow_audio": slideshow_audio,
         "archive_to": archive_to,
     }
+    if tiktok_account is not None:
+        account = {"account": tiktok_account, "mode": mode, "privacy_level": privacy_level}
+        # A chat's options with it are refused by the add, naming the first.
+        chat_given = {"telegram": _given(chat)} if _given(chat) else {}
+        tiktok = {"tiktok": _given({**account, "credit": credit}), **chat_given, **_given(given)}
+        added = changed(lambda: add_destination(catalog, name, tiktok))
+        found = added.settings.tiktok
+        assert found is not None
+        typer.echo(
+            f"added destination {added.name!r} → TikTok account {found.account} ({found.mode}); "
+            f"run `tikrelay tiktok-auth {found.account}` if it is not authorized yet"
+        )
+        return
+    if chat_id is None or mode or privacy_level or credit is not None:
+        raise fail("give the CHAT (--mode, --privacy-level and --credit go with --tiktok-account)")
     settings = {"telegram": _given(chat), **_given(given)}
     entry = changed(lambda: add_destination(catalog, name, settings))
     where = entry.settings.chat

@@ -30,6 +30,9 @@ network:
   verify_tls: true                    # false disables certificate checks for TikTok traffic only
   # ca_bundle: /etc/ssl/extra-ca.pem  # extra CA certificates for TikTok traffic
   # cookies_file: ~/.config/tikrelay/cookies.txt   # Netscape format, chmod 600
+  # tiktok_app_info: []               # <iid>/<app_name>/<app_version>/<manifest_app_version>/<aid>
+  #                                   # of a TikTok app install: url: hashtags, sounds, effects
+  # tiktok_api_hostname: api16-normal-c-useast1a.tiktokv.com   # the app's API host for those
 
 delivery:
   downloads: 3                        # downloads at the same time

@@ -142,6 +142,60 @@ class TelegramSettings(Section):
     )
 
 
+#: ``network.tiktok_app_info``, part by part, as yt-dlp's ``app_info`` extractor argument reads
+#: it: ``<iid>/<app_name>/<app_version>/<manifest_app_version>/<aid>``; a part after the install
+#: id may be left empty (yt-dlp's default), and trailing ones left out.
+_APP_INFO_PARTS = (
+    re.compile(r"\d{1,30}"),  # the install id
+    re.compile(r"[a-z_]{0,30}"),  # musical_ly, trill, aweme
+    re.compile(r"(?:\d{1,4}(?:\.\d{1,4}){0,3})?"),  # 35.1.3: yt-dlp reads each part as a number
+    re.compile(r"\d{0,20}"),
+    re.compile(r"\d{0,10}"),
+)
+_APP_INFO_EXAMPLE = "7351144126450059040/musical_ly/35.1.3/2023501030/1233"
+#: The domains of TikTok's mobile API hosts: the install id goes to no other host.
+APP_API_DOMAINS = ("tiktokv.com", "tiktokv.us", "tiktokv.eu")
+_HOST_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_app_info(value: object) -> object:
+    """One ``network.tiktok_app_info`` entry. The error never shows it: an install id identifies
+    a device."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # the install id alone, unquoted in YAML
+    parts = value.strip().split("/") if isinstance(value, str) else []
+    if not 1 <= len(parts) <= len(_APP_INFO_PARTS) or not all(
+        pattern.fullmatch(part) for pattern, part in zip(_APP_INFO_PARTS, parts, strict=False)
+    ):
+        raise ValueError(
+            "not an app_info of the TikTok app: write "
+            "<iid>/<app_name>/<app_version>/<manifest_app_version>/<aid>, such as "
+            f"{_APP_INFO_EXAMPLE} (the install id is digits; a part after it may be left "
+            "empty for yt-dlp's default, e.g. 7351144126450059040//35.1.3)"
+        )
+    return "/".join(parts)
+
+
+def _app_info_list(value: object) -> object:
+    """One entry written alone is a list of one: pydantic's own type error would show it."""
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def check_api_hostname(value: str) -> str:
+    """``network.tiktok_api_hostname``: a host name of TikTok's mobile API, nothing more."""
+    host = value.strip().lower()
+    domains = ", ".join(f"*.{d}" for d in APP_API_DOMAINS)
+    if not _HOST_NAME.fullmatch(host) or not host.endswith(tuple(f".{d}" for d in APP_API_DOMAINS)):
+        raise ValueError(
+            f"{value.strip()[:80]!r} is not a host name of TikTok's mobile API: write the name "
+            f"alone (no scheme, port or path), one of {domains}, such as "
+            "api22-normal-c-alisg.tiktokv.com"
+        )
+    return host
+
+
 class NetworkSettings(Section):
     proxies: list[Annotated[str, AfterValidator(check_proxy)]] = Field(
         default_factory=list,
@@ -157,6 +211,20 @@ class NetworkSettings(Section):
         default=None,
         description="TikTok cookies (Netscape format) for source traffic; mode 0600. Only read: "
         "tikrelay works on a private copy in state_dir (docs/security.md).",
+    )
+    tiktok_app_info: Annotated[
+        list[Annotated[SecretStr, BeforeValidator(check_app_info)]],
+        BeforeValidator(_app_info_list),
+    ] = Field(
+        default_factory=list,
+        description="The TikTok app's parameters, <iid>/<app_name>/<app_version>/"
+        "<manifest_app_version>/<aid> (yt-dlp's app_info), one or more: they let url: sources "
+        "watch TikTok hashtags and sounds. Secrets: never shown or logged.",
+    )
+    tiktok_api_hostname: Annotated[str, AfterValidator(check_api_hostname)] | None = Field(
+        default=None,
+        description="The TikTok mobile API host those listings use; default yt-dlp's "
+        "(api16-normal-c-useast1a.tiktokv.com).",
     )
 
 

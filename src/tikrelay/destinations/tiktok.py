@@ -109,6 +109,12 @@ class TikTokApiError(TikrelayError):
         self.code = code
 
 
+class UploadUrlGoneError(TikrelayError):
+    """The upload URL no longer takes chunks (HTTP 403 or 404: it expired, an hour after the
+    upload's initialization): that upload can never be whole, so it can never be posted, and
+    only a new initialization goes on."""
+
+
 def api_error(status: int, body: dict[str, Any], retry_after: str | None = None) -> TikrelayError:
     """The error of one answer, classified by TikTok's ``error.code`` (then by the status)."""
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
@@ -265,7 +271,7 @@ class TikTokClient:
         if response.status_code in (200, 201, 206):
             return response.status_code
         if response.status_code in (403, 404):
-            raise TikrelayError(
+            raise UploadUrlGoneError(
                 ErrorKind.HTTP,
                 f"the upload URL is no longer valid (HTTP {response.status_code})",
                 http_status=response.status_code,

@@ -12,6 +12,7 @@ from tikrelay.health.network import check_network
 from tikrelay.health.report import Check, Report, Status
 from tikrelay.health.sources import check_sources
 from tikrelay.health.telegram import check_telegram
+from tikrelay.health.tiktok import check_tiktok
 
 __all__ = [
     "Check",
@@ -24,6 +25,7 @@ __all__ = [
     "check_sources",
     "check_state_folder",
     "check_telegram",
+    "check_tiktok",
     "examine",
     "inspect_database",
 ]

@@ -21,6 +21,7 @@ from tikrelay.health.network import ca_folder, check_network
 from tikrelay.health.report import Check, Report, passed
 from tikrelay.health.sources import check_sources
 from tikrelay.health.telegram import check_telegram
+from tikrelay.health.tiktok import check_tiktok
 
 
 async def examine(settings: Settings, *, config_file: Path | None) -> Report:
@@ -37,14 +38,16 @@ async def examine(settings: Settings, *, config_file: Path | None) -> Report:
     checks = [passed("config", loaded), check_sources(settings)]
     network = settings.network
     with ca_folder() as folder:
-        telegram, archives, ffmpeg, database, reachability = await asyncio.gather(
+        telegram, archives, tiktok, ffmpeg, database, reachability = await asyncio.gather(
             check_telegram(settings),
             check_archives(settings),
+            check_tiktok(settings),
             alone(check_ffmpeg(settings.ffmpeg)),
             alone(check_database(settings)),
             check_network(network, folder),
         )
-    checks += [*telegram, *archives, *ffmpeg, *database, check_state_folder(settings.state_dir)]
+    checks += [*telegram, *archives, *tiktok, *ffmpeg, *database]
+    checks.append(check_state_folder(settings.state_dir))
     if network.cookies_file is not None:
         checks.append(check_cookies(network.cookies_file))
     checks += reachability

@@ -16,11 +16,14 @@ Rules of the sync, decided here once:
   the sync with an error naming them, and nothing changes.
 
 Input is checked as the config file is: the same pydantic models on the same dict shape, the
-same creator forms, routes that name existing destinations, caption templates that render.
+same creator forms and ``url:`` addresses, filters, routes that name existing destinations,
+caption templates that render. A source made elsewhere than the file is changed in place
+(``edit_source``): its key (the creator, or the address) is what it is, and stays.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,7 +49,7 @@ from tikrelay.reposter.model import (
     source_identity,
 )
 from tikrelay.reposter.model import watched_sources as file_sources
-from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator
+from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator, playlist_key
 from tikrelay.store import catalog_sql
 from tikrelay.store.queue import Clock, utc_now
 
@@ -128,16 +131,45 @@ class SyncReport:
         )
 
 
+#: The two kinds of source, as a ``sources`` entry names them.
+SOURCE_KINDS = ("tiktok", URL_SOURCE)
+#: The keys of a source's entry an edit may change: its kind and reference are its key.
+EDITABLE = ("to", "depth", "backfill", "every_minutes", "filters")
+_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_ONE_KIND = (
+    "give exactly one of tiktok (a creator: '@name') and url (a channel or playlist yt-dlp "
+    "can list)"
+)
+
+
+def source_entry(ref: str) -> dict[str, str]:
+    """A source as a user writes it on the command line or in a form → the start of its
+    ``sources`` entry: ``{"tiktok": ref}`` for ``@alice``, ``alice``, a profile URL or
+    ``tiktok:@alice``; ``{"url": ref}`` for any other address (or ``url:ADDRESS``). Checked
+    when the source is added."""
+    text = ref.strip()
+    if text.lower().startswith(f"{URL_SOURCE}:") and not _ADDRESS.match(text):
+        return {"url": text[len(URL_SOURCE) + 1 :].strip()}
+    if text.lower().startswith(f"{SITE}:") and not _ADDRESS.match(text):
+        return {"tiktok": text[len(SITE) + 1 :].strip()}
+    try:
+        parse_creator(text)
+    except ValueError:
+        if _ADDRESS.match(text):
+            return {"url": text}
+    return {"tiktok": text}
+
+
 def source_key(ref: str) -> str:
     """``tiktok:@alice``, ``@alice``, ``alice`` or a profile URL → ``tiktok:@alice``; a
-    ``url:`` source's key as it is."""
-    text = ref.strip()
-    if text.lower().startswith(f"{URL_SOURCE}:"):
-        return text
-    if text.lower().startswith(f"{SITE}:"):
-        text = text[len(SITE) + 1 :]
+    channel or playlist address, or ``url:ADDRESS`` → ``url:ADDRESS`` (not checked: a key
+    names what is there, and an address the checks of a later tikrelay refuse can still be
+    removed)."""
+    entry = source_entry(ref)
+    if "url" in entry:
+        return playlist_key(entry["url"])
     try:
-        username = parse_creator(text)
+        username = parse_creator(entry["tiktok"])
     except ValueError as exc:
         raise InvalidEntryError(f"tiktok: {exc}") from None
     return _key(username)
@@ -151,7 +183,8 @@ def _field_errors(exc: ValidationError, renamed: Mapping[str, str] | None = None
     problems = []
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"])
-        name = (renamed or {}).get(name, name)
+        item = re.sub(r"(?:\.\d+)+$", "", name)  # filters.kinds.1: the list's option
+        name = (renamed or {}).get(name) or (renamed or {}).get(item) or name
         if error["type"] == "extra_forbidden":
             problems.append(f"{name}: unknown option")
         elif error["type"] == "value_error":
@@ -174,6 +207,19 @@ def _stored(model: BaseModel) -> dict[str, Any]:
     # What the user gave, not every default: a row reads like its YAML entry, and defaults
     # changed by a later tikrelay apply to it as they would to the file.
     return model.model_dump(mode="json", exclude_unset=True)
+
+
+def _plain(value: Any, name: str) -> None:
+    """Refuse control characters in what a source stores: no address, word or name has one,
+    and PostgreSQL's JSON cannot hold NUL."""
+    if isinstance(value, str) and any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidEntryError(f"{name}: {value!r} has control characters")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _plain(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, list):
+        for item in value:
+            _plain(item, name)
 
 
 def _check_name(name: str) -> str:
@@ -351,36 +397,103 @@ class Catalog:
     # -- changing sources -----------------------------------------------------------------------
 
     def add_source(
-        self, tiktok: str, to: Sequence[str], *, origin: Origin | str = Origin.CLI, **options: Any
+        self,
+        tiktok: str | None,
+        to: Sequence[str],
+        *,
+        origin: Origin | str = Origin.CLI,
+        renamed: Mapping[str, str] | None = None,
+        app_info: bool = False,
+        **options: Any,
     ) -> CatalogSource:
-        """Watch a creator; ``options`` are the other keys of a ``sources`` entry (``depth``,
-        ``backfill``, ``every_minutes``)."""
+        """Watch a creator (``tiktok``), or a channel or playlist (``url`` in ``options``,
+        ``tiktok`` None); ``options`` are the other keys of a ``sources`` entry (``depth``,
+        ``backfill``, ``every_minutes``, ``filters``). ``renamed``: how the input names a field
+        in messages (``{"filters.min_views": "--min-views"}``). ``app_info``: the settings
+        hold the TikTok app's parameters (``network.tiktok_app_info``), without which a TikTok
+        hashtag or sound is refused, as the config file's is."""
         made_by = self._origin(origin)
-        data = {"tiktok": tiktok, "to": list(dict.fromkeys(to)), **options}
-        settings = _validated(SourceSettings, data)
+        data = {**({} if tiktok is None else {"tiktok": tiktok}), "to": list(to), **options}
+        data["to"] = list(dict.fromkeys(data["to"]))
+        given = [kind for kind in SOURCE_KINDS if data.get(kind) is not None]
+        if len(given) != 1:
+            raise InvalidEntryError(f"{'url' if given else 'tiktok'}: {_ONE_KIND}")
+        settings, stored = self._checked_source(data, renamed)
         try:
-            key = _key(parse_creator(settings.tiktok or ""))
+            key, _ = source_identity(settings, app_info=app_info)
         except ValueError as exc:
-            raise InvalidEntryError(f"tiktok: {exc}") from None
+            raise InvalidEntryError(str(exc)) from None
         with self._writing() as conn:
             found = catalog_sql.source(conn, key)
             if found is not None:
                 self._refuse_file_row(f"source {key}", found.origin)
                 raise CatalogError(
-                    f"source {key} exists already (added through {found.origin}); remove it "
-                    "first to add it again with other settings"
+                    f"source {key} exists already (added through {found.origin}); change it "
+                    "with tikrelay sources edit (or Edit on the web), or remove it first to add "
+                    "it again"
                 )
-            known = {row.name for row in catalog_sql.destinations(conn)}
-            missing = [name for name in settings.to if name not in known]
-            if missing:
-                defined = ", ".join(sorted(known)) or "none defined"
-                raise InvalidEntryError(
-                    f"to: destination {missing[0]!r} does not exist (defined: {defined})"
-                )
-            catalog_sql.insert_source(conn, key, made_by, _stored(settings), self.clock())
+            self._check_routes(conn, settings)
+            catalog_sql.insert_source(conn, key, made_by, stored, self.clock())
             row = catalog_sql.source(conn, key)
         assert row is not None
         return self._source(row)
+
+    def edit_source(
+        self,
+        ref: str,
+        changes: Mapping[str, Any],
+        *,
+        renamed: Mapping[str, str] | None = None,
+    ) -> CatalogSource:
+        """Change a source made elsewhere than the config file, in place: ``changes`` holds
+        keys of ``EDITABLE`` (``filters`` whole: its rules replace the old ones); None (or
+        ``{}`` for ``filters``) removes a key, so that its default applies. A paused source
+        stays paused; what it saw and delivered is kept."""
+        for name in changes:
+            if name in SOURCE_KINDS:
+                raise InvalidEntryError(
+                    f"{name}: a source's creator or address is its key and cannot be changed: "
+                    "remove the source and add the other one"
+                )
+        with self._writing() as conn:
+            row = self._changeable_source(conn, ref)
+            data = dict(row.settings)
+            for name, value in changes.items():
+                if value is None or (name == "filters" and not value):
+                    data.pop(name, None)
+                else:
+                    data[name] = value
+            if "to" in data:
+                data["to"] = list(dict.fromkeys(data["to"]))
+            settings, stored = self._checked_source(data, renamed)
+            self._check_routes(conn, settings)
+            if stored != dict(row.settings):
+                catalog_sql.replace_source(conn, row.key, row.origin, stored, self.clock())
+                if row.paused:  # replace_source runs it again; the edit keeps it paused
+                    catalog_sql.set_paused(conn, row.key, True, self.clock())
+            found = catalog_sql.source(conn, row.key)
+        assert found is not None
+        return self._source(found)
+
+    @staticmethod
+    def _checked_source(
+        data: Mapping[str, Any], renamed: Mapping[str, str] | None
+    ) -> tuple[SourceSettings, dict[str, Any]]:
+        """The entry, checked as the file's are, and what is stored of it."""
+        settings = _validated(SourceSettings, data, renamed)
+        stored = _stored(settings)
+        _plain(stored, "")
+        return settings, stored
+
+    @staticmethod
+    def _check_routes(conn: Connection, settings: SourceSettings) -> None:
+        known = {row.name for row in catalog_sql.destinations(conn)}
+        missing = [name for name in settings.to if name not in known]
+        if missing:
+            defined = ", ".join(sorted(known)) or "none defined"
+            raise InvalidEntryError(
+                f"to: destination {missing[0]!r} does not exist (defined: {defined})"
+            )
 
     # -- subscriptions (a chat asks for a creator's posts) ------------------------------------
 

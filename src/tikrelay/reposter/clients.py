@@ -12,6 +12,8 @@ from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from tikrelay.destinations.telegram import TelegramSender
     from tikrelay.reposter.model import DeliverPayload
     from tikrelay.sources.playlists import PlaylistClient
@@ -33,6 +35,7 @@ class Clients:
         self._tiktok = tiktok
         self._web: WebClient | None = None
         self._playlists: PlaylistClient | None = None
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def telegram(self) -> TelegramSender:
@@ -90,10 +93,24 @@ class Clients:
             self._playlists = PlaylistClient(self.settings.network, paths)
         return self._playlists
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One HTTP client for TikTok's Content Posting API (publish jobs), its connections
+        kept from job to job; made in the event loop of its first job, closed by ``aclose``."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient()
+        return self._http
+
     async def aclose(self) -> None:
-        """The Telegram sender's connections closed, if it was ever made."""
+        """The Telegram sender's and the HTTP client's connections closed, if ever made (the
+        HTTP client is made anew if a later event loop needs it)."""
         if self._telegram is not None:
             await self._telegram.__aexit__(None, None, None)
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
     def close(self) -> None:
         """The kept yt-dlp instances of feed reads, closed (nothing else is kept open)."""

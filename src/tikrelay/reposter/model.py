@@ -19,7 +19,15 @@ from tikrelay.config.settings import (
 )
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import InvalidJobError
-from tikrelay.sources.refs import SITE, URL_SOURCE, parse_creator, parse_playlist, playlist_key
+from tikrelay.sources.media_urls import WEB
+from tikrelay.sources.refs import (
+    SITE,
+    URL_SOURCE,
+    app_listing,
+    parse_creator,
+    parse_playlist,
+    playlist_key,
+)
 
 POLL = "poll"
 DELIVER = "deliver"
@@ -130,13 +138,20 @@ class WatchedSource:
         """How reports name it: ``@alice``, or the address."""
         return self.username if self.playlist else f"@{self.username}"
 
+    @property
+    def site(self) -> str:
+        """The site of its posts' keys: ``tiktok`` for a creator's and for a TikTok hashtag's
+        or sound's (the same post, found by either, is one post), ``web`` for other entries."""
+        return WEB if self.playlist and app_listing(self.username) is None else SITE
 
-def source_identity(source: SourceSettings) -> tuple[str, str]:
+
+def source_identity(source: SourceSettings, *, app_info: bool = True) -> tuple[str, str]:
     """(key, handle) of a source: ``tiktok:@alice`` and ``alice``, or ``url:ADDRESS`` and the
-    address; a ValueError names the field that is wrong."""
+    address; a ValueError names the field that is wrong. Without ``app_info``
+    (``network.tiktok_app_info`` unset) a TikTok hashtag or sound is refused, saying so."""
     if source.url is not None:
         try:
-            url = parse_playlist(source.url)
+            url = parse_playlist(source.url, app_info=app_info)
         except ValueError as exc:
             raise ValueError(f"{URL_SOURCE}: {exc}") from None
         return playlist_key(url), url
@@ -153,7 +168,7 @@ def watched_sources(settings: Settings) -> list[WatchedSource]:
     places: dict[str, int] = {}
     for index, source in enumerate(settings.sources):
         try:
-            key, username = source_identity(source)
+            key, username = source_identity(source, app_info=bool(settings.network.tiktok_app_info))
         except ValueError as exc:
             raise ValueError(f"sources.{index}.{exc}") from None
         if key in found:  # the same source twice: one source routing to every destination

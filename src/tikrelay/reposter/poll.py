@@ -23,8 +23,6 @@ from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import POLL, DeliverPayload, PollPayload, Routes, job_for
 from tikrelay.reposter.progress import Progress
-from tikrelay.sources.media_urls import WEB
-from tikrelay.sources.refs import SITE
 from tikrelay.store import filtered_sql
 from tikrelay.store import relay as sql
 from tikrelay.store.transition import add_events
@@ -63,7 +61,7 @@ class Poller:
             await ctx.db(self.routes.reload)
         watched = self.routes.source(payload.source)
         ledger = Ledger(ctx, self.service.queue)
-        site = WEB if watched.playlist else SITE  # the site of its posts' keys
+        site = watched.site  # the site of its posts' keys
         handle = watched.username[:200]
         row = await ledger.run(sql.ensure_source, watched.key, site, handle, ledger.now())
         attempt = ctx.attempt - 1

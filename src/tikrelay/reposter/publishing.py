@@ -27,7 +27,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection
 
 from tikrelay.captions.graphemes import cut_points
@@ -41,6 +40,7 @@ from tikrelay.destinations.tiktok import (
     CreatorInfo,
     PublishStatus,
     TikTokClient,
+    UploadUrlGoneError,
 )
 from tikrelay.destinations.tiktok_auth import AccountCredentials, OAuthClient, TokenBox, Tokens
 from tikrelay.destinations.tiktok_chunks import ChunkPlan, plan_chunks
@@ -139,6 +139,7 @@ class Publisher:
         self.progress = progress
         self.screen = Screen(routes, progress)
         self._accounts: dict[str, asyncio.Lock] = {}
+        self._api: TikTokClient | None = None
 
     async def __call__(self, ctx: JobContext, payload: DeliverPayload) -> None:
         ledger = Ledger(ctx, self.queue)
@@ -154,12 +155,18 @@ class Publisher:
             return
         if await self.screen.kept_out_before(ledger, payload, name):
             return
-        async with httpx.AsyncClient() as http:
-            app = self.settings.tiktok_app
-            creds = await self._credentials(ledger, dest.account, OAuthClient(app, http))
-            client = TikTokClient(app.api_url, http)
-            job = _Publish(self, ledger, payload, route, dest, client, creds)
-            await job.run()
+        app = self.settings.tiktok_app
+        client = self._client()
+        creds = await self._credentials(ledger, dest.account, OAuthClient(app, client.http))
+        await _Publish(self, ledger, payload, route, dest, client, creds).run()
+
+    def _client(self) -> TikTokClient:
+        """One client per process, over the process's HTTP client: its connections, and the
+        per-account rate windows it keeps (6 inits, 30 status fetches a minute), outlive a job."""
+        http = self.clients.http
+        if self._api is None or self._api.http is not http:  # closed with its event loop
+            self._api = TikTokClient(self.settings.tiktok_app.api_url, http)
+        return self._api
 
     async def _credentials(
         self, ledger: Ledger, account: str, oauth: OAuthClient
@@ -269,8 +276,14 @@ class _Publish:
                 await ledger.event(
                     ReposterEvent.TIKTOK_UPLOAD_RESUMED, publish_id=row.publish_id, chunk=start
                 )
-                await self._send(row.publish_id, row.upload_url, plan, video, start)
-                return await self._wait(row.publish_id)
+                try:
+                    await self._send(row.publish_id, row.upload_url, plan, video, start)
+                except UploadUrlGoneError as exc:
+                    # Its URL expired (TikTok's clock is the one that counts): that upload
+                    # can never be whole, so a new initialization cannot make a second post.
+                    await self._abandoned(row.publish_id, exc.message)
+                else:
+                    return await self._wait(row.publish_id)
         await self.publisher._before_upload(ledger, payload, self.route)
         async with self._stage(Stage.TIKTOK_UPLOAD):
             if self.dest.mode == "direct":
@@ -423,6 +436,23 @@ class _Publish:
             raise TikrelayError(
                 ErrorKind.HTTP, f"TikTok could not publish the video: {reason}", retryable=True
             )
+
+    async def _abandoned(self, publish_id: str, reason: str) -> None:
+        """An upload that can no longer be finished, so that a new one starts."""
+        ledger = self.ledger
+        await ledger.run(
+            tiktok_sql.advance,
+            self.payload.post,
+            self.route.name,
+            publish_id,
+            now=ledger.now(),
+            status=tiktok_sql.FAILED,
+        )
+        await ledger.event(
+            ReposterEvent.TIKTOK_PUBLISH_FAILED,
+            publish_id=publish_id,
+            reason=f"{reason}: a new upload starts",
+        )
 
     async def _finish(self, publish_id: str, status: PublishStatus, *, resumed: bool) -> None:
         ledger = self.ledger

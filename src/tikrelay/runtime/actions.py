@@ -15,20 +15,18 @@ for a worker of ``tikrelay serve`` or ``tikrelay worker``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
-from tikrelay.config.settings import DestinationSettings, SourceSettings
+from tikrelay.config.settings import DestinationSettings, FilterSettings
+from tikrelay.config.tiktok_settings import TikTokDestination
 from tikrelay.domain.errors import TikrelayError
 from tikrelay.engine.registry import Registry
 from tikrelay.engine.service import JobService
 from tikrelay.reposter.catalog import (
-    Catalog,
+    EDITABLE,
     CatalogDestination,
     CatalogError,
     CatalogSource,
@@ -38,6 +36,9 @@ from tikrelay.reposter.catalog import (
     UnknownEntryError,
     source_key,
 )
+
+# The web's source form tells a creator from an address as the command line does.
+from tikrelay.reposter.catalog import source_entry as source_entry
 from tikrelay.reposter.clients import Clients
 from tikrelay.reposter.jobs import Reposter, poll_schedule_name
 from tikrelay.reposter.model import (
@@ -64,15 +65,9 @@ T = TypeVar("T")
 REQUEST_PRIORITY = 2
 #: What a request's deliver job names as its source.
 REQUESTED = "web"
-#: The keys of a source's entry an edit may change (``tiktok`` is its identity).
-EDITABLE = ("to", "depth", "backfill", "every_minutes")
-
-# Edits of one process run one at a time (module docstring of ``edit_source``).
-_editing = threading.Lock()
-
-
-#: The inputs a catalog message may start with (``to: destination 'x' does not exist``).
-SOURCE_FIELDS = ("tiktok", "to", "depth", "backfill", "every_minutes", "paused")
+#: The inputs a catalog message may start with (``to: destination 'x' does not exist``,
+#: ``filters.min_views: …``).
+SOURCE_FIELDS = ("tiktok", "url", *EDITABLE, "paused")
 
 
 class ActionError(Exception):
@@ -103,7 +98,8 @@ def _catalog(action: Callable[[], T]) -> T:
     except InvalidEntryError as exc:
         message = str(exc)
         head = message.split(":", 1)[0].strip()
-        raise FieldError(head if head in SOURCE_FIELDS else "body", message) from None
+        named = head.split(".", 1)[0] in SOURCE_FIELDS and " " not in head
+        raise FieldError(head if named else "body", message) from None
     except UnknownEntryError as exc:
         raise NotFoundError(str(exc)) from None
     except CatalogError as exc:  # from the config file (FromFileError), or exists already
@@ -111,8 +107,8 @@ def _catalog(action: Callable[[], T]) -> T:
 
 
 def check_source_ref(ref: str) -> str:
-    """The key of a source reference (``@name``, a profile URL, ``tiktok:@name``); FieldError
-    naming ``id`` for one that names no TikTok creator."""
+    """The key of a source reference (``@name``, a profile URL, ``tiktok:@name``, a channel or
+    playlist address, ``url:ADDRESS``); FieldError naming ``id`` for one that names neither."""
     try:
         return source_key(ref)
     except InvalidEntryError as exc:
@@ -127,7 +123,7 @@ class SourceView:
     """A source of the catalog, and what its polls did."""
 
     key: str
-    username: str
+    username: str  # a creator's; a url: source's address
     origin: str  # file, cli, bot, web
     paused: bool
     to: list[str]
@@ -137,17 +133,58 @@ class SourceView:
     created_at: datetime
     updated_at: datetime
     polls: PollState
+    tiktok: str | None = None  # the creator as written, or None for a url: source
+    url: str | None = None  # the channel or playlist address, or None for a creator
+    #: The rules of its ``filters`` that were given, as the config file writes them.
+    filters: dict[str, Any] | None = None
 
     @property
     def read_only(self) -> bool:
         return self.origin == Origin.FILE
+
+    @property
+    def filters_text(self) -> str:
+        """Its filters in brief (``min_views=1000 kinds=video exclude=#ad``); empty for none."""
+        return describe_filters(self.filters)
+
+
+def given_filters(filters: FilterSettings | None) -> dict[str, Any] | None:
+    """The rules of a source's ``filters`` that were given (an empty list of words is no
+    rule), as the config file writes them; None for none."""
+    if filters is None:
+        return None
+    given = filters.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    rules = {name: value for name, value in given.items() if value != []}
+    return rules or None
+
+
+def describe_filters(rules: Mapping[str, Any] | None) -> str:
+    """``min_views=1000 kinds=video,slideshow include="new york",#cats``; empty for none."""
+    shown = []
+    for name, value in (rules or {}).items():
+        items = value if isinstance(value, list) else [value]
+        texts = [_brief(item) for item in items]
+        shown.append(f"{name}={','.join(texts)}")
+    return " ".join(shown)
+
+
+def _brief(value: Any) -> str:
+    text = number_text(value) if isinstance(value, float) else str(value)
+    return f'"{text}"' if any(char in text for char in ' ,"=') else text
+
+
+def number_text(value: float) -> str:
+    """A number as a form shows it and reads it back: ``1000000``, ``2.5`` (never ``1e+06``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)
 class DestinationView:
     name: str
     origin: str
-    kind: str  # telegram, archive
+    kind: str  # telegram, archive, tiktok
     chat_id: str | None
     topic_id: int | None
     archive: str | None  # the archive's folder or object storage URL
@@ -155,6 +192,7 @@ class DestinationView:
     caption: str | None
     link: bool
     sources: int  # routed to it, paused ones too
+    tiktok: TikTokDestination | None = None  # a TikTok account's settings (never a token)
 
     @property
     def read_only(self) -> bool:
@@ -186,6 +224,9 @@ def _view(entry: CatalogSource, polls: PollState) -> SourceView:
         created_at=entry.created_at,
         updated_at=entry.updated_at,
         polls=polls,
+        tiktok=settings.tiktok,
+        url=settings.url,
+        filters=given_filters(settings.filters),
     )
 
 
@@ -210,7 +251,7 @@ def _destination_view(entry: CatalogDestination, sources: int) -> DestinationVie
     return DestinationView(
         name=entry.name,
         origin=entry.origin,
-        kind="telegram" if telegram is not None else "archive",
+        kind="telegram" if telegram else "archive" if archive is not None else "tiktok",
         chat_id=None if telegram is None else str(telegram.chat_id),
         topic_id=None if telegram is None else telegram.topic_id,
         archive=where,
@@ -218,6 +259,7 @@ def _destination_view(entry: CatalogDestination, sources: int) -> DestinationVie
         caption=settings.caption,
         link=settings.link,
         sources=sources,
+        tiktok=settings.tiktok,
     )
 
 
@@ -238,12 +280,16 @@ def reposter_service(runtime: Runtime) -> JobService:
 
 
 def add_source(
-    runtime: Runtime, tiktok: str, to: list[str], options: Mapping[str, Any]
+    runtime: Runtime, tiktok: str | None, to: list[str], options: Mapping[str, Any]
 ) -> tuple[SourceView, Enqueued]:
-    """Watch a creator (``options``: ``depth``, ``backfill``, ``every_minutes``), as
-    ``tikrelay sources add`` does, and poll it at once; the source and its poll job."""
+    """Watch a creator, or a channel or playlist (``url`` in ``options``, ``tiktok`` None;
+    ``options``: ``depth``, ``backfill``, ``every_minutes``, ``filters``), as ``tikrelay
+    sources add`` does, and poll it at once; the source and its poll job."""
     catalog = runtime.catalog()
-    entry = _catalog(lambda: catalog.add_source(tiktok, to, origin=Origin.WEB, **options))
+    app_info = bool(runtime.settings.network.tiktok_app_info)
+    entry = _catalog(
+        lambda: catalog.add_source(tiktok, to, origin=Origin.WEB, app_info=app_info, **options)
+    )
     runtime.reload_catalog()
     made = enqueue_poll(runtime, entry.key)
     return _views(runtime, [entry])[0], made
@@ -252,10 +298,8 @@ def add_source(
 def edit_source(
     runtime: Runtime, ref: str, changes: Mapping[str, Any], paused: bool | None
 ) -> SourceView:
-    """Change a source's ``EDITABLE`` keys and pause or resume it. The catalog has no edit of
-    its own yet: the entry is checked as the catalog checks it, then removed and added again
-    with the same origin (what the source saw and delivered lives in the reposter's tables and
-    stays); should the add be refused after all, the old entry is put back."""
+    """Change a source's ``EDITABLE`` keys in place (the catalog's ``edit_source``: None
+    removes a key, ``filters`` is replaced whole) and pause or resume it."""
     check_source_ref(ref)
     return _catalog(lambda: _edit(runtime, ref, changes, paused))
 
@@ -264,17 +308,22 @@ def _edit(
     runtime: Runtime, ref: str, changes: Mapping[str, Any], paused: bool | None
 ) -> SourceView:
     catalog = runtime.catalog()
-    with _editing:
-        entry = _changeable(catalog, ref, runtime)
-        if changes:
-            _replace(catalog, entry, changes)
-            entry = catalog.source(entry.key) or entry  # paused again if it was
-        if paused is not None and paused != entry.paused:
-            if paused:
-                catalog.pause_source(entry.key)
-            else:
-                catalog.resume_source(entry.key)
-        found = catalog.source(entry.key)
+    entry = catalog.source(ref)
+    if entry is None:
+        raise UnknownEntryError(f"source {source_key(ref)} is not in the catalog")
+    if entry.origin == Origin.FILE:
+        where = (
+            f"the config file {runtime.config_file}" if runtime.config_file else "the config file"
+        )
+        raise FromFileError(f"source {entry.key} comes from {where}: change it there")
+    if changes:
+        entry = catalog.edit_source(entry.key, changes)
+    if paused is not None and paused != entry.paused:
+        if paused:
+            catalog.pause_source(entry.key)
+        else:
+            catalog.resume_source(entry.key)
+    found = catalog.source(entry.key)
     if found is None:  # removed meanwhile by another process
         raise UnknownEntryError(f"source {entry.key} is not in the catalog")
     runtime.reload_catalog()
@@ -306,56 +355,6 @@ def enqueue_poll(runtime: Runtime, key: str) -> Enqueued:
     service = reposter_service(runtime)
     dedupe = f"schedule:{poll_schedule_name(key)}"
     return service.enqueue(POLL, PollPayload(source=key), dedupe_key=dedupe)
-
-
-def _changeable(catalog: Catalog, ref: str, runtime: Runtime) -> CatalogSource:
-    entry = catalog.source(ref)
-    if entry is None:
-        raise UnknownEntryError(f"source {source_key(ref)} is not in the catalog")
-    if entry.origin == Origin.FILE:
-        where = (
-            f"the config file {runtime.config_file}" if runtime.config_file else "the config file"
-        )
-        raise FromFileError(f"source {entry.key} comes from {where}: change it there")
-    return entry
-
-
-def _replace(catalog: Catalog, entry: CatalogSource, changes: Mapping[str, Any]) -> None:
-    old = entry.settings.model_dump(mode="json", exclude_unset=True)
-    wanted = {**old, **{k: v for k, v in changes.items() if k in EDITABLE}}
-    _check_source(wanted, catalog)
-    catalog.remove_source(entry.key)
-    try:
-        made = _add(catalog, wanted, entry.origin)
-    except CatalogError:
-        _add(catalog, old, entry.origin)
-        if entry.paused:
-            catalog.pause_source(entry.key)
-        raise
-    if entry.paused:  # an edit keeps it paused; ``paused`` in the same edit decides after
-        catalog.pause_source(made.key)
-
-
-def _add(catalog: Catalog, data: Mapping[str, Any], origin: str) -> CatalogSource:
-    options = {k: v for k, v in data.items() if k not in ("tiktok", "to")}
-    return catalog.add_source(data["tiktok"], data["to"], origin=origin, **options)
-
-
-def _check_source(data: Mapping[str, Any], catalog: Catalog) -> None:
-    """What the catalog's add would refuse, found before anything is removed."""
-    try:
-        settings = SourceSettings.model_validate(dict(data))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = ".".join(str(part) for part in error["loc"]) or "body"
-        raise InvalidEntryError(f"{name}: {error['msg']}") from None
-    known = {entry.name for entry in catalog.destination_entries()}
-    missing = [name for name in settings.to if name not in known]
-    if missing:
-        defined = ", ".join(sorted(known)) or "none defined"
-        raise InvalidEntryError(
-            f"to: destination {missing[0]!r} does not exist (defined: {defined})"
-        )
 
 
 # -- requests: any supported link, delivered to a destination ------------------------------------

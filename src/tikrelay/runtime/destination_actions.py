@@ -3,9 +3,11 @@
 page on the web.
 
 A destination is given as the config file writes it under ``destinations:``, a chat
-(``{"telegram": {"chat_id": -100123, "topic_id": 5}, "caption": …}``) or an archive
-(``{"archive": {"path": "/srv/tiktok"}}``), and is checked as the file is: an add goes through
-the catalog's own ``add_destination`` and ``add_archive``, an edit through the same settings
+(``{"telegram": {"chat_id": -100123, "topic_id": 5}, "caption": …}``), an archive
+(``{"archive": {"path": "/srv/tiktok"}}``) or a TikTok account (``{"tiktok": {"account":
+"main", "mode": "inbox"}}``: its tokens come from ``tikrelay tiktok-auth``, never from here), and
+is checked as the file is: an add goes through the catalog's own checks (``add_destination``,
+``add_archive``, and for an account the one they share), an edit through the same settings
 model, caption check and ``archive_to`` rule. Only the keys given are stored, so defaults work
 for these entries as they do for the file's.
 
@@ -48,7 +50,7 @@ from tikrelay.runtime.actions import (
     list_destinations,
 )
 from tikrelay.runtime.app import Runtime
-from tikrelay.store import catalog_sql
+from tikrelay.store import catalog_sql, tiktok_sql
 
 T = TypeVar("T")
 
@@ -56,11 +58,13 @@ T = TypeVar("T")
 TELEGRAM_KEYS = ("chat_id", "topic_id", "oversize", "slideshow")
 #: The keys of an archive's ``archive`` section.
 ARCHIVE_KEYS = ("path", "url", "endpoint_url", "keep_days")
+#: The keys of a TikTok account's ``tiktok`` section.
+TIKTOK_KEYS = ("account", "mode", "privacy_level", "credit")
 #: The keys of a chat beside its ``telegram`` section.
 CHAT_OPTIONS = ("caption", "link", "slideshow_audio", "archive_to")
 ONE_KIND = (
-    "telegram: give exactly one of telegram (a chat: telegram: {chat_id: ...}) and archive "
-    "(a folder or bucket: archive: {path: DIR})"
+    "telegram: give exactly one of telegram (a chat: telegram: {chat_id: ...}), archive "
+    "(a folder or bucket: archive: {path: DIR}) and tiktok (an account: tiktok: {account: NAME})"
 )
 #: How a catalog message names its field: ``chat_id: …``, ``telegram.topic_id: …``.
 _HEAD = re.compile(r"[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*")
@@ -79,12 +83,13 @@ def add_destination(
     origin: Origin | str = Origin.CLI,
     check: Check | None = None,
 ) -> CatalogDestination:
-    """Add ``name``: a chat (``telegram``) or an archive (``archive``), with ``settings``
-    shaped as its entry in the config file. ``check`` sees the settings before they are
-    written (the web's: can this process open the archive)."""
+    """Add ``name``: a chat (``telegram``), an archive (``archive``) or a TikTok account
+    (``tiktok``), with ``settings`` shaped as its entry in the config file. ``check`` sees the
+    settings before they are written (the web's: can this process open the archive)."""
     data = dict(settings)
     telegram, archive = data.pop("telegram", None), data.pop("archive", None)
-    if (telegram is None) == (archive is None):
+    tiktok = data.pop("tiktok", None)
+    if sum(kind is not None for kind in (telegram, archive, tiktok)) != 1:
         raise InvalidEntryError(ONE_KIND)
     unknown = sorted(str(key) for key in data if key not in CHAT_OPTIONS)
     if unknown:
@@ -96,6 +101,17 @@ def add_destination(
             pass  # the catalog's add names the field
         else:
             check(parsed)
+    if tiktok is not None:
+        if data:
+            key = sorted(data)[0]
+            raise InvalidEntryError(
+                f"{key}: belongs to a telegram destination, not to a TikTok account (its "
+                "caption is the post's text and, with credit, its author)"
+            )
+        account = {"tiktok": _section("tiktok", tiktok, TIKTOK_KEYS)}
+        # The catalog's own add, as add_archive makes it: name, caption, archive_to and
+        # config-file checks, one locked transaction.
+        return catalog._add_destination(name, account, {}, origin)
     if archive is not None:
         if data:
             key = sorted(data)[0]
@@ -243,6 +259,18 @@ def remove(runtime: Runtime, name: str) -> str:
     _refusals(lambda: remove_destination(runtime.catalog(), name))
     runtime.reload_catalog()
     return name
+
+
+def unauthorized_accounts(runtime: Runtime) -> list[str]:
+    """The TikTok accounts that destinations name and ``tikrelay tiktok-auth`` has not stored
+    yet (their publish jobs fail until it has), by name."""
+    entries = _refusals(runtime.catalog().destination_entries)
+    named = {e.settings.tiktok.account for e in entries if e.settings.tiktok is not None}
+    if not named:
+        return []
+    with runtime.queue.engine.connect() as conn:
+        authorized = set(tiktok_sql.account_names(conn))
+    return sorted(named - authorized)
 
 
 def find(runtime: Runtime, name: str) -> CatalogDestination | None:

@@ -53,9 +53,12 @@ SourceId = Annotated[
         alias="id",
         min_length=1,
         max_length=300,
-        description="The source: its key (tiktok:@name), @name or the profile URL.",
+        description="The source: its key (tiktok:@name or url:ADDRESS), @name, the profile "
+        "URL, or a url: source's address (its slashes escaped as %2F, or not).",
     ),
 ]
+#: ``{id:path}``: a ``url:`` source's key holds slashes, which arrive unescaped.
+ONE_SOURCE = "/api/sources/{id:path}"
 DestinationName = Annotated[
     str, Path(min_length=1, max_length=200, description="The destination's name.")
 ]
@@ -68,11 +71,21 @@ def _answer(action: Callable[[], T]) -> T:
     try:
         return action()
     except actions.FieldError as exc:
-        raise invalid("path" if exc.field == "id" else "body", exc.field, str(exc)) from None
+        if exc.field == "id":
+            raise invalid("path", exc.field, str(exc)) from None
+        raise _invalid_body(exc) from None
     except actions.NotFoundError as exc:
         raise not_found(str(exc)) from None
     except actions.RefusedError as exc:
         raise conflict(str(exc)) from None
+
+
+def _invalid_body(exc: actions.FieldError) -> HTTPException:
+    """422 naming the field by its place in the body: ``["body", "filters", "min_views"]``."""
+    parts = exc.field.split(".") if exc.field != "body" else []
+    where: list[str | int] = ["body", *(int(p) if p.isdigit() else p for p in parts)]
+    detail = [{"loc": where, "msg": str(exc), "type": "value_error"}]
+    return HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, detail=detail)
 
 
 @router.get("/api/sources")
@@ -88,8 +101,9 @@ def list_sources(context: Context) -> SourceList:
     responses={**BAD_BODY, **problem(409, "The source exists already.")},
 )
 def add_source(context: Context, source: SourceIn) -> SourceAdded:
-    """Watch a TikTok creator and send its posts to the destinations of ``to``; its first
-    poll is due at once."""
+    """Watch a TikTok creator (``tiktok``), or a channel or playlist (``url``), and send its
+    posts that pass its ``filters`` to the destinations of ``to``; its first poll is due at
+    once."""
     options = source.model_dump(exclude_none=True, exclude={"tiktok", "to"})
     runtime = context.runtime
     view, made = _answer(lambda: actions.add_source(runtime, source.tiktok, source.to, options))
@@ -99,9 +113,10 @@ def add_source(context: Context, source: SourceIn) -> SourceAdded:
     )
 
 
-@router.patch("/api/sources/{id}", responses={**BAD_BODY, **NOT_FOUND, **REFUSED})
+@router.patch(ONE_SOURCE, responses={**BAD_BODY, **NOT_FOUND, **REFUSED})
 def edit_source(context: Context, source_id: SourceId, changes: SourcePatch) -> SourceOut:
-    """Change where its posts go, how much each poll reads, how often it is polled; pause
+    """Change where its posts go, how much each poll reads, how often it is polled, its
+    filters (``filters`` replaces them whole; ``{}`` removes them); pause
     (``{"paused": true}``) or resume it."""
     runtime = context.runtime
     given = changes.model_dump(exclude_none=True, exclude={"paused"})
@@ -109,7 +124,7 @@ def edit_source(context: Context, source_id: SourceId, changes: SourcePatch) -> 
     return SourceOut.of(view)
 
 
-@router.delete("/api/sources/{id}", responses={**NOT_FOUND, **REFUSED})
+@router.delete(ONE_SOURCE, responses={**NOT_FOUND, **REFUSED})
 def remove_source(context: Context, source_id: SourceId) -> SourceRemoved:
     """Stop watching it (what it delivered stays delivered)."""
     key = _answer(lambda: actions.remove_source(context.runtime, source_id))
@@ -117,7 +132,7 @@ def remove_source(context: Context, source_id: SourceId) -> SourceRemoved:
 
 
 @router.post(
-    "/api/sources/{id}/poll",
+    "/api/sources/{id:path}/poll",
     status_code=HTTPStatus.ACCEPTED,
     responses={**NOT_FOUND, **problem(409, "The source is paused.")},
 )

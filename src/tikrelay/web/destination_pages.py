@@ -1,5 +1,8 @@
 """The destinations page: every destination with where it posts and how many sources route to
-it, forms that add a Telegram chat or an archive, and per destination: edit, remove.
+it, forms that add a Telegram chat, an archive or a TikTok account, and per destination: edit,
+remove. A TikTok account's tokens never go through the web: ``tikrelay tiktok-auth NAME`` on the
+server stores them, before or after the destination is added; the page says which accounts still
+need it.
 
 Plain HTML forms posting to these routes (each with the page's CSRF value, ``web.views``), as
 on the sources page: each change goes through ``runtime.destination_actions`` as the API's do,
@@ -18,6 +21,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from tikrelay.runtime import actions, destination_actions
+from tikrelay.runtime.app import Runtime
 from tikrelay.runtime.destination_actions import CatalogDestination
 from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, render
 
@@ -32,7 +36,7 @@ DONE = {
     "edited": "Saved destination {name}.",
     "removed": "Removed destination {name}.",
 }
-KINDS = ("telegram", "archive")
+KINDS = ("telegram", "archive", "tiktok")
 
 
 class _RefusedError(Exception):
@@ -105,6 +109,34 @@ def _archive(form: dict[str, Any]) -> dict[str, Any]:
     return {"archive": archive}
 
 
+def _tiktok(form: dict[str, Any]) -> dict[str, Any]:
+    """A TikTok account's entry from its form; every key, None for one left empty."""
+    account = form["account"].strip()
+    if not account:
+        raise _invalid(
+            "tiktok.account", "account: enter the account's name, as given to tikrelay tiktok-auth"
+        )
+    tiktok = {
+        "account": account,
+        "mode": form["mode"] or None,
+        "privacy_level": form["privacy_level"] or None,
+        "credit": None if form["credit"] else False,
+    }
+    return {"tiktok": tiktok}
+
+
+def _entry(kind: str, form: dict[str, Any]) -> dict[str, Any]:
+    if kind == "archive":
+        return _archive(form)
+    return _tiktok(form) if kind == "tiktok" else _chat(form)
+
+
+def _kind(found: CatalogDestination) -> str:
+    if found.settings.archive is not None:
+        return "archive"
+    return "tiktok" if found.settings.tiktok is not None else "telegram"
+
+
 def _given(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry without its empty keys: what an add stores."""
     return {
@@ -127,6 +159,7 @@ def _list(
     values = {
         "destinations": destinations,
         "archives": [d.name for d in destinations if d.kind == "archive"],
+        "unauthorized": destination_actions.unauthorized_accounts(context.runtime),
         "notice": notice,
         "problem": problem,
         "form": form or {"kind": "", "slideshow_audio": "on"},
@@ -170,6 +203,10 @@ def add_destination(
     url: Annotated[str, Form(max_length=2048)] = "",
     endpoint_url: Annotated[str, Form(max_length=2048)] = "",
     keep_days: Annotated[str, Form(max_length=20)] = "",
+    account: Short = "",
+    mode: Annotated[str, Form(max_length=20)] = "",
+    privacy_level: Annotated[str, Form(max_length=40)] = "",
+    credit: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     form = {
         "kind": kind,
@@ -186,13 +223,17 @@ def add_destination(
         "url": url,
         "keep_days": keep_days,
         "endpoint_url": endpoint_url,
+        "account": account,
+        "mode": mode,
+        "privacy_level": privacy_level,
+        "credit": credit,
     }
     try:
         if kind not in KINDS:
-            raise _invalid("kind", "kind: add a Telegram chat or an archive")
+            raise _invalid("kind", "kind: add a Telegram chat or an archive, or a TikTok account")
         if not name.strip():
             raise _invalid("name", "name: enter a name for the destination, such as clips")
-        entry = _chat(form) if kind == "telegram" else _archive(form)
+        entry = _entry(kind, form)
         view = _attempt(lambda: destination_actions.add(context.runtime, name, _given(entry)))
     except _RefusedError as refused:
         return _list(request, context, viewer, problem=refused, form=form)
@@ -201,6 +242,7 @@ def add_destination(
 
 def _edit_page(
     request: Request,
+    runtime: Runtime,
     viewer: Viewer,
     found: CatalogDestination,
     archives: list[str],
@@ -209,7 +251,8 @@ def _edit_page(
 ) -> Response:
     values = {
         "destination": found,
-        "kind": "archive" if found.settings.archive is not None else "telegram",
+        "kind": _kind(found),
+        "unauthorized": destination_actions.unauthorized_accounts(runtime),
         "archives": [name for name in archives if name != found.name],
         "form": form or _shown(found),
         "problem": problem,
@@ -221,12 +264,13 @@ def _edit_page(
 def _shown(found: CatalogDestination) -> dict[str, Any]:
     """The edit form's values: what the entry gives (empty for a default)."""
     given = found.settings.model_dump(mode="json", exclude_unset=True)
-    inner = given.get("telegram") or given.get("archive") or {}
+    inner = given.get("telegram") or given.get("archive") or given.get("tiktok") or {}
     form = {key: _text(value) for key, value in inner.items()}
     for key in ("caption", "archive_to"):
         form[key] = given.get(key) or ""
     form["link"] = "on" if given.get("link") else ""
     form["slideshow_audio"] = "" if given.get("slideshow_audio") is False else "on"
+    form["credit"] = "" if inner.get("credit") is False else "on"
     return form
 
 
@@ -253,7 +297,7 @@ def edit_form(request: Request, context: Context, viewer: PageViewer, name: Name
     found = destination_actions.find(context.runtime, name)
     if found is None:
         return _missing(request, viewer, name)
-    return _edit_page(request, viewer, found, _archives(context))
+    return _edit_page(request, context.runtime, viewer, found, _archives(context))
 
 
 @router.post("/destinations/{name}/edit")
@@ -273,6 +317,10 @@ def edit_destination(
     path: Annotated[str, Form(max_length=2048)] = "",
     url: Annotated[str, Form(max_length=2048)] = "",
     keep_days: Annotated[str, Form(max_length=20)] = "",
+    account: Short = "",
+    mode: Annotated[str, Form(max_length=20)] = "",
+    privacy_level: Annotated[str, Form(max_length=40)] = "",
+    credit: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     found = destination_actions.find(context.runtime, name)
     if found is None:
@@ -289,14 +337,19 @@ def edit_destination(
         "path": path,
         "url": url,
         "keep_days": keep_days,
+        "account": account,
+        "mode": mode,
+        "privacy_level": privacy_level,
+        "credit": credit,
     }
     try:
         # Every key of the form, None for an empty one: the entry becomes what the form shows
         # (its endpoint_url, which the form does not show, is kept).
-        changes = _archive(form) if found.settings.archive is not None else _chat(form)
+        changes = _entry(_kind(found), form)
         view = _attempt(lambda: destination_actions.edit(context.runtime, name, changes))
     except _RefusedError as refused:
-        return _edit_page(request, viewer, found, _archives(context), refused, form)
+        runtime = context.runtime
+        return _edit_page(request, runtime, viewer, found, _archives(context), refused, form)
     return _done("edited", view.name)
 
 

@@ -23,7 +23,23 @@ from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, rend
 T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
+#: ``{ref:path}``: a ``url:`` source's key holds slashes (``web.views.path_part`` escapes them;
+#: they arrive unescaped).
 SourceRef = Annotated[str, Path(min_length=1, max_length=300)]
+#: The number rules of a source's ``filters`` as the form names them, and whether each takes a
+#: fraction.
+NUMBER_RULES = {
+    "min_views": False,
+    "min_likes": False,
+    "max_age_days": True,
+    "min_duration": True,
+    "max_duration": True,
+    "min_height": False,
+}
+WORD_RULES = ("include", "exclude")
+KINDS = ("video", "slideshow")
+#: Each form field, empty when not given: the source's own, then its filters'.
+FIELDS = ("depth", "backfill", "every_minutes", *NUMBER_RULES, *WORD_RULES)
 #: What a change that worked says on the list, by the ``done`` query value.
 DONE = {
     "added": "Added {source}; its first poll is job {job}.",
@@ -66,13 +82,54 @@ def _number(field: str, text: str, *, fraction: bool = False) -> int | float | N
         ) from None
 
 
-def _options(depth: str, backfill: str, every_minutes: str) -> dict[str, Any]:
+def _options(form: dict[str, Any]) -> dict[str, Any]:
+    """``depth``, ``backfill``, ``every_minutes`` and ``filters`` from the form's text: a field
+    left empty is not given (``filters`` is None when no rule is)."""
     found = {
-        "depth": _number("depth", depth),
-        "backfill": _number("backfill", backfill),
-        "every_minutes": _number("every_minutes", every_minutes, fraction=True),
+        "depth": _number("depth", form["depth"]),
+        "backfill": _number("backfill", form["backfill"]),
+        "every_minutes": _number("every_minutes", form["every_minutes"], fraction=True),
+        "filters": _filters(form),
     }
     return {key: value for key, value in found.items() if value is not None}
+
+
+def _filters(form: dict[str, Any]) -> dict[str, Any] | None:
+    rules: dict[str, Any] = {}
+    for name, fraction in NUMBER_RULES.items():
+        value = _number(f"filters.{name}", form[name], fraction=fraction)
+        if value is not None:
+            rules[name] = value
+    if form["kinds"]:
+        rules["kinds"] = list(form["kinds"])
+    for name in WORD_RULES:
+        terms = [term.strip() for term in form[name].split(",") if term.strip()]
+        if terms:
+            rules[name] = terms
+    return rules or None
+
+
+def _form(fields: dict[str, str], to: list[str] | None, kinds: list[str] | None) -> dict[str, Any]:
+    """What the form sent, as it shows it again."""
+    return {**fields, "to": to or [], "kinds": [k for k in kinds or [] if k]}
+
+
+def _shown(source: actions.SourceView) -> dict[str, Any]:
+    """A source's settings as the edit form shows them."""
+    rules = source.filters or {}
+    form: dict[str, Any] = {
+        "to": source.to,
+        "depth": str(source.depth),
+        "backfill": "" if source.backfill is None else str(source.backfill),
+        "every_minutes": f"{source.every_minutes:g}",
+        "kinds": rules.get("kinds", []),
+    }
+    for name in NUMBER_RULES:
+        value = rules.get(name)
+        form[name] = "" if value is None else actions.number_text(value)
+    for name in WORD_RULES:
+        form[name] = ", ".join(rules.get(name, []))
+    return form
 
 
 def _list(
@@ -90,7 +147,8 @@ def _list(
         "destinations": actions.list_destinations(runtime),
         "notice": notice,
         "problem": problem,
-        "form": form or {"to": []},
+        "form": form or {"to": [], "kinds": []},
+        "kinds": KINDS,
     }
     status = problem.status if problem is not None else HTTPStatus.OK
     return render(request, "sources.html", values, viewer, status=status)
@@ -122,36 +180,70 @@ def add_source(
     context: Context,
     viewer: FormViewer,
     tiktok: Annotated[str, Form(max_length=300)] = "",
+    url: Annotated[str, Form(max_length=300)] = "",
     to: Annotated[list[str] | None, Form()] = None,
     depth: Annotated[str, Form(max_length=20)] = "",
     backfill: Annotated[str, Form(max_length=20)] = "",
     every_minutes: Annotated[str, Form(max_length=20)] = "",
+    min_views: Annotated[str, Form(max_length=20)] = "",
+    min_likes: Annotated[str, Form(max_length=20)] = "",
+    max_age_days: Annotated[str, Form(max_length=20)] = "",
+    kinds: Annotated[list[str] | None, Form()] = None,
+    min_duration: Annotated[str, Form(max_length=20)] = "",
+    max_duration: Annotated[str, Form(max_length=20)] = "",
+    min_height: Annotated[str, Form(max_length=20)] = "",
+    include: Annotated[str, Form(max_length=4000)] = "",
+    exclude: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    form = {
+    fields = {
         "tiktok": tiktok,
-        "to": to or [],
+        "url": url,
         "depth": depth,
         "backfill": backfill,
         "every_minutes": every_minutes,
+        "min_views": min_views,
+        "min_likes": min_likes,
+        "max_age_days": max_age_days,
+        "min_duration": min_duration,
+        "max_duration": max_duration,
+        "min_height": min_height,
+        "include": include,
+        "exclude": exclude,
     }
+    form = _form(fields, to, kinds)
     try:
-        if not tiktok.strip():
-            raise _RefusedError(
-                "tiktok",
-                "tiktok: enter a creator (@name or profile URL)",
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-            )
+        entry = _entry(tiktok, url)
         if not to:
             raise _RefusedError(
                 "to", "to: choose at least one destination", HTTPStatus.UNPROCESSABLE_ENTITY
             )
-        options = _options(depth, backfill, every_minutes)
+        options = {**_options(form), **{k: v for k, v in entry.items() if k != "tiktok"}}
         view, made = _attempt(
-            lambda: actions.add_source(context.runtime, tiktok.strip(), list(to), options)
+            lambda: actions.add_source(context.runtime, entry.get("tiktok"), list(to), options)
         )
     except _RefusedError as refused:
         return _list(request, context, viewer, problem=refused, form=form)
     return _done("added", view.key, made.job.id)
+
+
+def _entry(tiktok: str, url: str) -> dict[str, str]:
+    """The source the add form names: a creator, or a channel or playlist (either field takes
+    an address; ``actions.source_entry`` tells them apart)."""
+    tiktok, url = tiktok.strip(), url.strip()
+    if tiktok and url:
+        raise _RefusedError(
+            "url",
+            "url: give a TikTok creator or a channel or playlist address, not both",
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+    if not tiktok and not url:
+        raise _RefusedError(
+            "tiktok",
+            "tiktok: enter a creator (@name or profile URL), or a channel or playlist address "
+            "in url",
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+    return actions.source_entry(tiktok) if tiktok else {"url": url}
 
 
 def _edit_page(
@@ -162,13 +254,13 @@ def _edit_page(
     problem: _RefusedError | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
-    shown = form or {
-        "to": source.to,
-        "depth": str(source.depth),
-        "backfill": "" if source.backfill is None else str(source.backfill),
-        "every_minutes": f"{source.every_minutes:g}",
+    values = {
+        "source": source,
+        "destinations": destinations,
+        "form": form or _shown(source),
+        "kinds": KINDS,
+        "problem": problem,
     }
-    values = {"source": source, "destinations": destinations, "form": shown, "problem": problem}
     status = problem.status if problem is not None else HTTPStatus.OK
     return render(request, "source_edit.html", values, viewer, status=status)
 
@@ -186,7 +278,7 @@ def _missing(request: Request, viewer: Viewer, ref: str) -> Response:
     return render(request, "missing.html", values, viewer, status=HTTPStatus.NOT_FOUND)
 
 
-@router.get("/sources/{ref}/edit")
+@router.get("/sources/{ref:path}/edit")
 def edit_form(request: Request, context: Context, viewer: PageViewer, ref: SourceRef) -> Response:
     found = _find(context, ref)
     if found is None:
@@ -194,7 +286,7 @@ def edit_form(request: Request, context: Context, viewer: PageViewer, ref: Sourc
     return _edit_page(request, viewer, found, actions.list_destinations(context.runtime))
 
 
-@router.post("/sources/{ref}/edit")
+@router.post("/sources/{ref:path}/edit")
 def edit_source(
     request: Request,
     context: Context,
@@ -204,19 +296,41 @@ def edit_source(
     depth: Annotated[str, Form(max_length=20)] = "",
     backfill: Annotated[str, Form(max_length=20)] = "",
     every_minutes: Annotated[str, Form(max_length=20)] = "",
+    min_views: Annotated[str, Form(max_length=20)] = "",
+    min_likes: Annotated[str, Form(max_length=20)] = "",
+    max_age_days: Annotated[str, Form(max_length=20)] = "",
+    kinds: Annotated[list[str] | None, Form()] = None,
+    min_duration: Annotated[str, Form(max_length=20)] = "",
+    max_duration: Annotated[str, Form(max_length=20)] = "",
+    min_height: Annotated[str, Form(max_length=20)] = "",
+    include: Annotated[str, Form(max_length=4000)] = "",
+    exclude: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     found = _find(context, ref)
     if found is None:
         return _missing(request, viewer, ref)
-    form = {"to": to or [], "depth": depth, "backfill": backfill, "every_minutes": every_minutes}
+    fields = {
+        "depth": depth,
+        "backfill": backfill,
+        "every_minutes": every_minutes,
+        "min_views": min_views,
+        "min_likes": min_likes,
+        "max_age_days": max_age_days,
+        "min_duration": min_duration,
+        "max_duration": max_duration,
+        "min_height": min_height,
+        "include": include,
+        "exclude": exclude,
+    }
+    form = _form(fields, to, kinds)
     try:
         if not to:
             raise _RefusedError(
                 "to", "to: choose at least one destination", HTTPStatus.UNPROCESSABLE_ENTITY
             )
-        changes = {"to": list(to), **_options(depth, backfill, every_minutes)}
-        if not backfill.strip():
-            changes["backfill"] = None
+        # The form shows every key: backfill and filters left empty go back to none.
+        changes: dict[str, Any] = dict.fromkeys(("backfill", "filters"))
+        changes.update({"to": list(to), **_options(form)})
         view = _attempt(lambda: actions.edit_source(context.runtime, found.key, changes, None))
     except _RefusedError as refused:
         destinations = actions.list_destinations(context.runtime)
@@ -236,16 +350,16 @@ def _change(request: Request, context: Context, viewer: Viewer, ref: str, done: 
     return _done(done, view.key)
 
 
-@router.post("/sources/{ref}/pause")
+@router.post("/sources/{ref:path}/pause")
 def pause(request: Request, context: Context, viewer: FormViewer, ref: SourceRef) -> Response:
     return _change(request, context, viewer, ref, "paused")
 
 
-@router.post("/sources/{ref}/resume")
+@router.post("/sources/{ref:path}/resume")
 def resume(request: Request, context: Context, viewer: FormViewer, ref: SourceRef) -> Response:
     return _change(request, context, viewer, ref, "resumed")
 
 
-@router.post("/sources/{ref}/poll")
+@router.post("/sources/{ref:path}/poll")
 def poll(request: Request, context: Context, viewer: FormViewer, ref: SourceRef) -> Response:
     return _change(request, context, viewer, ref, "polled")

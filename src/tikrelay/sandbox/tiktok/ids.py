@@ -27,3 +27,13 @@ def sec_uid(rng: random.Random) -> str:
 def token(rng: random.Random, length: int = 32) -> str:
     """An opaque URL-safe token (cookie values, CDN object keys)."""
     return "".join(rng.choices(string.ascii_letters + string.digits, k=length))
+
+
+def sound_id(rng: random.Random) -> str:
+    """A 19-digit sound (``music``) id."""
+    return str(rng.randint(6_800_000_000_000_000_000, 7_400_000_000_000_000_000))
+
+
+def install_id(rng: random.Random) -> str:
+    """A 19-digit install id (``iid``), as the TikTok app gets one from TikTok."""
+    return str(rng.randint(7_200_000_000_000_000_000, 7_400_000_000_000_000_000))

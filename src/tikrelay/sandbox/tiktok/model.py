@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 # ``webapp.video-detail.statusCode`` values and what yt-dlp makes of them.
@@ -18,6 +19,8 @@ IP_BLOCKED = 10204  # yt-dlp: "Your IP address is blocked from accessing this po
 # TikTok's answer for a deleted or unknown post; yt-dlp has no special case for it and says
 # "Video not available, status code 100004" (as reported in yt-dlp issue #12992).
 REMOVED = 100004
+
+T = TypeVar("T")
 
 WEB_HOST = "www.tiktok.com"
 VIDEO_HOST = "v16-webapp-prime.tiktok.com"
@@ -44,6 +47,15 @@ EMULATED_HOSTS = (
     "*.archive.org",
     "*.us.archive.org",
 )
+
+# The TikTok app's API (hashtags' and sounds' posts): yt-dlp's default host; the emulator
+# answers on any *.tiktokv.com host, as the app's regional hosts all answer.
+APP_API_HOST = "api16-normal-c-useast1a.tiktokv.com"
+APP_API_DOMAIN = ".tiktokv.com"
+# One page of a hashtag's or sound's posts: what yt-dlp asks for and what the app's API sends
+# at most.
+APP_PAGE_SIZE = 20
+APP_PAGE_MAX = 30
 
 # One page of the creator feed: what yt-dlp asks for and what TikTok sends at most.
 FEED_PAGE_SIZE = 15
@@ -153,6 +165,75 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Hashtag:
+    """A hashtag ("challenge" in the app's API): its posts are those whose text has it."""
+
+    name: str
+    id: str
+
+    @property
+    def url(self) -> str:
+        return f"https://{WEB_HOST}/tag/{quote(self.name)}"
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A sound posts use (``music`` in TikTok's data), with its own page."""
+
+    id: str
+    title: str
+    author: str  # as TikTok shows it: a nickname or an artist
+
+    @property
+    def url(self) -> str:
+        slug = "-".join("".join(c if c.isalnum() else " " for c in self.title).split())
+        return f"https://{WEB_HOST}/music/{slug or 'sound'}-{self.id}"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An effect (``sticker`` in the app's API) posts are made with, with its own page."""
+
+    id: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        slug = "-".join("".join(c if c.isalnum() else " " for c in self.name).split())
+        return f"https://{WEB_HOST}/sticker/{slug or 'effect'}-{self.id}"
+
+
+@dataclass(frozen=True)
+class AppInstall:
+    """One install of the TikTok app, whose parameters the app's API takes."""
+
+    iid: str
+    app_name: str = "musical_ly"
+    app_version: str = "35.1.3"
+    manifest_app_version: str = "2023501030"
+    aid: str = "1233"
+
+    @property
+    def app_info(self) -> str:
+        """As yt-dlp's ``app_info`` extractor argument takes it."""
+        return "/".join(
+            (self.iid, self.app_name, self.app_version, self.manifest_app_version, self.aid)
+        )
+
+    def accepts(self, query: dict[str, str]) -> bool:
+        """Whether a request's parameters are this install's: its app, versions and aid (the
+        query yt-dlp builds from ``app_info``)."""
+        wanted = {
+            "iid": self.iid,
+            "app_name": self.app_name,
+            "version_name": self.app_version,
+            "manifest_version_code": self.manifest_app_version,
+            "aid": self.aid,
+        }
+        return all(query.get(key) == value for key, value in wanted.items())
+
+
+@dataclass(frozen=True)
 class ArchiveFile:
     """One file of an archive.org item, as its metadata lists it."""
 
@@ -221,3 +302,13 @@ def feed_page(
     older = [p for p in posts if fresh or p.create_time * 1000 < cursor_ms]
     page = older[: max(1, min(count, FEED_PAGE_MAX))]
     return page, len(older) > len(page)
+
+
+def app_page(posts: Sequence[T], cursor: int, count: int) -> tuple[list[T], int, bool]:
+    """One page of a hashtag's or sound's posts in the app's API: the ``cursor`` is an offset
+    into the list (yt-dlp starts at 0 and sends back the ``cursor`` of each answer); the page,
+    the next cursor and whether there is more."""
+    start = max(0, cursor)
+    page = list(posts[start : start + max(1, min(count, APP_PAGE_MAX))])
+    end = start + len(page)
+    return page, end, end < len(posts)

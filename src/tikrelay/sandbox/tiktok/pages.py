@@ -6,15 +6,18 @@ import html
 import json
 from typing import Any
 
-from tikrelay.sandbox.tiktok.model import OK, Creator, Post, PostKind
+from tikrelay.sandbox.tiktok.model import OK, Creator, Post, PostKind, Sound
 
 JSON = dict[str, Any]
 
 _MUSIC_COVER = "https://p16-sign-va.tiktokcdn-us.com/tos-useast5-v-2774-tx/music~c5_100x100.jpeg"
 
 
-def item_struct(post: Post, author: Creator, *, create_time_as_text: bool) -> JSON:
-    """``itemStruct`` of a post page, or one ``itemList`` entry of the feed API.
+def item_struct(
+    post: Post, author: Creator, *, create_time_as_text: bool, sound: Sound | None = None
+) -> JSON:
+    """``itemStruct`` of a post page, or one ``itemList`` entry of the feed API; ``sound``: the
+    world's sound the post uses (else its original sound).
 
     The post page sends ``createTime`` as a string and the feed API as an integer, as TikTok
     does; yt-dlp's feed paging only works with the integer.
@@ -33,7 +36,7 @@ def item_struct(post: Post, author: Creator, *, create_time_as_text: bool) -> JS
         },
         "stats": dict(post.stats),
         "statsV2": {key: str(value) for key, value in post.stats.items()},
-        "music": _music(post, author),
+        "music": _music(post, author, sound),
         "video": _video(post),
         "isAd": False,
         "duetEnabled": True,
@@ -68,18 +71,23 @@ def apply_patch(item: JSON, fields: dict[str, Any]) -> None:
             node[last] = value
 
 
-def _music(post: Post, author: Creator) -> JSON:
+def _music(post: Post, author: Creator, sound: Sound | None) -> JSON:
     media = post.media
     return {
-        "id": post.id[::-1][:19],
-        "title": f"original sound - {author.username}",
-        "authorName": author.nickname,
-        "original": True,
+        "id": sound.id if sound else original_sound_id(post),
+        "title": sound.title if sound else f"original sound - {author.username}",
+        "authorName": sound.author if sound else author.nickname,
+        "original": sound is None,
         "duration": 1 if media.music_url else 0,
         "playUrl": media.music_url or "",
         "coverThumb": _MUSIC_COVER,
         "coverMedium": _MUSIC_COVER,
     }
+
+
+def original_sound_id(post: Post) -> str:
+    """The id of a post's own sound, when it uses none of the world's."""
+    return post.id[::-1][:19]
 
 
 def _video(post: Post) -> JSON:

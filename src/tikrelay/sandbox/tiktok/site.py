@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tikrelay.sandbox.tiktok import challenge, pages
+from tikrelay.sandbox.tiktok import app_api, challenge, pages
 from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
 from tikrelay.sandbox.tiktok.media import byte_range as byte_range  # re-exported
 from tikrelay.sandbox.tiktok.media import file_response
@@ -96,6 +96,8 @@ class TikTokSite:
             return self._web(request)
         if request.host in SHORT_HOSTS:
             return self._short_link(request.path)
+        if app_api.serves(request.host):
+            return app_api.api(self.world, request)
         if any(request.host in hosts for hosts in _MEDIA_HOSTS.values()):
             return self._media(request)
         if self.world.web.serves(request.host):
@@ -114,6 +116,10 @@ class TikTokSite:
             return self._with_chain_cookie(request, self._profile_page(match["user"]))
         if path.startswith("/t/"):
             return self._short_link(path)
+        if match := app_api.TAG_PAGE.fullmatch(path):
+            return self._with_chain_cookie(
+                request, app_api.tag_page(self.world, request, match["name"])
+            )
         return Response.text(404, "<h1>Page not available</h1>", "text/html")
 
     def _short_link(self, path: str) -> Response:
@@ -132,7 +138,8 @@ class TikTokSite:
         if post is not None and status == OK:
             author = world.creator(post.username)
             if author is not None:
-                item = pages.item_struct(post, author, create_time_as_text=True)
+                sound = world.sound_of(post_id)
+                item = pages.item_struct(post, author, create_time_as_text=True, sound=sound)
                 pages.apply_patch(item, world.item_patch(post_id, page=True))
         title = f"{post.desc} | TikTok" if post and item else "TikTok - Make Your Day"
         scope = {"webapp.video-detail": pages.video_detail(status, item)}
@@ -164,7 +171,12 @@ class TikTokSite:
             # That is what makes yt-dlp, given tiktokuser:<secUid>, ask for a login.
             return Response.json(200, pages.feed([], True, cursor))
         posts, has_more = self.world.feed_page(creator.username, cursor, count)
-        items = [pages.item_struct(p, creator, create_time_as_text=False) for p in posts]
+        items = [
+            pages.item_struct(
+                p, creator, create_time_as_text=False, sound=self.world.sound_of(p.id)
+            )
+            for p in posts
+        ]
         for item in items:
             pages.apply_patch(item, self.world.item_patch(str(item["id"]), page=False))
         return Response.json(200, pages.feed(items, has_more, cursor))

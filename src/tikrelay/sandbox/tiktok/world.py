@@ -27,10 +27,14 @@ from tikrelay.sandbox.tiktok.model import (
     PRIVATE_ACCOUNT,
     REMOVED,
     WEB_HOST,
+    AppInstall,
     Creator,
+    Effect,
+    Hashtag,
     MediaFile,
     Post,
     PostKind,
+    Sound,
     feed_page,
 )
 from tikrelay.sandbox.tiktok.web import WebSites
@@ -92,6 +96,14 @@ class TikTokWorld:
         self._cdn_rate: int | None = None
         self._patches: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._short_links: dict[str, str] = {}
+        # The app's listings: hashtags by lower-case name, sounds and the posts that use them,
+        # and the app installs whose parameters the app's API takes.
+        self._hashtags: dict[str, Hashtag] = {}
+        self._sounds: dict[str, Sound] = {}
+        self._sound_of: dict[str, str] = {}
+        self._effects: dict[str, Effect] = {}
+        self._effect_of: dict[str, str] = {}
+        self._installs: dict[str, AppInstall] = {}
         #: The generic media site and archive.org; requests to them share this world's log.
         self.web = WebSites(self.media, clock=clock)
 
@@ -238,6 +250,101 @@ class TikTokWorld:
     def set_private(self, username: str, private: bool = True) -> None:
         with self._lock:
             self._creators[username] = replace(self._require_creator(username), private=private)
+
+    # -- the app's listings: hashtags, sounds, installs ------------------------------------
+
+    def add_hashtag(self, name: str) -> Hashtag:
+        """A hashtag with a page (``/tag/NAME``) and a list in the app's API: every visible
+        post whose text has ``#NAME`` (in any case), newest first."""
+        name = name.removeprefix("#")
+        if not name or any(c.isspace() or c in "#/?&" for c in name):
+            raise ValueError(f"{name!r} is not a hashtag name")
+        with self._lock:
+            if name.lower() in self._hashtags:
+                raise ValueError(f"hashtag #{name} already exists")
+            tag = Hashtag(name=name, id=str(self._rng.randint(10**6, 7 * 10**18)))
+            self._hashtags[name.lower()] = tag
+            return tag
+
+    def hashtag(self, name: str) -> Hashtag | None:
+        with self._lock:
+            return self._hashtags.get(name.removeprefix("#").lower())
+
+    def hashtag_posts(self, hashtag_id: str) -> list[Post]:
+        """The hashtag's visible posts, newest first (none for an unknown id)."""
+        with self._lock:
+            tag = next((t for t in self._hashtags.values() if t.id == hashtag_id), None)
+            if tag is None:
+                return []
+            found = [p for p in self._posts.values() if tag.name.lower() in _hashtags(p.desc)]
+        return self._visible(found)
+
+    def add_sound(self, title: str, *, author: str = "", posts: Sequence[str] = ()) -> Sound:
+        """A sound with a page (``/music/TITLE-ID``) and a list in the app's API: the visible
+        posts that use it (``posts``, or later ``use_sound``), newest first."""
+        with self._lock:
+            sound = Sound(id=ids.sound_id(self._rng), title=title, author=author)
+            self._sounds[sound.id] = sound
+        self.use_sound(sound.id, *posts)
+        return sound
+
+    def use_sound(self, sound_id: str, *post_ids: str) -> None:
+        """These posts use the sound: their pages and the feed name it as their ``music``."""
+        with self._lock:
+            if sound_id not in self._sounds:
+                raise KeyError(f"no sound {sound_id}; add it with add_sound()")
+            for post_id in post_ids:
+                self._require_post(post_id)
+                self._sound_of[post_id] = sound_id
+
+    def sound(self, sound_id: str) -> Sound | None:
+        with self._lock:
+            return self._sounds.get(sound_id)
+
+    def sound_of(self, post_id: str) -> Sound | None:
+        """The sound a post uses, when it uses one of the world's (else its original sound)."""
+        with self._lock:
+            found = self._sound_of.get(post_id)
+            return None if found is None else self._sounds[found]
+
+    def sound_posts(self, sound_id: str) -> list[Post]:
+        """The sound's visible posts, newest first (none for an unknown id)."""
+        with self._lock:
+            found = [self._posts[p] for p, s in self._sound_of.items() if s == sound_id]
+        return self._visible(found)
+
+    def add_effect(self, name: str, *, posts: Sequence[str] = ()) -> Effect:
+        """An effect with a page (``/sticker/NAME-ID``) and a list in the app's API: the
+        visible posts made with it (``posts``), newest first."""
+        with self._lock:
+            effect = Effect(id=str(self._rng.randint(10**5, 10**7)), name=name)
+            self._effects[effect.id] = effect
+            for post_id in posts:
+                self._require_post(post_id)
+                self._effect_of[post_id] = effect.id
+            return effect
+
+    def effect_posts(self, effect_id: str) -> list[Post]:
+        """The effect's visible posts, newest first (none for an unknown id)."""
+        with self._lock:
+            found = [self._posts[p] for p, e in self._effect_of.items() if e == effect_id]
+        return self._visible(found)
+
+    def add_app_install(self, **parameters: str) -> AppInstall:
+        """An install of the TikTok app whose parameters the app's API takes; ``parameters``
+        override the defaults (``app_name``, ``app_version``, ``manifest_app_version``,
+        ``aid``). Its ``app_info`` is what yt-dlp's extractor argument takes."""
+        with self._lock:
+            install = AppInstall(iid=ids.install_id(self._rng), **parameters)
+            self._installs[install.iid] = install
+            return install
+
+    def app_install_for(self, query: dict[str, str]) -> AppInstall | None:
+        """The install a request of the app's API comes from, when its parameters are all
+        that install's; None otherwise (the API then answers with an empty body)."""
+        with self._lock:
+            install = self._installs.get(query.get("iid", ""))
+        return install if install is not None and install.accepts(query) else None
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -412,6 +519,16 @@ class TikTokWorld:
             self._media.update(files)
         return post
 
+    def _visible(self, posts: Sequence[Post]) -> list[Post]:
+        """Posts a listing shows, newest first: not removed, not of a private account."""
+        with self._lock:
+            shown = [
+                p
+                for p in posts
+                if self._statuses.get(p.id) != REMOVED and not self._creators[p.username].private
+            ]
+        return sorted(shown, key=lambda p: (p.create_time, p.id), reverse=True)
+
     def _stats(self) -> dict[str, int]:
         plays = self._rng.randint(100, 2_000_000)
         return {
@@ -431,3 +548,8 @@ class TikTokWorld:
         if (post := self._posts.get(post_id)) is None:
             raise KeyError(f"no post {post_id}")
         return post
+
+
+def _hashtags(text: str) -> set[str]:
+    """The hashtags of a post's text, lower-case, as its page's ``textExtra`` lists them."""
+    return {word[1:].lower() for word in text.split() if word[:1] == "#"}

@@ -8,7 +8,8 @@ the next one, 403 once the URL expired, 404 for an unknown one), and ``status/fe
 Tests steer it from Python: accounts and their privacy options, token lifetimes and a clock
 (``state.offset``), tokens expired at once, planned errors per endpoint (``fail_next``), an
 unaudited app, a failed processing, and ``hold_chunk``: a chunk's request is taken in and held
-unanswered until ``release()``, so a test can kill the uploader there.
+unanswered until ``release()``, so a test can kill the uploader there (``hold_reply``: the chunk
+is accepted first, then its answer held: TikTok has it, the uploader never hears so).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class TikTokPostingEmulator(Served):
         #: Who the authorization page signs in as (the first account added, by default).
         self.signed_in: str | None = None
         self.hold_chunk: int | None = None
+        self.hold_reply: int | None = None  # a chunk accepted, its answer held
         self.held = threading.Event()  # set once the held chunk's request arrived
         self._released = threading.Event()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
@@ -292,6 +294,9 @@ class TikTokPostingEmulator(Served):
                 return web.Response(status=416, text="that chunk was sent already")
             self.state.accept_chunk(upload, matched.group(0), data)
             complete = upload.complete
+        if self.hold_reply == index:
+            self.held.set()
+            await asyncio.to_thread(self._released.wait)
         return web.Response(status=201 if complete else 206)
 
 
