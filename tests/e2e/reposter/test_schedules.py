@@ -121,6 +121,29 @@ def test_a_backlog_drips_out_oldest_first_within_the_rules(scheduled: Scheduled)
         assert summary.scheduled == 5 - len(sent)
 
 
+def test_max_per_day_counts_the_calendar_day_in_the_zone(scheduled: Scheduled) -> None:
+    """Two a day in Berlin: the third post waits for Berlin's midnight (23:00 UTC), and a day
+    with days: [mon-fri] skips the weekend."""
+    relayed = scheduled.relayed
+    main = chat(relayed, "main", {"max_per_day": 2, "days": ["mon-fri"]})
+    relayed.world.add_creator("alice")
+    relayed.sources.append({"tiktok": "@alice", "to": ["main"]})
+    for n in range(5):
+        post(relayed, "alice", f"d{n}", berlin(10, 9) + timedelta(minutes=n))
+    summary = scheduled.run_at(berlin(10, 12))  # Thursday
+    assert scheduled.captions(main) == ["d0", "d1"]
+    assert summary.scheduled == 3
+    assert summary.next_slot == berlin(11, 0)
+    assert summary.next_slot == datetime(2026, 12, 10, 23, 0, tzinfo=UTC)
+    scheduled.run_at(berlin(10, 23, 59))  # still Thursday in Berlin: nothing more
+    assert len(scheduled.captions(main)) == 2
+    summary = scheduled.run_at(berlin(11, 0))  # Friday
+    assert scheduled.captions(main) == ["d0", "d1", "d2", "d3"]
+    assert summary.next_slot == berlin(14, 0)  # Saturday and Sunday are not posting days
+    scheduled.run_at(berlin(14, 0))
+    assert scheduled.captions(main) == [f"d{n}" for n in range(5)]
+
+
 def test_fixed_slots_across_a_simulated_week(scheduled: Scheduled) -> None:
     """Slots at 09:00 and 19:00 on Monday, Wednesday and Friday: a backlog of seven, checked
     slot by slot through a week; a run between slots sends nothing, and slots missed while
