@@ -632,6 +632,13 @@ class Catalog:
         renamed = {f"archive.{key}": key for key in ("path", "url", "endpoint_url", "keep_days")}
         return self._add_destination(name, {"archive": archive}, renamed, origin)
 
+    def add_tiktok(
+        self, name: str, *, origin: Origin | str = Origin.CLI, **tiktok: Any
+    ) -> CatalogDestination:
+        """A TikTok account as a destination: ``account``, ``mode``, ``privacy_level``,
+        ``credit`` (its tokens come from ``tikrelay tiktok-auth``, never from here)."""
+        return self._add_destination(name, {"tiktok": tiktok}, {}, origin)
+
     def _add_destination(
         self, name: str, raw: dict[str, Any], renamed: dict[str, str], origin: Origin | str
     ) -> CatalogDestination:

@@ -108,10 +108,7 @@ def add_destination(
                 f"{key}: belongs to a telegram destination, not to a TikTok account (its "
                 "caption is the post's text and, with credit, its author)"
             )
-        account = {"tiktok": _section("tiktok", tiktok, TIKTOK_KEYS)}
-        # The catalog's own add, as add_archive makes it: name, caption, archive_to and
-        # config-file checks, one locked transaction.
-        return catalog._add_destination(name, account, {}, origin)
+        return catalog.add_tiktok(name, origin=origin, **_section("tiktok", tiktok, TIKTOK_KEYS))
     if archive is not None:
         if data:
             key = sorted(data)[0]
