@@ -3,30 +3,15 @@ read before it is asked, so that a post's caption is asked for once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, select
 
+from tikrelay.store import upserts
 from tikrelay.store.tables import ai_captions
 
-_INSERTS: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-
-
-def _insert(dialect: str) -> Insert:
-    # Two destinations asking at once: the first answer stored stands.
-    statement = _INSERTS[dialect](ai_captions)
-    return statement.on_conflict_do_nothing(  # type: ignore[no-any-return]
-        index_elements=[ai_captions.c.post_key, ai_captions.c.prompt_key]
-    )
-
-
-_STORES = {dialect: _insert(dialect) for dialect in _INSERTS}
+# Two destinations asking at once: the first answer stored stands.
+_STORES = upserts.per_dialect(ai_captions, [ai_captions.c.post_key, ai_captions.c.prompt_key])
 _TEXT = select(ai_captions.c.text).where(
     ai_captions.c.post_key == bindparam("post_key"),
     ai_captions.c.prompt_key == bindparam("prompt_key"),

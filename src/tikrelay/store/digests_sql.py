@@ -7,10 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
-from tikrelay.store import locks
+from tikrelay.store import locks, upserts
 from tikrelay.store.tables import digest_entries
+
+# RETURNING tells whether the row went in (a post gathered already: nothing returned).
+_GATHER = {
+    dialect: statement.returning(digest_entries.c.post_key)
+    for dialect, statement in upserts.per_dialect(
+        digest_entries, [digest_entries.c.destination, digest_entries.c.post_key]
+    ).items()
+}
 
 
 def _lock_name(destination: str) -> str:
@@ -36,25 +44,16 @@ def add(
     gathered while a digest job completes is either seen by its ``finish``, or finds that job
     completed and queues a new one."""
     locks.for_transaction(conn, _lock_name(destination))
-    found = conn.execute(
-        select(digest_entries.c.post_key).where(
-            digest_entries.c.destination == destination,
-            digest_entries.c.post_key == entry.post_key,
-        )
-    ).first()
-    if found is not None:
-        return False
-    conn.execute(
-        insert(digest_entries).values(
-            destination=destination,
-            post_key=entry.post_key,
-            url=entry.url,
-            author=entry.author[:300] if entry.author else None,
-            published_at=entry.published_at,
-            added_at=now,
-        )
-    )
-    return True
+    values = {
+        "destination": destination,
+        "post_key": entry.post_key,
+        "url": entry.url,
+        "author": entry.author[:300] if entry.author else None,
+        "published_at": entry.published_at,
+        "added_at": now,
+        "job_id": None,
+    }
+    return conn.execute(_GATHER[conn.dialect.name], values).first() is not None
 
 
 def take(conn: Connection, destination: str, job_id: int) -> list[DigestEntry]:

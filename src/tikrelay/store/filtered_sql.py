@@ -5,31 +5,17 @@ there, so that a post filtered out is never delivered there later, whatever the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, select
 
+from tikrelay.store import upserts
 from tikrelay.store.tables import filtered_posts
 
-_INSERTS: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-
-
-def _insert(dialect: str) -> Insert:
-    # The first decision stands: a second one for the same post and destination changes nothing.
-    statement = _INSERTS[dialect](filtered_posts)
-    return statement.on_conflict_do_nothing(  # type: ignore[no-any-return]
-        index_elements=[filtered_posts.c.post_key, filtered_posts.c.destination]
-    )
-
-
-# Built once: a built statement is compiled once.
-_RECORDS = {dialect: _insert(dialect) for dialect in _INSERTS}
+# The first decision stands: a second one for the same post and destination changes nothing.
+_RECORDS = upserts.per_dialect(
+    filtered_posts, [filtered_posts.c.post_key, filtered_posts.c.destination]
+)
 _REASON = select(filtered_posts.c.reason).where(
     filtered_posts.c.post_key == bindparam("post_key"),
     filtered_posts.c.destination == bindparam("destination"),

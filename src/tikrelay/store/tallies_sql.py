@@ -12,14 +12,14 @@ stage's seconds to a bucket of ``stage_seconds``: the stage duration histogram o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select
 
+from tikrelay.store import upserts
 from tikrelay.store.tables import stage_seconds, tallies
 
 DELIVERED = "delivered"
@@ -32,27 +32,16 @@ NAMES = (DELIVERED, BYTES_DOWNLOADED, BYTES_UPLOADED)
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 INFINITY = "+Inf"
 
-_INSERTS: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
+
+def _added(statement: Any, dialect: str) -> dict[str, Any]:
+    latest = func.max if dialect == "sqlite" else func.greatest
+    return {
+        "value": tallies.c.value + statement.excluded.value,
+        "last_at": latest(tallies.c.last_at, statement.excluded.last_at),
+    }
 
 
-def _upsert(dialect: str) -> Insert:
-    statement = _INSERTS[dialect](tallies)
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[tallies.c.name, tallies.c.label, tallies.c.day],
-        set_={
-            "value": tallies.c.value + statement.excluded.value,
-            "last_at": func.max(tallies.c.last_at, statement.excluded.last_at)
-            if dialect == "sqlite"
-            else func.greatest(tallies.c.last_at, statement.excluded.last_at),
-        },
-    )
-
-
-# Built once per dialect: a built statement is compiled once.
-_UPSERTS = {dialect: _upsert(dialect) for dialect in _INSERTS}
+_UPSERTS = upserts.per_dialect(tallies, [tallies.c.name, tallies.c.label, tallies.c.day], _added)
 
 
 def add(conn: Connection, name: str, label: str, amount: int, at: datetime) -> None:
@@ -101,18 +90,14 @@ def per_day(conn: Connection, name: str, first: date) -> dict[date, int]:
     return {day: int(value) for day, value in conn.execute(query)}
 
 
-def _stage_upsert(dialect: str) -> Insert:
-    statement = _INSERTS[dialect](stage_seconds)
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[stage_seconds.c.stage, stage_seconds.c.bound, stage_seconds.c.day],
-        set_={
-            "count": stage_seconds.c.count + statement.excluded.count,
-            "seconds": stage_seconds.c.seconds + statement.excluded.seconds,
-        },
-    )
-
-
-_STAGE_UPSERTS = {dialect: _stage_upsert(dialect) for dialect in _INSERTS}
+_STAGE_UPSERTS = upserts.per_dialect(
+    stage_seconds,
+    [stage_seconds.c.stage, stage_seconds.c.bound, stage_seconds.c.day],
+    lambda statement, _: {
+        "count": stage_seconds.c.count + statement.excluded.count,
+        "seconds": stage_seconds.c.seconds + statement.excluded.seconds,
+    },
+)
 
 
 def bound_of(seconds: float) -> str:
