@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -106,8 +107,15 @@ async def require_auth(
 ) -> None:
     """Let the request through with the right bearer token (or with ``web.auth: none``), or
     with a live session cookie, plus the session's CSRF token unless the method is safe. A
-    bearer token, when sent, decides alone: a wrong one is refused whatever the cookie."""
+    bearer token, when sent, decides alone: a wrong one is refused whatever the cookie. With
+    ``web.auth: none`` a change asked by a page of another site is refused: on a loopback
+    address, any site the user visits could otherwise make their browser post to it."""
     if context.token is None:
+        if request.method not in SAFE_METHODS and cross_site(request):
+            raise _forbidden(
+                "a change asked from another site's page is refused (web.auth: none lets in "
+                "this machine's own clients, not other sites through its browser)"
+            )
         return
     if credentials is not None:
         if not bearer_ok(context, credentials):
@@ -124,6 +132,20 @@ async def require_auth(
             f"a request with the session cookie must send the session's CSRF token as "
             f"{CSRF_HEADER} (the dashboard's pages carry it)"
         )
+
+
+def cross_site(request: Request) -> bool:
+    """The browser says the request comes from a page of another site: ``Sec-Fetch-Site``
+    (every current browser sends it), else an ``Origin`` whose host is not this one. A client
+    that sends neither (curl, scripts) is not a browser page."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
 
 
 def csrf_ok(request: Request, session: Session) -> bool:

@@ -89,3 +89,27 @@ async def test_auth_none_opens_the_api(runtime: Runtime) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
         assert (await web.get("/api/jobs")).status_code == 200
         assert (await web.get("/metrics")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 404),  # a script or curl: in (the job does not exist)
+        ({"Sec-Fetch-Site": "same-origin"}, 404),  # the dashboard's own page
+        ({"Origin": "http://web"}, 404),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),  # another site's page, through the browser
+        ({"Sec-Fetch-Site": "same-site"}, 403),  # another port of this host is another site
+        ({"Origin": "http://evil.example"}, 403),  # an older browser: by its Origin
+        ({"Origin": "null"}, 403),  # a sandboxed frame or a file
+    ],
+)
+async def test_auth_none_refuses_changes_asked_by_other_sites(
+    runtime: Runtime, headers: dict[str, str], status: int
+) -> None:
+    """A page of any site the user visits could post to a dashboard on 127.0.0.1: without a
+    token to check, the browser's own headers tell."""
+    transport = httpx.ASGITransport(app=create_app(runtime, None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        answer = await web.post("/api/jobs/999999/cancel", headers=headers)
+        assert answer.status_code == status, answer.text
+        assert (await web.get("/api/jobs", headers=headers)).status_code == 200  # reads stay
