@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, case, func, select
 from tikrelay.domain.errors import ErrorKind
 from tikrelay.domain.jobs import JobEvent, JobStatus
 from tikrelay.store import tallies_sql
-from tikrelay.store.tables import job_events, jobs, sources
+from tikrelay.store.tables import catalog_sources, job_events, jobs, sources
 from tikrelay.store.tallies_sql import Histogram
 
 #: A retry the engine scheduled from the server's own retry-after hint (``domain.retry``); only
@@ -77,8 +77,13 @@ def _totals(conn: Connection, name: str) -> dict[str, int]:
 
 
 def _polls(conn: Connection) -> list[PollFigures]:
-    query = select(sources.c.key, sources.c.last_polled_at, sources.c.last_poll_seconds).order_by(
-        sources.c.key
+    """The sources being watched (in the catalog, not paused): a paused or removed source is
+    polled no more, and its age would only grow."""
+    query = (
+        select(sources.c.key, sources.c.last_polled_at, sources.c.last_poll_seconds)
+        .join(catalog_sources, catalog_sources.c.key == sources.c.key)
+        .where(catalog_sources.c.paused.is_(False))
+        .order_by(sources.c.key)
     )
     return [PollFigures(key, last, seconds) for key, last, seconds in conn.execute(query)]
 

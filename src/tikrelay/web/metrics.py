@@ -129,7 +129,7 @@ def _polls(figures: MetricFigures, now: float) -> Iterator[Metric]:
     )
     age = GaugeMetricFamily(
         "tikrelay_poll_age_seconds",
-        "Seconds since each source was last polled successfully.",
+        "Seconds since each source being watched (not paused) was last polled successfully.",
         labels=["source"],
     )
     for found in figures.polls:

@@ -3,17 +3,21 @@ app that saw none of it) show up in the exposition text under the contract's nam
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
+from sqlalchemy import insert
 
 from tests.support.web import AUTH, TOKEN
 from tests.support.web.kinds import RETRY_AFTER, drain
 from tikrelay.domain.jobs import JobStatus
 from tikrelay.runtime.app import Runtime
+from tikrelay.store import relay as sql
+from tikrelay.store.tables import catalog_sources
 from tikrelay.store.tallies_sql import DURATION_BUCKETS
 from tikrelay.web.app import create_app
 
@@ -107,3 +111,34 @@ async def test_the_duration_histogram(runtime: Runtime) -> None:
     assert found[("tikrelay_job_duration_seconds_bucket", (("kind", "send"), ("le", "+Inf")))] == 4
     assert 0 <= found[("tikrelay_job_duration_seconds_sum", send)] < 4 * DURATION_BUCKETS[-1]
     assert ("tikrelay_job_duration_seconds_count", (("kind", "greet"),)) not in found  # waiting
+
+
+async def test_poll_figures_only_for_sources_still_watched(runtime: Runtime) -> None:
+    """A paused or removed source is polled no more: its poll age would only grow, so it is not
+    reported."""
+    now = datetime.now(UTC)
+    with runtime.queue.transaction() as conn:
+        for name, paused in (("watched", False), ("paused", True), ("removed", None)):
+            key = f"tiktok:@{name}"
+            row = sql.ensure_source(conn, key, "tiktok", name, now)
+            sql.record_listing(conn, row.id, [f"tiktok:{name}"], now, 0.5)
+            if paused is not None:
+                conn.execute(
+                    insert(catalog_sources).values(
+                        key=key,
+                        origin="cli",
+                        paused=paused,
+                        settings={"tiktok": f"@{name}", "to": ["clips"]},
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+    found = samples(await scrape(runtime))
+    ages = {
+        labels: value
+        for (name, labels), value in found.items()
+        if name == "tikrelay_poll_age_seconds"
+    }
+    assert list(ages) == [(("source", "tiktok:@watched"),)]
+    took = [labels for (name, labels) in found if name == "tikrelay_poll_duration_seconds"]
+    assert took == [(("source", "tiktok:@watched"),)]
