@@ -145,3 +145,30 @@ def test_a_missing_key_or_a_broken_prompt_stops_the_start_naming_the_key(
     assert run.returncode != 0
     assert "destinations.one.ai_caption.prompt: line 1" in run.stdout + run.stderr
     assert not model.requests
+
+
+def test_a_failure_stands_for_the_other_destinations_of_the_post(
+    relayed: Relayed, model: OpenAIEmulator
+) -> None:
+    """Three destinations with the same prompt and a model that never answers in time: it is
+    asked once, and the others take that failure at once instead of waiting as long each."""
+    world, telegram = relayed.world, relayed.telegram
+    world.add_creator("alice")
+    world.add_video("alice", desc="evening walk")
+    model.delay = 5
+    chats = [telegram.add_chat("channel", title=f"c{n}", username=f"c{n}") for n in range(3)]
+    relayed.destinations = {
+        f"c{n}": {
+            "telegram": {"chat_id": chat.id},
+            "ai_caption": ai(model.base_url, timeout_seconds=1),
+        }
+        for n, chat in enumerate(chats)
+    }
+    relayed.sources = [{"tiktok": "@alice", "to": [f"c{n}" for n in range(3)]}]
+    run = relayed.run()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 delivered, 0 failed" in run.stdout
+    for chat in chats:
+        (message,) = telegram.messages(chat.id)
+        assert message["caption"] == "evening walk\n\n— @alice"
+    assert len(model.requests) == 1
