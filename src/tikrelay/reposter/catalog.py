@@ -43,6 +43,7 @@ from tikrelay.config.settings import (
 )
 from tikrelay.reposter.model import (
     Route,
+    Routes,
     SetupError,
     WatchedSource,
     check_relay_settings,
@@ -347,6 +348,16 @@ class Catalog:
         with self.engine.connect() as conn:
             rows = catalog_sql.sources(conn)
         return [self._source(row) for row in rows if include_paused or not row.paused]
+
+    def routes(self) -> Routes:
+        """The destinations and the sources being watched, with the paused ones (whose filters
+        still hold for the posts they found)."""
+        entries = self.source_entries(include_paused=True)
+        return Routes(
+            self.destinations(),
+            [entry.watched for entry in entries if not entry.paused],
+            paused=[entry.watched for entry in entries if entry.paused],
+        )
 
     def sources(self, include_paused: bool = False) -> list[WatchedSource]:
         """What is watched now (paused sources only when asked), by key."""

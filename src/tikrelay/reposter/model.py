@@ -205,10 +205,15 @@ class Routes:
     catalog's (which the config file is synced into), or the settings' alone."""
 
     def __init__(
-        self, destinations: Mapping[str, DestinationSettings], sources: Iterable[WatchedSource]
+        self,
+        destinations: Mapping[str, DestinationSettings],
+        sources: Iterable[WatchedSource],
+        paused: Iterable[WatchedSource] = (),
     ) -> None:
         self.destinations = dict(destinations)
         self.sources = {watched.key: watched for watched in sources}
+        #: Paused sources: not polled, but the posts they found before still pass their filters.
+        self.paused = {watched.key: watched for watched in paused}
         #: Reads the catalog again (blocking): set when the routes come from one.
         self.loader: Callable[[], Routes] | None = None
 
@@ -216,6 +221,7 @@ class Routes:
         """Take ``other``'s sources and destinations (every holder of this object sees them)."""
         self.destinations = dict(other.destinations)
         self.sources = dict(other.sources)
+        self.paused = dict(other.paused)
 
     def knows(self, *, source: str | None = None, destination: str | None = None) -> bool:
         """Whether this process holds that source and destination (else ``reload``)."""
@@ -248,9 +254,9 @@ class Routes:
     def filters_for(self, source: str, destination: str) -> FilterSettings | None:
         """The filters a post of ``source`` passes to go to ``destination``: the source's, for
         the destinations of its ``to``. None for anything else: a post a person asked for, an
-        archive reached through ``archive_to`` (it takes what its chat got), a source no longer
-        watched."""
-        watched = self.sources.get(source)
+        archive reached through ``archive_to`` (it takes what its chat got), a source removed
+        since. A paused source's filters still hold for the posts it found before."""
+        watched = self.sources.get(source) or self.paused.get(source)
         if watched is None or destination not in watched.settings.to:
             return None
         return watched.settings.filters

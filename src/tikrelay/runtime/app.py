@@ -128,10 +128,10 @@ class Runtime:
                 except CatalogError as exc:
                     raise SetupError(str(exc)) from None
             if reposter:
-                routes = Routes(catalog.destinations(), catalog.sources())
+                routes = catalog.routes()
                 check_archives(routes)
                 # A job may name a source or destination another process added since.
-                routes.loader = lambda: Routes(catalog.destinations(), catalog.sources())
+                routes.loader = catalog.routes
                 found = Reposter(settings, service, routes, clients)
                 registry.include(found.registry())
         except BaseException:
@@ -154,7 +154,7 @@ class Runtime:
         if self.reposter is None:
             return
         catalog = self.catalog()
-        routes = Routes(catalog.destinations(), catalog.sources())
+        routes = catalog.routes()
         check_archives(routes)
         self.reposter.routes.update(routes)
         self.reposter.schedule_polls(random.Random())  # noqa: S311 - jitter, not secrets

@@ -254,6 +254,22 @@ def test_a_bad_source_is_refused_naming_the_field(
     assert catalog.sources(include_paused=True) == []
 
 
+def test_a_paused_source_keeps_its_filters_for_the_posts_it_found(catalog: Catalog) -> None:
+    """Deliveries a source queued before it was paused still pass its filters: the routes hold
+    the paused source for that, though nothing polls it."""
+    catalog.add_destination("channel", -100123)
+    catalog.add_source("@alice", ["channel"], filters={"min_views": 1000})
+    catalog.pause_source("@alice")
+    routes = catalog.routes()
+    assert routes.sources == {}  # not polled
+    found = routes.filters_for("tiktok:@alice", "channel")
+    assert found is not None
+    assert found.min_views == 1000
+    assert routes.filters_for("tiktok:@alice", "elsewhere") is None
+    catalog.resume_source("@alice")
+    assert list(catalog.routes().sources) == ["tiktok:@alice"]
+
+
 @pytest.mark.parametrize(
     ("name", "chat_id", "topic_id", "options", "message"),
     [
