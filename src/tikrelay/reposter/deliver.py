@@ -44,7 +44,7 @@ from tikrelay.reposter.model import (
     job_for,
     upload_limit,
 )
-from tikrelay.reposter.pacing import gather, too_old, wait_for_slot
+from tikrelay.reposter.pacing import check_slot, gather, too_old, wait_for_slot
 from tikrelay.reposter.parts import ALBUM_SIZE, AlbumPart, AudioPart, Part, VideoPart
 from tikrelay.reposter.progress import Progress
 from tikrelay.reposter.screening import Screen
@@ -143,16 +143,20 @@ class Deliverer:
             return done
         if await self.screen.kept_out_before(ledger, payload, route.name):
             return []
-        if route.settings.schedule is not None:
-            if too_old(route, payload.published_at, ledger.now()):
-                await gather(ledger, self.service, payload, _author(payload))
-                return []
-            await wait_for_slot(ledger, route, payload.published_at)
         sent_ids = await ledger.run(sql.sent_already, payload.post, route.name)
         if sent_ids is not None:  # all sent before a crash: record it, fetch nothing again
             await ledger.event(ReposterEvent.SENT, message_ids=sent_ids, reconciled=False)
             await self._complete(ledger, payload, route, sent_ids, reconciled=False)
             return sent_ids
+        # A post whose send started before a crash has had its slot: it is finished, not paced.
+        paced = route.settings.schedule is not None and not await ledger.run(
+            sql.intents, payload.post, route.name
+        )
+        if paced:
+            if too_old(route, payload.published_at, ledger.now()):
+                await self._gather(ledger, payload, route)
+                return []
+            await wait_for_slot(ledger, route, payload.published_at)
         profile = file_profile(route.settings, self.max_bytes)
         if route.documents:  # a document's file id is not a video's
             profile += ":document"
@@ -166,6 +170,8 @@ class Deliverer:
         ):
             await self._keep_chat_order(ledger, route)
             async with self.chats.lock(route.chat):
+                if paced:  # the sends of other jobs since its first look count now too
+                    await check_slot(ledger, route, payload.post)
                 try:
                     sent = await send_parts(
                         ledger, self.clients.telegram, route, payload.post, parts
@@ -188,6 +194,17 @@ class Deliverer:
         self.progress.delivered(payload.post, route.name, len(sent.message_ids))
         await self._complete(ledger, payload, route, sent.message_ids, reconciled=sent.reconciled)
         return sent.message_ids
+
+    async def _gather(self, ledger: Ledger, payload: DeliverPayload, route: Route) -> None:
+        """A post too old for its turn goes into the destination's digest, once its page says
+        the source's filters let it through (nothing is downloaded)."""
+        opened = self.clients.post_session(payload, attempt=ledger.ctx.attempt - 1)
+        async with opened as session, self._stage(ledger, payload, Stage.METADATA_FETCH):
+            post = await asyncio.to_thread(session.post)
+            await ledger.run(sql.save_post, _post_row(post, ledger.now()))
+        if await self.screen.keeps_out(ledger, payload, route.name, post):
+            return
+        await gather(ledger, self.service, payload, _author(payload))
 
     async def _complete(
         self,

@@ -64,7 +64,7 @@ async def wait_for_slot(ledger: Ledger, route: Route, published_at: datetime | N
     if rules is None:
         return
     now = ledger.now()
-    sent, queued = await ledger.run(_standing, route.name, now - LOOK_BACK)
+    queued, sent = await ledger.run(_standing, route.name, now - LOOK_BACK)
     me = ledger.job_id
     mine = next((job for job in queued if job.id == me), None)
     order = mine.order if mine is not None else (published_at or now, me)
@@ -72,6 +72,21 @@ async def wait_for_slot(ledger: Ledger, route: Route, published_at: datetime | N
     slot = plan(rules, sent, now, ahead + 1)[-1]
     if slot > now:
         raise JobDeferredError(slot, slot_reason(rules, slot, route.name, ahead))
+
+
+async def check_slot(ledger: Ledger, route: Route, post_key: str) -> None:
+    """Just before sending, with the chat's lock held (sends to it are one at a time, across
+    processes): the rules still allow a post now, counting what other jobs sent or started
+    sending since this one took its place. Else it waits for the next slot, its attempt not
+    counted."""
+    rules = route.settings.posting_rules()
+    if rules is None:
+        return
+    now = ledger.now()
+    sent = await ledger.run(sql.sends_since, route.name, now - LOOK_BACK, post_key)
+    slot = plan(rules, sent, now, 1)[0]
+    if slot > now:
+        raise JobDeferredError(slot, slot_reason(rules, slot, route.name, 0))
 
 
 def slot_reason(rules: PostingRules, slot: datetime, destination: str, ahead: int) -> str:
@@ -85,11 +100,11 @@ def slot_reason(rules: PostingRules, slot: datetime, destination: str, ahead: in
 
 def _standing(
     conn: Connection, destination: str, since: datetime
-) -> tuple[list[datetime], list[sql.QueuedPost]]:
-    return (
-        sql.sent_since(conn, destination, since),
-        sql.unfinished_for(conn, SCHEDULED_KINDS, destination),
-    )
+) -> tuple[list[sql.QueuedPost], list[datetime]]:
+    """The destination's queue, then its sends. In this order: a job that completes between
+    the two reads counts twice (a later slot), never not at all (two posts in one slot)."""
+    queued = sql.unfinished_for(conn, SCHEDULED_KINDS, destination)
+    return queued, sql.sends_since(conn, destination, since)
 
 
 def too_old(route: Route, published_at: datetime | None, now: datetime) -> bool:
@@ -130,7 +145,7 @@ def digest_texts(entries: Sequence[DigestEntry], zone: str) -> list[str]:
     lines = []
     for entry in entries:
         when = f"{entry.published_at.astimezone(tz):%Y-%m-%d %H:%M}" if entry.published_at else ""
-        who = f"@{entry.author.lstrip('@')}" if entry.author else ""
+        who = entry.author or ""
         label = ", ".join(part for part in (who, when) if part)
         lines.append(f"• {label}: {entry.url}" if label else f"• {entry.url}")
     texts: list[str] = []

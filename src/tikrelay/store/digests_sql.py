@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
+from tikrelay.domain.jobs import ACTIVE_STATUSES
 from tikrelay.store import locks, upserts
-from tikrelay.store.tables import digest_entries
+from tikrelay.store.tables import digest_entries, jobs
 
 # RETURNING tells whether the row went in (a post gathered already: nothing returned).
 _GATHER = {
@@ -56,12 +57,22 @@ def add(
     return conn.execute(_GATHER[conn.dialect.name], values).first() is not None
 
 
+def _free(destination: str) -> ColumnElement[bool]:
+    """Gathered posts of ``destination`` that no digest job holds: never taken, or taken by one
+    that failed, was cancelled or is gone (its retry is a new job, which takes them again)."""
+    active = [status.value for status in ACTIVE_STATUSES]
+    holding = select(jobs.c.id).where(jobs.c.status.in_(active))
+    return (digest_entries.c.destination == destination) & (
+        digest_entries.c.job_id.is_(None) | digest_entries.c.job_id.not_in(holding)
+    )
+
+
 def take(conn: Connection, destination: str, job_id: int) -> list[DigestEntry]:
     """The posts digest job ``job_id`` sends: the ones it took on an earlier attempt, else every
-    gathered post no digest took yet; oldest first."""
+    gathered post no live digest holds; oldest first."""
     conn.execute(
         update(digest_entries)
-        .where(digest_entries.c.destination == destination, digest_entries.c.job_id.is_(None))
+        .where(_free(destination))
         .where(
             ~select(digest_entries.c.post_key)
             .where(
@@ -94,8 +105,6 @@ def finish(conn: Connection, destination: str, job_id: int) -> int:
         )
     )
     left: int = conn.execute(
-        select(func.count())
-        .select_from(digest_entries)
-        .where(digest_entries.c.destination == destination, digest_entries.c.job_id.is_(None))
+        select(func.count()).select_from(digest_entries).where(_free(destination))
     ).scalar_one()
     return left

@@ -396,17 +396,38 @@ def waiting_before(conn: Connection, kind: str, job_id: int) -> list[WaitingJob]
     ]
 
 
-def sent_since(conn: Connection, destination: str, since: datetime) -> list[datetime]:
+def sends_since(
+    conn: Connection, destination: str, since: datetime, other_than: str | None = None
+) -> list[datetime]:
     """When ``destination``'s sends since ``since`` were made, oldest first: what its posting
-    schedule counts. A digest's posts went in one message: one send."""
+    schedule counts. A recorded delivery counts when it was recorded (a digest's posts went in
+    one message: one send); a send started and not recorded yet (another job's, in flight or cut
+    short by a crash) when it started, but not one of ``other_than``'s (the asking post's own).
+    A digest's own sends count by their deliveries."""
     first = func.min(deliveries.c.delivered_at)
-    return sorted(
-        conn.execute(
-            select(first)
-            .where(deliveries.c.destination == destination, deliveries.c.delivered_at >= since)
-            .group_by(deliveries.c.job_id)
-        ).scalars()
+    recorded = conn.execute(
+        select(first)
+        .where(deliveries.c.destination == destination, deliveries.c.delivered_at >= since)
+        .group_by(deliveries.c.job_id)
+    ).scalars()
+    delivered = (
+        select(deliveries.c.post_key)
+        .where(
+            deliveries.c.destination == destination,
+            deliveries.c.post_key == send_intents.c.post_key,
+        )
+        .exists()
     )
+    started = select(func.min(send_intents.c.started_at)).where(
+        send_intents.c.destination == destination,
+        send_intents.c.started_at >= since,
+        ~send_intents.c.post_key.startswith("digest:"),
+        ~delivered,
+    )
+    if other_than is not None:
+        started = started.where(send_intents.c.post_key != other_than)
+    unrecorded = conn.execute(started.group_by(send_intents.c.post_key)).scalars()
+    return sorted([*recorded, *unrecorded])
 
 
 @dataclass(frozen=True)
@@ -425,11 +446,15 @@ class QueuedPost:
 
 
 def unfinished_for(conn: Connection, kinds: Sequence[str], destination: str) -> list[QueuedPost]:
-    """The jobs of ``kinds`` for ``destination`` that wait or run."""
+    """The jobs of ``kinds`` for ``destination`` that wait or run, but those waiting to be
+    tried again after a failure: they take their place when they run, and hold no slot while
+    they wait (hours, perhaps)."""
     active = [JobStatus.PENDING.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value]
     rows = conn.execute(
         select(jobs.c.id, jobs.c.payload, jobs.c.created_at).where(
-            jobs.c.kind.in_(list(kinds)), jobs.c.status.in_(active)
+            jobs.c.kind.in_(list(kinds)),
+            jobs.c.status.in_(active),
+            (jobs.c.status != JobStatus.PENDING.value) | jobs.c.error_kind.is_(None),
         )
     ).all()
     found = []

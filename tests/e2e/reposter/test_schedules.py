@@ -176,14 +176,17 @@ def test_fixed_slots_across_a_simulated_week(scheduled: Scheduled) -> None:
 
 
 def test_catch_up_digest_lists_the_old_posts_in_one_message(scheduled: Scheduled) -> None:
+    """Posts too old for their turn are listed in one message, the source's filters applied
+    (a filtered post is in no digest); each is recorded delivered, none is sent again."""
     relayed = scheduled.relayed
     main = chat(
         relayed, "main", {"max_per_hour": 10, "catch_up": "digest", "catch_up_after_hours": 12}
     )
     relayed.world.add_creator("alice")
-    relayed.sources.append({"tiktok": "@alice", "to": ["main"]})
+    relayed.sources.append({"tiktok": "@alice", "to": ["main"], "filters": {"exclude": ["#ad"]}})
     now = berlin(7, 12)
     old = [post(relayed, "alice", f"old{n}", now - timedelta(days=4 - n)) for n in (1, 2, 3)]
+    post(relayed, "alice", "old sponsored #ad", now - timedelta(days=2, hours=12))
     fresh = post(relayed, "alice", "fresh", now - timedelta(hours=1))
     summary = scheduled.run_at(now)
     assert summary.ok
@@ -211,7 +214,7 @@ def test_catch_up_digest_lists_the_old_posts_in_one_message(scheduled: Scheduled
     assert rows == {
         **{f"tiktok:{found.id}": [digest_id] for found in old},
         f"tiktok:{fresh.id}": [video_id],
-    }
+    }  # the #ad post: kept out by the source's filters, in no digest either
 
 
 def test_run_once_says_what_waits_for_its_slot_and_exits_0(relayed: Relayed) -> None:

@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from tests.support.jobs_db import BACKENDS, temporary_database
+from tikrelay.domain.jobs import JobStatus
 from tikrelay.store import digests_sql, migrate
 from tikrelay.store.digests_sql import DigestEntry
 from tikrelay.store.engine import create_db_engine
+from tikrelay.store.tables import jobs
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -66,6 +68,43 @@ def test_gathered_once_taken_by_one_digest_then_forgotten(engine: Engine) -> Non
         assert digests_sql.finish(conn, "main", job_id=7) == 1  # tiktok:3 waits for the next
         assert [found.post_key for found in digests_sql.take(conn, "main", 8)] == ["tiktok:3"]
         assert digests_sql.finish(conn, "main", job_id=8) == 0
+
+
+def job(conn: Connection, status: JobStatus) -> int:
+    """A digest job row in ``status``; its id."""
+    return int(
+        conn.execute(
+            insert(jobs)
+            .values(
+                kind="digest",
+                payload={"destination": "main"},
+                status=status.value,
+                max_attempts=5,
+                run_at=NOW,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            .returning(jobs.c.id)
+        ).scalar_one()
+    )
+
+
+def test_posts_of_a_failed_digest_go_with_the_next_one(engine: Engine) -> None:
+    """A digest that failed for good (the bot was out of the chat) strands nothing: the next
+    digest, or its retry (a new job), takes its posts; a digest still running keeps its own."""
+    with engine.begin() as conn:
+        running, failed = job(conn, JobStatus.RUNNING), job(conn, JobStatus.FAILED)
+        digests_sql.add(conn, "main", entry(1), NOW)
+        assert len(digests_sql.take(conn, "main", failed)) == 1
+        digests_sql.add(conn, "main", entry(2), NOW)
+        assert [e.post_key for e in digests_sql.take(conn, "main", running)] == [
+            "tiktok:2",
+            "tiktok:1",
+        ]
+        assert digests_sql.take(conn, "main", job(conn, JobStatus.RUNNING)) == []
+        # What a completing digest counts as left: posts no live digest holds.
+        digests_sql.add(conn, "main", entry(3), NOW)
+        assert digests_sql.finish(conn, "main", running) == 1
 
 
 def test_a_post_gathered_while_a_digest_completes_waits_for_it(postgres: Engine) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from tests.support.jobs_db import BACKENDS, temporary_database
@@ -72,5 +73,60 @@ def test_listing_intents_and_all_sent(backend: str, tmp_path: Path) -> None:
                 assert sql.known_message_ids(conn, "-100", 14, ("t:9", "d", 0)) == {15}
                 sql.drop_intent(conn, "t:2", "d", 0)
                 assert sql.open_intents(conn, "-100", "t:9") == []
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_what_a_schedule_counts_as_sent(backend: str, tmp_path: Path) -> None:
+    """A destination's sends: deliveries when recorded (a digest's, one send), and sends other
+    jobs started and have not recorded (in flight, or cut short by a crash) when they started;
+    not the asking post's own, not twice once recorded."""
+    minutes = [NOW.replace(minute=m) for m in range(6)]
+
+    def intent(conn: Connection, post: str, at: datetime, destination: str = "main") -> None:
+        sql.start_intent(
+            conn,
+            post_key=post,
+            destination=destination,
+            part=0,
+            chat_id="-100",
+            expected=1,
+            parts=1,
+            after_message_id=None,
+            now=at,
+        )
+
+    def delivered(conn: Connection, post: str, at: datetime, job_id: int) -> None:
+        sql.record_delivery(
+            conn,
+            post_key=post,
+            destination="main",
+            chat_id="-100",
+            topic_id=None,
+            message_ids=[1],
+            job_id=job_id,
+            reconciled=False,
+            now=at,
+        )
+
+    with temporary_database(backend, tmp_path) as url:
+        engine = create_db_engine(make_url(url))
+        try:
+            migrate.upgrade(engine)
+            with engine.begin() as conn:
+                intent(conn, "tiktok:1", minutes[0])
+                delivered(conn, "tiktok:1", minutes[1], job_id=1)  # recorded: counts once
+                intent(conn, "tiktok:2", minutes[2])  # in flight
+                intent(conn, "tiktok:3", minutes[3])  # the asking post's own
+                intent(conn, "tiktok:4", minutes[3], destination="other")
+                intent(conn, "digest:9", minutes[4])  # a digest counts by its deliveries
+                delivered(conn, "tiktok:5", minutes[5], job_id=9)
+                delivered(conn, "tiktok:6", minutes[5], job_id=9)
+            with engine.connect() as conn:
+                found = sql.sends_since(conn, "main", NOW, other_than="tiktok:3")
+                assert found == [minutes[1], minutes[2], minutes[5]]
+                later = sql.sends_since(conn, "main", minutes[2])
+                assert later == [minutes[2], minutes[3], minutes[5]]
         finally:
             engine.dispose()
