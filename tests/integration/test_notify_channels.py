@@ -52,6 +52,24 @@ async def test_starttls_upgrades_then_logs_in_as_the_from_address() -> None:
     assert got.message["Message-ID"].endswith("@example.org>")
 
 
+async def test_a_from_with_a_display_name_logs_in_as_its_address() -> None:
+    with smtp_server("starttls", user=FROM, password=PASSWORD) as server:
+        settings = EmailSettings.model_validate(
+            {
+                "smtp_url": f"smtp://127.0.0.1:{server.port}",
+                "from": f"Relay <{FROM}>",
+                "to": ["admin@example.org"],
+            }
+        )
+        channel = EmailChannel(settings, PASSWORD, tls_context=server.client_context())
+        await channel.send("test", "Hello.")
+        [got] = server.wait_for(1)
+    assert got.login == FROM
+    assert got.mail_from == FROM
+    assert got.message["From"] == f"Relay <{FROM}>"
+    assert got.message["Message-ID"].endswith("@example.org>")
+
+
 async def test_smtps_is_tls_from_the_start_and_the_url_user_logs_in() -> None:
     with smtp_server("tls", user="mailer", password=PASSWORD) as server:
         channel = EmailChannel(

@@ -174,6 +174,10 @@ def test_a_value_the_settings_refuse_names_the_key_and_writes_nothing(tmp_path: 
         ("telegram.api_url", "guarded", "in the config file by hand"),
         ("network.proxies", "guarded", "sends its secrets and traffic"),
         ("network.verify_tls", "guarded", "by hand"),
+        # The SMTP password and the app's install id go where these say.
+        ("notify.email.smtp_url", "guarded", "by hand"),
+        ("notify.email.ca_bundle", "guarded", "by hand"),
+        ("network.tiktok_api_hostname", "guarded", "by hand"),
         ("ffmpeg", "guarded", "what it runs"),
         ("database_url", "guarded", "by hand"),
         ("web.listen", "guarded", "who reaches this dashboard"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ssl
 import warnings
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
@@ -89,7 +89,9 @@ class EmailChannel:
         self.host = parts.hostname or ""
         self.port = parts.port
         self.implicit_tls = parts.scheme == "smtps"
-        self.username = unquote(parts.username) if parts.username else settings.from_
+        # The from address alone, never its display name ("Relay <bot@example.org>").
+        self.address = parseaddr(settings.from_)[1] or settings.from_
+        self.username = unquote(parts.username) if parts.username else self.address
         self._password = password or None
         self._tls_context = tls_context
         self._timeout = timeout
@@ -105,7 +107,7 @@ class EmailChannel:
         message["From"] = self.settings.from_
         message["To"] = ", ".join(self.settings.to)
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = make_msgid(domain=self.settings.from_.rpartition("@")[2] or None)
+        message["Message-ID"] = make_msgid(domain=self.address.rpartition("@")[2] or None)
         message.set_content(text)
         return message
 
