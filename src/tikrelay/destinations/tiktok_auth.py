@@ -232,6 +232,18 @@ class OAuthClient:
             ) from None
         data = _json(response)
         error = data.get("error")
+        if response.status_code == 429:  # the token endpoint's rate limit: later, not re-auth
+            try:
+                wait = max(0.0, float(response.headers.get("retry-after", "60")))
+            except ValueError:
+                wait = 60.0
+            raise TikrelayError(
+                ErrorKind.RATE_LIMIT,
+                "TikTok's token endpoint asks to wait (rate limited)",
+                retryable=True,
+                retry_after=wait,
+                http_status=429,
+            )
         if response.status_code >= 500:
             raise TikrelayError(
                 ErrorKind.HTTP,
@@ -317,9 +329,26 @@ class AccountCredentials:
                     f"passed): run tikrelay tiktok-auth {self.account} again",
                     retryable=False,
                 )
-            self.tokens = await self.oauth.refresh(
-                self.tokens.refresh_token, self.now(), self.account
-            )
+            try:
+                self.tokens = await self.oauth.refresh(
+                    self.tokens.refresh_token, self.now(), self.account
+                )
+            except TikrelayError as refused:
+                # Another process (a second worker, doctor) may have refreshed at the same
+                # moment, and TikTok rotated the refresh token under us: take the stored pair.
+                stored = await self.load() if self.load is not None else None
+                if (
+                    refused.kind is not ErrorKind.AUTH
+                    or stored is None
+                    or stored.refresh_token == self.tokens.refresh_token
+                ):
+                    raise
+                self.tokens = stored
+                if stored.fresh(self.now()):
+                    return stored.access_token
+                self.tokens = await self.oauth.refresh(
+                    stored.refresh_token, self.now(), self.account
+                )
             self.refreshed += 1
             await self.save(self.tokens)
             return self.tokens.access_token

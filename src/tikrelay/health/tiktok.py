@@ -112,6 +112,13 @@ async def _ask(settings: Settings, account: _Account, row: tiktok_sql.AccountRow
         sealed = sealed_account(account.name, new, box)
         await in_daemon_thread(lambda: _save(settings, sealed))
 
+    async def load() -> Tokens | None:
+        """The stored pair now: a running service may have refreshed it meanwhile."""
+        found = await in_daemon_thread(lambda: _stored(settings, account.name))
+        if found is None:
+            return None
+        return _tokens(found, *box.open(found.sealed, account.name))
+
     app = settings.tiktok_app
     async with httpx.AsyncClient() as http:
         creds = AccountCredentials(
@@ -120,6 +127,7 @@ async def _ask(settings: Settings, account: _Account, row: tiktok_sql.AccountRow
             OAuthClient(app, http),
             now=lambda: datetime.now(UTC),
             save=save,
+            load=load,
         )
         info = await TikTokClient(app.api_url, http).creator_info(creds)
     offered = info.privacy_level_options

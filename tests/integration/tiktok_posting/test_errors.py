@@ -17,6 +17,7 @@ from tikrelay.destinations.tiktok import TikTokApiError, TikTokClient
 from tikrelay.destinations.tiktok_auth import (
     AccountCredentials,
     OAuthClient,
+    Tokens,
     begin_authorization,
     code_from_redirect,
 )
@@ -57,6 +58,49 @@ async def test_a_token_near_its_expiry_is_refreshed_before_use(
     assert posting.requests.count(("POST", "/v2/oauth/token/")) == 2  # exchange, refresh
 
 
+async def test_two_processes_refreshing_at_once_both_go_on(
+    posting: TikTokPostingEmulator, app: TikTokApp, http: httpx.AsyncClient
+) -> None:
+    """A second process (a worker, doctor) holds the same stored pair; the first refreshes and
+    TikTok rotates the refresh token. The second's refresh is refused; it reads the stored pair
+    again and goes on with it, instead of failing as if the authorization were gone."""
+    tokens = await authorize(app, http)
+    stored: list[Tokens] = [tokens]
+
+    async def save(new: Tokens) -> None:
+        stored.append(new)
+
+    loads: list[int] = []
+
+    async def load() -> Tokens | None:
+        # The second process read the store just before the first saved its new pair.
+        loads.append(1)
+        return tokens if len(loads) == 1 else stored[-1]
+
+    def process() -> AccountCredentials:
+        return AccountCredentials(
+            "mirror",
+            tokens,
+            OAuthClient(app, http),
+            now=lambda: datetime.now(UTC),
+            save=save,
+            load=load,
+        )
+
+    first, second = process(), process()
+    first.load = None  # the first refreshes on its own
+    posting.state.expire_access_tokens("mirror")
+    client = TikTokClient(posting.url, http)
+    await client.creator_info(first)
+    assert first.tokens.refresh_token != tokens.refresh_token  # rotated
+    # The second still holds the old pair: its expired access token is refused, its refresh
+    # token no longer works; the stored pair does.
+    assert (await client.creator_info(second)).username == "mirror"
+    assert second.tokens == first.tokens
+    assert len(loads) == 2  # before its refresh, then after TikTok refused it
+    assert posting.state.refreshes == 1
+
+
 async def test_a_token_still_refused_after_renewal_is_an_auth_failure(
     posting: TikTokPostingEmulator, client: TikTokClient, creds: AccountCredentials
 ) -> None:
@@ -90,6 +134,20 @@ async def test_a_refresh_token_tiktok_refuses_asks_for_a_new_authorization(
     assert refused.value.kind is ErrorKind.AUTH
     assert "invalid_grant" in refused.value.message
     assert "tiktok-auth mirror" in refused.value.message
+
+
+async def test_a_rate_limited_refresh_is_tried_later_not_a_new_authorization(
+    posting: TikTokPostingEmulator, client: TikTokClient, creds: AccountCredentials
+) -> None:
+    posting.state.expire_access_tokens()
+    posting.fail_next("token", "rate_limit_exceeded")
+    with pytest.raises(TikrelayError) as limited:
+        await client.creator_info(creds)
+    assert limited.value.kind is ErrorKind.RATE_LIMIT
+    assert limited.value.retryable
+    assert limited.value.retry_after is not None
+    assert "tiktok-auth" not in limited.value.message
+    assert (await client.creator_info(creds)).privacy_level_options  # the next try refreshes
 
 
 @pytest.mark.parametrize(
