@@ -16,7 +16,7 @@ from tikrelay.reposter.filters import reason_to_skip
 from tikrelay.reposter.ledger import Ledger
 from tikrelay.reposter.model import DeliverPayload, Routes
 from tikrelay.reposter.progress import Progress
-from tikrelay.sources.refs import SITE
+from tikrelay.sources.refs import SITE, URL_SOURCE
 from tikrelay.store import filtered_sql
 
 
@@ -41,7 +41,9 @@ class Screen:
     ) -> bool:
         """Whether the source's filters keep ``post`` from destination ``name``: then the
         timeline says why, and the decision is written as the job completes."""
-        if payload.source.startswith(f"{SITE}:") and not self.routes.knows(source=payload.source):
+        catalog_key = payload.source.startswith((f"{SITE}:", f"{URL_SOURCE}:"))
+        held = payload.source in self.routes.sources or payload.source in self.routes.paused
+        if catalog_key and not held:
             # Another process (the web, the command line) may have added the source since this
             # one read the catalog: its filters are not to be missed.
             await ledger.ctx.db(self.routes.reload)
