@@ -253,7 +253,12 @@ class _Publish:
             if status.status in _DONE:
                 return await self._finish(found.publish_id, status, resumed=True)
             whole = status.uploaded_bytes == found.video_size
-            if status.status != FAILED and (whole or found.status == tiktok_sql.UPLOADED):
+            # TikTok has every byte, or does not say how many it has (it may have them all):
+            # its processing decides; a FAILED one gets a new upload at the retry. Never a new
+            # upload while the old one may still become a post.
+            unknown = status.uploaded_bytes is None
+            sent_all = found.status == tiktok_sql.UPLOADED
+            if status.status != FAILED and (whole or unknown or sent_all):
                 await ledger.event(
                     ReposterEvent.TIKTOK_UPLOAD_RESUMED, publish_id=found.publish_id, chunk=None
                 )
@@ -261,9 +266,7 @@ class _Publish:
             if status.status == FAILED:
                 await self._failed(found.publish_id, status, raise_=False)
             elif ledger.now() - found.created_at < UPLOAD_URL_AGE and found.upload_url:
-                known = status.uploaded_bytes
-                start = found.next_chunk if known is None else known // found.chunk_size
-                resume = (found, start)
+                resume = (found, (status.uploaded_bytes or 0) // found.chunk_size)
         made = await self._video()
         if made is None:  # the source's filters keep it out
             return None

@@ -167,6 +167,28 @@ def test_a_crash_after_tiktok_took_the_last_chunk_records_the_delivery_without_p
     assert len(posting.published) == 1
 
 
+def test_a_crash_after_the_last_chunk_when_tiktok_does_not_say_how_much_it_has(
+    relayed: Relayed, posting: TikTokPostingEmulator
+) -> None:
+    """TikTok's status leaves uploaded_bytes out while it processes: the upload may be whole,
+    so the next run waits for its processing instead of sending again or starting anew."""
+    relayed.world.add_creator("alice")
+    relayed.world.add_video("alice", desc="small one")
+    publishing(relayed, posting)
+    authorize_with_cli(relayed.config, ACCOUNT, relayed.env)
+    posting.state.report_uploaded_bytes = False
+    posting.state.processing_fetches = 2
+
+    posting.hold_reply = 0
+    killed_when_held(relayed, posting)
+    [upload] = posting.uploads
+    assert "1 delivered" in run_ok(relayed)
+    assert len(posting.uploads) == 1
+    assert len(posting.published) == 1
+    assert upload.ranges == [upload.ranges[0]]  # the chunk went once
+    assert "TIKTOK_UPLOAD_RESUMED" in relayed.newest_timeline("publish")
+
+
 def test_a_post_that_is_only_a_sound_fails_at_once_with_its_reason(
     relayed: Relayed, posting: TikTokPostingEmulator
 ) -> None:

@@ -153,6 +153,7 @@ class PostingState:
         self.access_lifetime = ACCESS_LIFETIME
         self.refresh_lifetime = REFRESH_LIFETIME
         self.processing_fetches = 2  # status answers before the final one, after the upload
+        self.report_uploaded_bytes = True  # False: status answers leave uploaded_bytes out
         self.planned: dict[str, deque[ApiError]] = {}
         self.fail_processing: str | None = None
         self.windows: dict[tuple[str, str], deque[float]] = {}
@@ -313,7 +314,9 @@ class PostingState:
 
     def status_of(self, upload: UploadState) -> dict[str, object]:
         with self.lock:
-            answer: dict[str, object] = {"uploaded_bytes": len(upload.data)}
+            answer: dict[str, object] = {}
+            if self.report_uploaded_bytes:
+                answer["uploaded_bytes"] = len(upload.data)
             if not upload.complete:
                 answer["status"] = "PROCESSING_UPLOAD"
                 return answer
