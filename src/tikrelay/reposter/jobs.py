@@ -268,11 +268,16 @@ class Reposter:
         # TikTok allows 6 initializations a minute per account: two publish jobs at a time.
         @registry.handler(PUBLISH, payload=DeliverPayload, max_running=2)
         async def publish(ctx: JobContext, payload: DeliverPayload) -> None:
+            account = self.routes.tiktok_account(payload.destination)
             try:
                 await self.publisher(ctx, payload)
             except Exception as exc:
                 self._report_failure(ctx, f"{payload.post} → {payload.destination}", exc)
+                if account is not None:
+                    await self.notifier.account_failed(ctx, account, exc)
                 raise
+            if account is not None:
+                self.notifier.account_worked(ctx, account)
 
         @registry.handler(PRUNE_ARCHIVES, max_attempts=1, max_running=1)
         async def prune_archives(ctx: JobContext, payload: dict[str, object]) -> None:

@@ -261,6 +261,11 @@ class Routes:
             return None
         return watched.settings.filters
 
+    def tiktok_account(self, name: str) -> str | None:
+        """The TikTok account a destination publishes to, if it is one."""
+        found = self.destinations.get(name)
+        return found.tiktok.account if found is not None and found.tiktok is not None else None
+
     def chat_of(self, name: str) -> str | None:
         """The chat a destination posts to, if it still exists."""
         found = self.destinations.get(name)

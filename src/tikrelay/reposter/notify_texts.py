@@ -105,6 +105,24 @@ def source_recovered(key: str, since: datetime, now: datetime, zone: ZoneInfo) -
     )
 
 
+def account_refused(account: str, detail: str, since: datetime, zone: ZoneInfo) -> Message:
+    return Message(
+        f"TikTok account {account} needs authorizing again",
+        f"TikTok refuses the authorization of account {account} since {moment(since, zone)}: "
+        f"{detail}. Publishing to it fails until you run `tikrelay tiktok-auth {account}` on "
+        "the server; then send the failed posts again with `tikrelay jobs retry ID` (`tikrelay "
+        "jobs list --kind publish --status FAILED` lists them).",
+    )
+
+
+def account_recovered(account: str, since: datetime, now: datetime, zone: ZoneInfo) -> Message:
+    return Message(
+        f"TikTok account {account} publishes again",
+        f"TikTok account {account} takes posts again since {moment(now, zone)}, after refusing "
+        f"since {moment(since, zone)} ({duration(now - since)}). Nothing to do.",
+    )
+
+
 def disk_filling(folder: str, free: int, total: int, percent: float) -> Message:
     return Message(
         "disk nearly full",

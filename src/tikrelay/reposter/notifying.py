@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from tikrelay.config.logging import redact_text
 from tikrelay.config.notify_settings import SMTP_PASSWORD_ENV
 from tikrelay.config.paths import StatePaths
 from tikrelay.config.settings import Settings
-from tikrelay.domain.errors import TikrelayError, classify
+from tikrelay.domain.errors import ErrorKind, TikrelayError, classify
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.engine.context import JobContext
 from tikrelay.engine.registry import Registry
@@ -90,51 +91,104 @@ class Notifier:
     async def source_failed(self, ctx: JobContext, source: str, exc: BaseException) -> None:
         """A poll of ``source`` failed: open (or keep) its incident, and tell it once it needs
         a person. Never raises: the poll's own failure is what the caller raises."""
-        if not self.enabled:
-            return
         error = classify(exc)
-        try:
-            await ctx.db(self._source_failed, ctx.job.id, source, error)
-        except Exception:  # told in the log; the poll's error goes on
-            log.exception("incident_not_recorded", source=source)
-
-    def _source_failed(self, job_id: int, source: str, error: TikrelayError) -> None:
-        if error.kind in texts.NOT_THE_SOURCE:
+        if not self.enabled or error.kind in texts.NOT_THE_SOURCE:
             return
-        now = self.service.queue.clock()
-        key = f"source:{source}"
-        detail = redact_text(error.message)[:500]
-        with self.service.queue.transaction() as conn:
-            incident = incidents_sql.record_failure(
-                conn, key, texts.incident_kind(error.kind), source, detail, now
-            )
-            if incident.notified_at is not None:
-                return  # told already: at most once per incident
-            failing_hours = self.notify.source_failing_hours
+        failing_hours = self.notify.source_failing_hours
+        zone = self.zone
+
+        def told(incident: incidents_sql.Incident, now: datetime) -> texts.Message | None:
             if not texts.needs_a_person(error.kind, incident.opened_at, now, failing_hours):
-                return
-            if not incidents_sql.notify_once(conn, key, now):
-                return
-            message = texts.source_failing(
-                source, error.kind, detail, incident.opened_at, now, self.zone
+                return None
+            return texts.source_failing(
+                source, error.kind, incident.detail, incident.opened_at, now, zone
             )
-            self._enqueue(conn, message)
-            event = {"incident": incident.kind, "since": incident.opened_at.isoformat()}
-            add_events(conn, [(job_id, ReposterEvent.INCIDENT_NOTIFIED, event)], now)
+
+        kind = texts.incident_kind(error.kind)
+        await self._failed(ctx, f"source:{source}", kind, source, error, told)
 
     def source_polled(self, ctx: JobContext, source: str) -> None:
         """A poll of ``source`` is about to complete: its open incident closes in the same
         transaction, and a person who was told hears it recovered."""
+        zone = self.zone
+        self._worked(
+            ctx,
+            f"source:{source}",
+            lambda closed, now: texts.source_recovered(source, closed.opened_at, now, zone),
+        )
+
+    async def account_failed(self, ctx: JobContext, account: str, exc: BaseException) -> None:
+        """A publish to TikTok account ``account`` failed: an authorization TikTok no longer
+        takes (revoked, expired, refused) is told at once, once. Never raises."""
+        error = classify(exc)
+        if not self.enabled or error.kind is not ErrorKind.AUTH:
+            return
+        zone = self.zone
+
+        def told(incident: incidents_sql.Incident, now: datetime) -> texts.Message:
+            return texts.account_refused(account, incident.detail, incident.opened_at, zone)
+
+        subject = f"TikTok account {account}"
+        await self._failed(ctx, f"tiktok-account:{account}", "auth", subject, error, told)
+
+    def account_worked(self, ctx: JobContext, account: str) -> None:
+        """A publish to ``account`` is about to complete: its incident, if any, closes."""
+        zone = self.zone
+        self._worked(
+            ctx,
+            f"tiktok-account:{account}",
+            lambda closed, now: texts.account_recovered(account, closed.opened_at, now, zone),
+        )
+
+    async def _failed(
+        self,
+        ctx: JobContext,
+        key: str,
+        kind: str,
+        subject: str,
+        error: TikrelayError,
+        told: Callable[[incidents_sql.Incident, datetime], texts.Message | None],
+    ) -> None:
+        """Open (or keep) the incident ``key``; tell it, once, when ``told`` gives a message."""
+        job_id = ctx.job.id
+        detail = redact_text(error.message)[:500]
+
+        def record() -> None:
+            now = self.service.queue.clock()
+            with self.service.queue.transaction() as conn:
+                incident = incidents_sql.record_failure(conn, key, kind, subject, detail, now)
+                if incident.notified_at is not None:
+                    return  # told already: at most once per incident
+                message = told(incident, now)
+                if message is None or not incidents_sql.notify_once(conn, key, now):
+                    return
+                self._enqueue(conn, message)
+                event = {"incident": incident.kind, "since": incident.opened_at.isoformat()}
+                add_events(conn, [(job_id, ReposterEvent.INCIDENT_NOTIFIED, event)], now)
+
+        try:
+            await ctx.db(record)
+        except Exception:  # told in the log; the job's own error goes on
+            log.exception("incident_not_recorded", incident=key)
+
+    def _worked(
+        self,
+        ctx: JobContext,
+        key: str,
+        recovered: Callable[[incidents_sql.Incident, datetime], texts.Message],
+    ) -> None:
+        """The job is about to complete: the incident ``key`` closes in the same transaction,
+        and a person who was told hears it is over."""
         if not self.enabled:
             return
         job_id = ctx.job.id
 
         def close(conn: Connection) -> None:
             now = self.service.queue.clock()
-            closed = incidents_sql.close(conn, f"source:{source}", now)
+            closed = incidents_sql.close(conn, key, now)
             if closed is None or closed.notified_at is None:
                 return
-            self._enqueue(conn, texts.source_recovered(source, closed.opened_at, now, self.zone))
+            self._enqueue(conn, recovered(closed, now))
             event = {"incident": closed.kind, "since": closed.opened_at.isoformat()}
             add_events(conn, [(job_id, ReposterEvent.INCIDENT_CLOSED, event)], now)
 

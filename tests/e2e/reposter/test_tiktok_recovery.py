@@ -212,3 +212,36 @@ def test_a_post_that_is_only_a_sound_fails_at_once_with_its_reason(
     assert job.split()[2:4] == ["FAILED", "1/5"]  # one attempt: not retried
     assert "unsupported: TikTok takes videos" in job
     assert deliveries(relayed) == []
+
+
+def test_an_authorization_tiktok_refuses_is_told_once_to_the_admins(
+    relayed: Relayed, posting: TikTokPostingEmulator
+) -> None:
+    """The owner revoked the app: the publish fails (not retried), the admins' chat hears it
+    once, with what to do, however many posts fail; a publish that works again closes it."""
+    admins = relayed.telegram.add_chat("group", title="Admins")
+    relayed.world.add_creator("alice")
+    relayed.world.add_video("alice", desc="first")
+    publishing(relayed, posting)
+    relayed.extra["notify"] = {"telegram_chat_id": admins.id}
+    authorize_with_cli(relayed.config, ACCOUNT, relayed.env)
+    posting.state.refresh_tokens.clear()  # revoked by the account's owner
+    posting.state.expire_access_tokens()
+
+    first = relayed.run()
+    assert first.returncode == 3, first.stdout + first.stderr
+    relayed.world.add_video("alice", desc="second")
+    second = relayed.run()
+    assert second.returncode == 3, second.stdout + second.stderr
+    told = [m["text"] for m in relayed.telegram.messages(admins.id)]
+    assert len(told) == 1
+    assert told[0].startswith(f"TikTok account {ACCOUNT} needs authorizing again")
+    assert f"tikrelay tiktok-auth {ACCOUNT}" in told[0]
+    assert posting.published == []
+
+    authorize_with_cli(relayed.config, ACCOUNT, relayed.env)
+    relayed.world.add_video("alice", desc="third")
+    assert "1 delivered" in run_ok(relayed)
+    told = [m["text"] for m in relayed.telegram.messages(admins.id)]
+    assert len(told) == 2
+    assert told[1].startswith(f"TikTok account {ACCOUNT} publishes again")
