@@ -39,6 +39,7 @@ from tikrelay.destinations.tiktok import (
     TITLE_LIMIT,
     CreatorInfo,
     PublishStatus,
+    TikTokApiError,
     TikTokClient,
     UploadUrlGoneError,
 )
@@ -46,6 +47,7 @@ from tikrelay.destinations.tiktok_auth import AccountCredentials, OAuthClient, T
 from tikrelay.destinations.tiktok_chunks import ChunkPlan, plan_chunks
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
+from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.posts import Post, PostKind
 from tikrelay.engine.context import JobContext
 from tikrelay.reposter.clients import Clients
@@ -116,6 +118,13 @@ def choose_privacy(wanted: str | None, offered: tuple[str, ...]) -> str:
         if level in offered:
             return level
     raise TikrelayError(ErrorKind.UNSUPPORTED, "the account offers no privacy level to post with")
+
+
+#: TikTok's answers that an account's cap is reached (posts in 24 hours, drafts not yet
+#: finished in its inbox, its active users): the post waits, it does not fail.
+CAPS = frozenset(
+    {"spam_risk_too_many_posts", "spam_risk_too_many_pending_share", "reached_active_user_cap"}
+)
 
 
 class Publisher:
@@ -300,9 +309,18 @@ class _Publish:
                     "disable_duet": info.duet_disabled,
                     "disable_stitch": info.stitch_disabled,
                 }
-                upload = await self.client.init_direct(self.creds, plan, post_info)
+                init = self.client.init_direct(self.creds, plan, post_info)
             else:
-                upload = await self.client.init_inbox(self.creds, plan)
+                init = self.client.init_inbox(self.creds, plan)
+            try:
+                upload = await init
+            except TikTokApiError as exc:
+                if exc.code not in CAPS:
+                    raise
+                # A cap of the account's (posts a day, drafts waiting in its inbox): not the
+                # post's failure; it waits, its attempts not counted, until TikTok takes it.
+                later = ledger.now() + timedelta(seconds=exc.retry_after or 3600.0)
+                raise JobDeferredError(later, f"{exc.message}: tried again then") from None
             await ledger.run(
                 tiktok_sql.start_upload,
                 post_key=payload.post,

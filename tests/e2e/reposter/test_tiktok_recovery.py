@@ -245,3 +245,26 @@ def test_an_authorization_tiktok_refuses_is_told_once_to_the_admins(
     told = [m["text"] for m in relayed.telegram.messages(admins.id)]
     assert len(told) == 2
     assert told[1].startswith(f"TikTok account {ACCOUNT} publishes again")
+
+
+def test_the_accounts_daily_cap_makes_the_post_wait_not_fail(
+    relayed: Relayed, posting: TikTokPostingEmulator
+) -> None:
+    """TikTok says the account posted its day's worth: the post waits an hour (TikTok's cap is
+    the account's, not the post's fault), its attempts not counted, and goes then."""
+    relayed.world.add_creator("alice")
+    relayed.world.add_video("alice", desc="one more")
+    publishing(relayed, posting)
+    authorize_with_cli(relayed.config, ACCOUNT, relayed.env)
+    posting.fail_next("inbox_init", "spam_risk_too_many_posts", times=10)
+    result = relayed.run()
+    assert result.returncode == 3, result.stdout + result.stderr  # waits for a retry
+    assert "will retry" in result.stdout
+    assert "daily post cap" in result.stdout
+    timeline = relayed.newest_timeline("publish")
+    assert "JOB_DEFERRED" in timeline
+    assert "JOB_FAILED" not in timeline
+    assert "RETRY_SCHEDULED" not in timeline  # a wait, not a failed attempt
+    listed = relayed.run("jobs", "list", "--kind", "publish", "--config", str(relayed.config))
+    assert "PENDING" in listed.stdout
+    assert posting.published == []
