@@ -71,6 +71,14 @@ def rules(**given: object) -> PostingRules:
         ({"at": ["09:00", "14:00"]}, [berlin(7, 14, 5)], berlin(7, 15), berlin(8, 9)),
         ({"at": ["09:00"], "days": ["fri"]}, [], berlin(14, 0), berlin(18, 9)),
         ({"at": ["09:00"], "days": ["fri"]}, [], MONDAY_10, berlin(11, 9)),
+        # A slot in the early hours of a window that crossed midnight is its start day's: Friday
+        # night's 01:00 is on Saturday's date, and never taken late on Friday evening.
+        (
+            {"at": ["01:00"], "hours": "22:00-02:00", "days": ["fri"]},
+            [],
+            berlin(11, 22),
+            berlin(12, 1),
+        ),
         # min_gap_minutes: after the last send.
         ({"min_gap_minutes": 30}, [berlin(7, 9, 45)], MONDAY_10, berlin(7, 10, 15)),
         # Rules together: a gap that pushes past the window's end → the next morning.
@@ -207,3 +215,25 @@ def test_an_archive_takes_no_schedule() -> None:
         DestinationSettings.model_validate(
             {"archive": {"path": "/tmp/vault"}, "schedule": {"max_per_hour": 1}}
         )
+
+
+def test_a_long_digest_is_cut_between_lines_in_utf16_units() -> None:
+    """Telegram counts a message's 4,096 in UTF-16 units: an emoji is two."""
+    from tikrelay.captions.markup import utf16_length
+    from tikrelay.reposter.pacing import MESSAGE_LIMIT, digest_texts
+    from tikrelay.store.digests_sql import DigestEntry
+
+    entries = [
+        DigestEntry(f"tiktok:{n}", f"https://www.tiktok.com/@a/video/{n:019d}", "@😀" * 20, None)
+        for n in range(200)
+    ]
+    texts = digest_texts(entries, "UTC")
+    assert len(texts) > 1
+    assert all(utf16_length(text) <= MESSAGE_LIMIT for text in texts)
+    following = texts[1].split("\n")[0]
+    # Cut where the next line would pass 4,096 units, though by code points it would fit.
+    assert utf16_length(f"{texts[0]}\n{following}") > MESSAGE_LIMIT
+    assert len(f"{texts[0]}\n{following}") < MESSAGE_LIMIT
+    lines = [line for text in texts for line in text.split("\n")]
+    assert lines[0] == "Missed while away: 200 posts"
+    assert [line.rsplit("/", 1)[1] for line in lines[1:]] == [f"{n:019d}" for n in range(200)]

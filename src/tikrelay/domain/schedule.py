@@ -176,25 +176,36 @@ def _next_midnight(local: datetime, zone: ZoneInfo) -> datetime:
     return _at(local.date() + DAY, time(0), zone)
 
 
+def _slots_on(day: date, rules: PostingRules) -> list[datetime]:
+    """The ``at`` slots of the calendar day ``day`` that the rules allow: inside ``hours``, and
+    on one of ``days`` (a slot in the early hours of a window that crossed midnight belongs to
+    the day the window started on, as the window does)."""
+    found = []
+    for slot in rules.at:
+        if not rules._slot_allowed(slot):
+            continue
+        owner = day
+        crossing = [w for w in rules.windows if w[0] > w[1] and _in_window(slot, w)]
+        if crossing and all(slot < end for _, end in crossing):
+            owner = day - DAY
+        if rules.days is None or owner.weekday() in rules.days:
+            found.append(_at(day, slot, rules.zone))
+    return found
+
+
 def _slot_before(local: datetime, rules: PostingRules) -> datetime | None:
-    """The latest ``at`` slot at or before ``local`` on the same day, if the day is allowed: a
-    slot may be taken late, until the next one or midnight, never on a later day."""
-    day = local.date()
-    if rules.days is not None and day.weekday() not in rules.days:
-        return None
-    slots = [_at(day, slot, rules.zone) for slot in rules.at if rules._slot_allowed(slot)]
-    earlier = [slot for slot in slots if slot <= local]
+    """The latest allowed ``at`` slot at or before ``local`` on the same day: a slot may be
+    taken late, until the next one or midnight, never on a later day."""
+    earlier = [slot for slot in _slots_on(local.date(), rules) if slot <= local]
     return max(earlier) if earlier else None
 
 
 def _slot_after(local: datetime, rules: PostingRules) -> datetime:
-    """The earliest ``at`` slot after ``local`` on an allowed day."""
+    """The earliest allowed ``at`` slot after ``local``."""
     for ahead in range(8):
-        day = local.date() + timedelta(days=ahead)
-        if rules.days is not None and day.weekday() not in rules.days:
-            continue
-        slots = [_at(day, slot, rules.zone) for slot in rules.at if rules._slot_allowed(slot)]
-        later = [slot for slot in slots if slot > local]
+        later = [
+            slot for slot in _slots_on(local.date() + timedelta(days=ahead), rules) if slot > local
+        ]
         if later:
             return min(later)
     raise ScheduleError("the schedule allows no slot in a week")

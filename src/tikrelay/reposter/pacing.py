@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
+from tikrelay.captions.markup import utf16_length
 from tikrelay.domain.events import ReposterEvent
 from tikrelay.domain.jobs import JobDeferredError
 from tikrelay.domain.schedule import SLOT_WAIT, PostingRules, plan
@@ -136,7 +137,7 @@ async def gather(
 
 def digest_texts(entries: Sequence[DigestEntry], zone: str) -> list[str]:
     """The digest's messages: a heading, then a line per post (author, date in ``zone``,
-    link), cut between lines to Telegram's limit."""
+    link), cut between lines to Telegram's limit (4,096 UTF-16 units)."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(zone)
@@ -152,7 +153,9 @@ def digest_texts(entries: Sequence[DigestEntry], zone: str) -> list[str]:
     current = heading
     for line in lines:
         line = line[: MESSAGE_LIMIT - 1]
-        if len(current) + 1 + len(line) > MESSAGE_LIMIT:
+        while utf16_length(line) > MESSAGE_LIMIT - 1:  # Telegram counts UTF-16 units
+            line = line[:-1]
+        if utf16_length(current) + 1 + utf16_length(line) > MESSAGE_LIMIT:
             texts.append(current)
             current = line
         else:
