@@ -18,10 +18,7 @@ from tikrelay.config.settings import Settings
 from tikrelay.config.tiktok_settings import TikTokDestination
 from tikrelay.destinations.tiktok import TikTokClient
 from tikrelay.destinations.tiktok_auth import (
-    AccountCredentials,
     OAuthClient,
-    TokenBox,
-    Tokens,
     setup_problem,
 )
 from tikrelay.domain.errors import ErrorKind, TikrelayError
@@ -72,7 +69,8 @@ async def _check(settings: Settings, account: _Account) -> Check:
             "address it prints in a browser signed in to the account)",
         )
     now = datetime.now(UTC)
-    if _aware(row.refresh_expires_at) <= now:
+    expires = row.refresh_expires_at
+    if expires.replace(tzinfo=expires.tzinfo or UTC) <= now:
         expired = f"{row.refresh_expires_at:%Y-%m-%d}"
         return failed(
             account.check,
@@ -99,36 +97,30 @@ async def _ask(settings: Settings, account: _Account, row: tiktok_sql.AccountRow
     """Open the tokens, then ask TikTok for the account's creator info."""
     import httpx
 
-    from tikrelay.reposter.publishing import sealed_account
+    from tikrelay.reposter.tiktok_accounts import account_credentials
 
-    box = TokenBox.from_environment()
-    access, refresh = box.open(row.sealed, account.name)
-    tokens = _tokens(row, access, refresh)
     refreshed = False
 
-    async def save(new: Tokens) -> None:
+    async def write(new: tiktok_sql.AccountRow) -> None:
         nonlocal refreshed
         refreshed = True
-        sealed = sealed_account(account.name, new, box)
-        await in_daemon_thread(lambda: _save(settings, sealed))
+        await in_daemon_thread(lambda: _save(settings, new))
 
-    async def load() -> Tokens | None:
-        """The stored pair now: a running service may have refreshed it meanwhile."""
-        found = await in_daemon_thread(lambda: _stored(settings, account.name))
-        if found is None:
-            return None
-        return _tokens(found, *box.open(found.sealed, account.name))
+    async def read() -> tiktok_sql.AccountRow | None:
+        """The stored row now: a running service may have refreshed the pair meanwhile."""
+        return await in_daemon_thread(lambda: _stored(settings, account.name))
 
     app = settings.tiktok_app
     async with httpx.AsyncClient() as http:
-        creds = AccountCredentials(
+        creds = await account_credentials(
             account.name,
-            tokens,
             OAuthClient(app, http),
             now=lambda: datetime.now(UTC),
-            save=save,
-            load=load,
+            read=read,
+            write=write,
         )
+        if creds is None:
+            return failed(account.check, f"not authorized: run tikrelay tiktok-auth {account.name}")
         info = await TikTokClient(app.api_url, http).creator_info(creds)
     offered = info.privacy_level_options
     problems = [
@@ -147,22 +139,6 @@ async def _ask(settings: Settings, account: _Account, row: tiktok_sql.AccountRow
         f"{', '.join(offered) or 'none'}",
         notes,
     )
-
-
-def _tokens(row: tiktok_sql.AccountRow, access: str, refresh: str) -> Tokens:
-    return Tokens(
-        row.open_id,
-        row.scope,
-        access,
-        refresh,
-        _aware(row.access_expires_at),
-        _aware(row.refresh_expires_at),
-    )
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives it back without its zone)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _stored(settings: Settings, name: str) -> tiktok_sql.AccountRow | None:

@@ -43,7 +43,7 @@ from tikrelay.destinations.tiktok import (
     TikTokClient,
     UploadUrlGoneError,
 )
-from tikrelay.destinations.tiktok_auth import AccountCredentials, OAuthClient, TokenBox, Tokens
+from tikrelay.destinations.tiktok_auth import AccountCredentials, OAuthClient
 from tikrelay.destinations.tiktok_chunks import ChunkPlan, plan_chunks
 from tikrelay.domain.errors import ErrorKind, InvalidJobError, TikrelayError
 from tikrelay.domain.events import ReposterEvent, Stage
@@ -180,54 +180,31 @@ class Publisher:
     async def _credentials(
         self, ledger: Ledger, account: str, oauth: OAuthClient
     ) -> AccountCredentials:
-        box = TokenBox.from_environment()
+        from tikrelay.reposter.tiktok_accounts import account_credentials
 
-        async def load() -> Tokens | None:
-            row = await ledger.run(tiktok_sql.account, account)
-            if row is None:
-                return None
-            access, refresh = box.open(row.sealed, account)
-            return Tokens(
-                row.open_id,
-                row.scope,
-                access,
-                refresh,
-                row.access_expires_at,
-                row.refresh_expires_at,
-            )
+        async def write(row: tiktok_sql.AccountRow) -> None:
+            await ledger.run(tiktok_sql.save_account, row, ledger.now())
 
-        async def save(tokens: Tokens) -> None:
-            await ledger.run(
-                tiktok_sql.save_account, sealed_account(account, tokens, box), ledger.now()
-            )
-
-        tokens = await load()
-        if tokens is None:
+        found = await account_credentials(
+            account,
+            oauth,
+            now=ledger.now,
+            read=lambda: ledger.run(tiktok_sql.account, account),
+            write=write,
+            lock=self._accounts.setdefault(account, asyncio.Lock()),
+        )
+        if found is None:
             raise TikrelayError(
                 ErrorKind.AUTH,
                 f"TikTok account {account!r} is not authorized: run tikrelay tiktok-auth {account}",
                 retryable=False,
             )
-        lock = self._accounts.setdefault(account, asyncio.Lock())
-        return AccountCredentials(
-            account, tokens, oauth, now=ledger.now, save=save, load=load, lock=lock
-        )
+        return found
 
     async def _before_upload(self, ledger: Ledger, payload: DeliverPayload, route: Route) -> None:
         """The one place a check runs before anything is sent to TikTok: the destination's
         posting schedule, when it has one (JobDeferredError: wait for the slot)."""
         await wait_for_slot(ledger, route, payload.published_at)
-
-
-def sealed_account(name: str, tokens: Tokens, box: TokenBox) -> tiktok_sql.AccountRow:
-    return tiktok_sql.AccountRow(
-        name,
-        tokens.open_id,
-        tokens.scope,
-        box.seal(tokens),
-        tokens.access_expires_at,
-        tokens.refresh_expires_at,
-    )
 
 
 class _Publish:

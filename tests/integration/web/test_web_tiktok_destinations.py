@@ -14,7 +14,7 @@ from tests.integration.web.test_web_destinations import form
 from tests.support.web.browser import Browser, log_in
 from tikrelay.config.settings import DestinationSettings
 from tikrelay.destinations.tiktok_auth import TokenBox, Tokens
-from tikrelay.reposter.publishing import sealed_account
+from tikrelay.reposter.tiktok_accounts import sealed_account
 from tikrelay.runtime.app import Runtime
 from tikrelay.store import catalog_sql, tiktok_sql
 
