@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from email.utils import parseaddr
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -91,6 +92,18 @@ def _one_or_many(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+def load_apprise() -> ModuleType:
+    """Apprise, loaded on first use: only configs that use it pay for loading its plugins. Its
+    import touches the standard library's deprecated ``imghdr`` (for PGP attachments tikrelay
+    never sends): that warning is Apprise's to fix and says nothing to a tikrelay user, so it
+    is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        import apprise
+        import apprise.utils.pgp
+    return apprise
+
+
 def check_apprise_url(value: object) -> object:
     """A URL Apprise can send to; the error shows only its scheme (its tokens are secrets)."""
     if isinstance(value, SecretStr):
@@ -98,14 +111,7 @@ def check_apprise_url(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError("an Apprise URL is text, such as json://host:port/path")
     url = value.strip()
-    with warnings.catch_warnings():
-        # Here, not at the top: only configs that use Apprise pay for loading its plugins. Its
-        # import touches the deprecated ``imghdr``: Apprise's to fix, nothing a user can do.
-        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-        import apprise
-        import apprise.utils.pgp
-
-    if apprise.Apprise.instantiate(url) is None:
+    if load_apprise().Apprise.instantiate(url) is None:
         scheme = url.partition("://")[0] if "://" in url else ""
         shown = f"a {scheme}:// URL" if scheme else "a URL without a scheme"
         raise ValueError(

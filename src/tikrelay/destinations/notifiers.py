@@ -9,15 +9,13 @@ neither."""
 from __future__ import annotations
 
 import ssl
-import warnings
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from tikrelay.config.logging import REDACTED, redact_text
-from tikrelay.config.notify_settings import EmailSettings
+from tikrelay.config.notify_settings import EmailSettings, load_apprise
 from tikrelay.destinations.target import ChatTarget
 from tikrelay.domain.errors import ErrorKind, TikrelayError
 
@@ -39,17 +37,6 @@ class Channel(Protocol):
     def name(self) -> str: ...
 
     async def send(self, title: str, text: str) -> None: ...
-
-
-def _apprise() -> ModuleType:
-    """Apprise, loaded on first use. Its import touches the standard library's deprecated
-    ``imghdr`` (for PGP attachments tikrelay never sends): that warning is Apprise's to fix and
-    says nothing to a tikrelay user, so it is not shown."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-        import apprise
-        import apprise.utils.pgp
-    return apprise
 
 
 def _cut(text: str, limit: int) -> str:
@@ -189,7 +176,7 @@ class AppriseChannel:
         return f"apprise #{self._index + 1} ({scheme}://)"
 
     async def send(self, title: str, text: str) -> None:
-        apprise = _apprise()
+        apprise = load_apprise()
         if self._apprise is None:
             found = apprise.Apprise()
             if not found.add(self._url):

@@ -131,12 +131,16 @@ def _secrets(app_info: list[str]) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def _without(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def hidden(error: TikrelayError, app_info: list[str]) -> TikrelayError:
     """``error`` without the app's parameters in its message (a request URL in a transport
     error would carry them): the message is kept in the job's timeline."""
-    message = error.message
-    for secret in _secrets(app_info):
-        message = message.replace(secret, REDACTED)
+    message = _without(error.message, _secrets(app_info))
     if message == error.message:
         return error
     return TikrelayError(
@@ -155,9 +159,7 @@ class _HidingLogger(YtdlpLogger):
         self._secrets = _secrets(app_info)
 
     def _hide(self, msg: str) -> str:
-        for secret in self._secrets:
-            msg = msg.replace(secret, REDACTED)
-        return msg
+        return _without(msg, self._secrets)
 
     def debug(self, msg: str) -> None:
         super().debug(self._hide(msg))
