@@ -51,6 +51,8 @@ NOTIFY = "notify"
 NOTIFY_SUMMARY = "notify_summary"
 WATCH_DISK = "watch_disk"
 DISK_KEY = "disk"
+#: Incidents of what the catalog holds (a source, a TikTok account), by their keys' prefixes.
+_OWNED = ("source:", "tiktok-account:")
 DISK_CHECK_SECONDS = 600.0
 
 
@@ -229,8 +231,20 @@ class Notifier:
         engine = self.service.queue.engine
         delivered = incidents_sql.delivered_since(engine, since)
         health = health_figures(engine, since)
-        with engine.connect() as conn:
-            failing = [(i.subject, i.opened_at) for i in incidents_sql.open_incidents(conn)]
+        in_use = {f"source:{key}" for key in self.routes.sources} | {
+            f"tiktok-account:{found.tiktok.account}"
+            for found in self.routes.destinations.values()
+            if found.tiktok is not None
+        }
+        failing = []
+        with self.service.queue.transaction() as conn:
+            for incident in incidents_sql.open_incidents(conn):
+                if incident.key.startswith(_OWNED) and incident.key not in in_use:
+                    # A source paused or removed, an account no longer published to: nothing
+                    # polls or uses it to end its incident, and it needs no one any more.
+                    incidents_sql.close(conn, incident.key, now)
+                    continue
+                failing.append((incident.subject, incident.opened_at))
         figures = texts.SummaryFigures(
             since=since,
             now=now,

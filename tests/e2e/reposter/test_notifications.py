@@ -23,6 +23,7 @@ from tests.support.smtp import SmtpServer, smtp_server
 from tikrelay.config import load_settings
 from tikrelay.runtime.app import Runtime
 from tikrelay.sandbox.tiktok.faults import Fault, FaultKind
+from tikrelay.store import incidents_sql
 
 PASSWORD = "smtp-Pa55-never-shown"
 HOOK_SECRET = "apprise-hook-secret-42"
@@ -203,6 +204,11 @@ def test_the_daily_summary_comes_at_its_time_with_the_days_counts(
     with Runtime.open(settings, config_file=relayed.config) as runtime:
         assert runtime.reposter is not None
         runtime.queue.clock = clock
+        # An incident of a source removed since: nothing will end it, nobody needs it listed.
+        with runtime.queue.transaction() as conn:
+            incidents_sql.record_failure(
+                conn, "source:tiktok:@gone", "source", "tiktok:@gone", "HTTP 404", start
+            )
         runtime.reposter.notifier.schedule(random.Random(1))
         runtime.work(drain=True)  # a minute early: nothing
         assert texts(relayed, admins.id) == []
@@ -218,6 +224,7 @@ def test_the_daily_summary_comes_at_its_time_with_the_days_counts(
     assert "  clips: 3" in lines
     assert "  news: 1" in lines
     assert "  none" in lines  # no failures
+    assert not any("@gone" in line for line in lines)  # closed, not listed
     queue = next(line for line in lines if line.startswith("Queue: "))
     assert " completed" in queue
     assert "failed" not in queue
