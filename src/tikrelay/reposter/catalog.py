@@ -349,6 +349,11 @@ class Catalog:
             rows = catalog_sql.sources(conn)
         return [self._source(row) for row in rows if include_paused or not row.paused]
 
+    def version(self) -> tuple[object, ...]:
+        """Changes whenever an entry is added, changed, paused or removed (by any process)."""
+        with self.engine.connect() as conn:
+            return catalog_sql.version(conn)
+
     def routes(self) -> Routes:
         """The destinations and the sources being watched, with the paused ones (whose filters
         still hold for the posts they found)."""

@@ -233,6 +233,7 @@ class Reposter:
             keep_days=1,
         )
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
+            await ctx.db(self.routes.refresh)  # another process may have changed it
             try:
                 await self.poller(ctx, payload)
             except Exception as exc:
@@ -243,6 +244,7 @@ class Reposter:
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver(ctx: JobContext, payload: DeliverPayload) -> None:
+            await ctx.db(self.routes.refresh)  # another process may have changed it
             try:
                 await self.deliverer(ctx, payload)
             except Exception as exc:
@@ -251,6 +253,7 @@ class Reposter:
 
         @registry.handler(DIGEST, payload=DigestPayload)
         async def digest(ctx: JobContext, payload: DigestPayload) -> None:
+            await ctx.db(self.routes.refresh)  # another process may have changed it
             try:
                 await self.digests(ctx, payload)
             except Exception as exc:
@@ -259,6 +262,7 @@ class Reposter:
 
         @registry.handler(ARCHIVE, payload=DeliverPayload)
         async def archive(ctx: JobContext, payload: DeliverPayload) -> None:
+            await ctx.db(self.routes.refresh)  # another process may have changed it
             try:
                 await self.archiver(ctx, payload)
             except Exception as exc:
@@ -268,6 +272,7 @@ class Reposter:
         # TikTok allows 6 initializations a minute per account: two publish jobs at a time.
         @registry.handler(PUBLISH, payload=DeliverPayload, max_running=2)
         async def publish(ctx: JobContext, payload: DeliverPayload) -> None:
+            await ctx.db(self.routes.refresh)  # another process may have changed it
             account = self.routes.tiktok_account(payload.destination)
             try:
                 await self.publisher(ctx, payload)

@@ -4,6 +4,7 @@ and the checks the settings need beyond pydantic's."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,6 +201,10 @@ def upload_limit(settings: Settings) -> int:
     return (2000 if settings.telegram.local_mode else 50) * _MB
 
 
+#: How stale a process's routes may be: it looks whether the catalog changed at most this often.
+REFRESH_SECONDS = 5.0
+
+
 class Routes:
     """Sources and destinations by key and name, as they stood when the program started: the
     catalog's (which the config file is synced into), or the settings' alone."""
@@ -216,6 +221,10 @@ class Routes:
         self.paused = {watched.key: watched for watched in paused}
         #: Reads the catalog again (blocking): set when the routes come from one.
         self.loader: Callable[[], Routes] | None = None
+        #: Tells whether the catalog changed (blocking); see ``refresh``.
+        self.version: Callable[[], object] | None = None
+        self._seen: object = None
+        self._checked = -REFRESH_SECONDS
 
     def update(self, other: Routes) -> None:
         """Take ``other``'s sources and destinations (every holder of this object sees them)."""
@@ -228,6 +237,29 @@ class Routes:
         return (source is None or source in self.sources) and (
             destination is None or destination in self.destinations
         )
+
+    def watch(
+        self, loader: Callable[[], Routes], version: Callable[[], object], seen: object
+    ) -> None:
+        """Read again from ``loader`` whenever ``version`` is no longer ``seen`` (what it was
+        before these routes were read; see ``refresh``)."""
+        self.loader, self.version = loader, version
+        self._seen, self._checked = seen, time.monotonic()
+
+    def refresh(self) -> None:
+        """Read the catalog again when another process changed it (a filter edited in the web,
+        a source paused from the command line), looking at most every ``REFRESH_SECONDS``
+        (blocking)."""
+        if self.version is None or self.loader is None:
+            return
+        moment = time.monotonic()
+        if moment - self._checked < REFRESH_SECONDS:
+            return
+        self._checked = moment
+        seen = self.version()
+        if seen != self._seen:
+            self.update(self.loader())
+            self._seen = seen
 
     def reload(self) -> None:
         """Read the catalog again (blocking): another process (``tikrelay web``, a bot, the

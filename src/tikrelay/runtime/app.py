@@ -128,10 +128,11 @@ class Runtime:
                 except CatalogError as exc:
                     raise SetupError(str(exc)) from None
             if reposter:
+                seen = catalog.version()
                 routes = catalog.routes()
                 check_archives(routes)
-                # A job may name a source or destination another process added since.
-                routes.loader = catalog.routes
+                # Another process (the web, the command line) may change the catalog since.
+                routes.watch(catalog.routes, catalog.version, seen)
                 found = Reposter(settings, service, routes, clients)
                 registry.include(found.registry())
         except BaseException:

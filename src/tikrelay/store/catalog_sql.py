@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, text, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
 
 from tikrelay.store.tables import catalog_destinations, catalog_sources
 
@@ -52,6 +52,16 @@ def lock(conn: Connection) -> None:
     lock; PostgreSQL takes a transaction-scoped advisory lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+
+
+def version(conn: Connection) -> tuple[object, ...]:
+    """What changes whenever a source or destination is added, changed, paused or removed: the
+    rows' counts and their newest change."""
+    found: list[object] = []
+    for table in (catalog_sources, catalog_destinations):
+        count, newest = conn.execute(select(func.count(), func.max(table.c.updated_at))).one()
+        found += [count, newest]
+    return tuple(found)
 
 
 def sources(conn: Connection) -> list[SourceRow]:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from tests.support.jobs_db import BACKENDS, FakeClock, temporary_database
 from tikrelay.config import load_settings
 from tikrelay.config.settings import DestinationSettings, Settings, SourceSettings
+from tikrelay.reposter import model
 from tikrelay.reposter.catalog import (
     Catalog,
     CatalogError,
@@ -268,6 +269,38 @@ def test_a_paused_source_keeps_its_filters_for_the_posts_it_found(catalog: Catal
     assert routes.filters_for("tiktok:@alice", "elsewhere") is None
     catalog.resume_source("@alice")
     assert list(catalog.routes().sources) == ["tiktok:@alice"]
+
+
+def test_routes_follow_what_another_process_changes(
+    catalog: Catalog, engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter edited in the web, a source paused from the command line: a running worker's
+    routes take it at their next look (every few seconds; at once here)."""
+    monkeypatch.setattr(model, "REFRESH_SECONDS", 0.0)
+    catalog.add_destination("channel", -100123)
+    catalog.add_source("@alice", ["channel"], filters={"min_views": 1000})
+    seen = catalog.version()
+    routes = catalog.routes()
+    routes.watch(catalog.routes, catalog.version, seen)
+    elsewhere = Catalog(engine, config_file=CONFIG, clock=clock)
+    clock.advance(1)
+    elsewhere.edit_source("@alice", {"filters": {"min_views": 5}})
+    routes.refresh()
+    found = routes.filters_for("tiktok:@alice", "channel")
+    assert found is not None
+    assert found.min_views == 5
+    clock.advance(1)
+    elsewhere.pause_source("@alice")
+    routes.refresh()
+    assert routes.sources == {}
+    assert list(routes.paused) == ["tiktok:@alice"]
+    elsewhere.remove_source("@alice")  # at the same moment: the count tells
+    routes.refresh()
+    assert routes.paused == {}
+    reads: list[int] = []
+    routes.loader = lambda: reads.append(1) or catalog.routes()
+    routes.refresh()  # nothing changed: nothing read again
+    assert reads == []
 
 
 @pytest.mark.parametrize(
