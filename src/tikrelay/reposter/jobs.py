@@ -233,7 +233,7 @@ class Reposter:
             keep_days=1,
         )
         async def poll(ctx: JobContext, payload: PollPayload) -> None:
-            await ctx.db(self.routes.refresh)  # another process may have changed it
+            await self._current(ctx)
             try:
                 await self.poller(ctx, payload)
             except Exception as exc:
@@ -244,7 +244,7 @@ class Reposter:
 
         @registry.handler(DELIVER, payload=DeliverPayload)
         async def deliver(ctx: JobContext, payload: DeliverPayload) -> None:
-            await ctx.db(self.routes.refresh)  # another process may have changed it
+            await self._current(ctx)
             try:
                 await self.deliverer(ctx, payload)
             except Exception as exc:
@@ -253,7 +253,7 @@ class Reposter:
 
         @registry.handler(DIGEST, payload=DigestPayload)
         async def digest(ctx: JobContext, payload: DigestPayload) -> None:
-            await ctx.db(self.routes.refresh)  # another process may have changed it
+            await self._current(ctx)
             try:
                 await self.digests(ctx, payload)
             except Exception as exc:
@@ -262,7 +262,7 @@ class Reposter:
 
         @registry.handler(ARCHIVE, payload=DeliverPayload)
         async def archive(ctx: JobContext, payload: DeliverPayload) -> None:
-            await ctx.db(self.routes.refresh)  # another process may have changed it
+            await self._current(ctx)
             try:
                 await self.archiver(ctx, payload)
             except Exception as exc:
@@ -272,7 +272,7 @@ class Reposter:
         # TikTok allows 6 initializations a minute per account: two publish jobs at a time.
         @registry.handler(PUBLISH, payload=DeliverPayload, max_running=2)
         async def publish(ctx: JobContext, payload: DeliverPayload) -> None:
-            await ctx.db(self.routes.refresh)  # another process may have changed it
+            await self._current(ctx)
             account = self.routes.tiktok_account(payload.destination)
             try:
                 await self.publisher(ctx, payload)
@@ -296,6 +296,12 @@ class Reposter:
 
         registry.include(self.notifier.registry())
         return registry
+
+    async def _current(self, ctx: JobContext) -> None:
+        """The catalog as it stands: another process (the web, the command line) may have
+        changed it; looked at every few seconds, without a database call in between."""
+        if self.routes.due():
+            await ctx.db(self.routes.refresh)
 
     def _report_failure(self, ctx: JobContext, what: str, exc: Exception) -> None:
         error = classify(exc)

@@ -246,19 +246,22 @@ class Routes:
         self.loader, self.version = loader, version
         self._seen, self._checked = seen, time.monotonic()
 
+    def due(self) -> bool:
+        """Whether ``refresh`` would look at the catalog now (cheap: no database)."""
+        watched = self.version is not None and self.loader is not None
+        return watched and time.monotonic() - self._checked >= REFRESH_SECONDS
+
     def refresh(self) -> None:
         """Read the catalog again when another process changed it (a filter edited in the web,
         a source paused from the command line), looking at most every ``REFRESH_SECONDS``
         (blocking)."""
-        if self.version is None or self.loader is None:
+        version, loader = self.version, self.loader
+        if version is None or loader is None or not self.due():
             return
-        moment = time.monotonic()
-        if moment - self._checked < REFRESH_SECONDS:
-            return
-        self._checked = moment
-        seen = self.version()
+        self._checked = time.monotonic()
+        seen = version()
         if seen != self._seen:
-            self.update(self.loader())
+            self.update(loader())
             self._seen = seen
 
     def reload(self) -> None:
