@@ -235,24 +235,25 @@ class _Publish:
             return await self._published(found.publish_id, resumed=True)
         resume: tuple[tiktok_sql.UploadRow, int] | None = None
         if found is not None and found.status in (tiktok_sql.UPLOADING, tiktok_sql.UPLOADED):
-            status = await self.client.status(self.creds, found.publish_id)
-            if status.status in _DONE:
-                return await self._finish(found.publish_id, status, resumed=True)
-            whole = status.uploaded_bytes == found.video_size
-            # TikTok has every byte, or does not say how many it has (it may have them all):
-            # its processing decides; a FAILED one gets a new upload at the retry. Never a new
-            # upload while the old one may still become a post.
-            unknown = status.uploaded_bytes is None
-            sent_all = found.status == tiktok_sql.UPLOADED
-            if status.status != FAILED and (whole or unknown or sent_all):
-                await ledger.event(
-                    ReposterEvent.TIKTOK_UPLOAD_RESUMED, publish_id=found.publish_id, chunk=None
-                )
-                return await self._wait(found.publish_id)
-            if status.status == FAILED:
-                await self._failed(found.publish_id, status, raise_=False)
-            elif ledger.now() - found.created_at < UPLOAD_URL_AGE and found.upload_url:
-                resume = (found, (status.uploaded_bytes or 0) // found.chunk_size)
+            status = await self._status_of(found.publish_id)
+            if status is not None:
+                if status.status in _DONE:
+                    return await self._finish(found.publish_id, status, resumed=True)
+                whole = status.uploaded_bytes == found.video_size
+                # TikTok has every byte, or does not say how many it has (it may have them all):
+                # its processing decides; a FAILED one gets a new upload at the retry. Never a new
+                # upload while the old one may still become a post.
+                unknown = status.uploaded_bytes is None
+                sent_all = found.status == tiktok_sql.UPLOADED
+                if status.status != FAILED and (whole or unknown or sent_all):
+                    await ledger.event(
+                        ReposterEvent.TIKTOK_UPLOAD_RESUMED, publish_id=found.publish_id, chunk=None
+                    )
+                    return await self._wait(found.publish_id)
+                if status.status == FAILED:
+                    await self._failed(found.publish_id, status, raise_=False)
+                elif ledger.now() - found.created_at < UPLOAD_URL_AGE and found.upload_url:
+                    resume = (found, (status.uploaded_bytes or 0) // found.chunk_size)
         made = await self._video()
         if made is None:  # the source's filters keep it out
             return None
@@ -434,6 +435,17 @@ class _Publish:
             raise TikrelayError(
                 ErrorKind.HTTP, f"TikTok could not publish the video: {reason}", retryable=True
             )
+
+    async def _status_of(self, publish_id: str) -> PublishStatus | None:
+        """TikTok's status of an earlier attempt's upload; None when TikTok knows no such
+        upload (it never became a post: it is marked failed, and a new one starts)."""
+        try:
+            return await self.client.status(self.creds, publish_id)
+        except TikTokApiError as exc:
+            if exc.code != "invalid_publish_id":
+                raise
+            await self._abandoned(publish_id, exc.message)
+            return None
 
     async def _abandoned(self, publish_id: str, reason: str) -> None:
         """An upload that can no longer be finished, so that a new one starts."""

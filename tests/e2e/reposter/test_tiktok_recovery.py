@@ -137,6 +137,29 @@ def test_an_upload_whose_url_expired_after_a_crash_starts_anew_and_makes_one_pos
     assert len(posting.uploads) == 2
 
 
+def test_an_upload_tiktok_no_longer_knows_starts_anew_and_makes_one_post(
+    relayed: Relayed, posting: TikTokPostingEmulator
+) -> None:
+    """After a crash, TikTok answers invalid_publish_id for the earlier upload: it never became
+    a post, so a new upload starts at once (not a failed job)."""
+    relayed.world.add_creator("alice")
+    relayed.world.add_video("alice", desc="big one", file=big_video(relayed.folder))
+    publishing(relayed, posting)
+    authorize_with_cli(relayed.config, ACCOUNT, relayed.env)
+
+    posting.hold_chunk = 1
+    killed_when_held(relayed, posting)
+    [stale] = posting.uploads
+    posting.fail_next("status", "invalid_publish_id")
+
+    assert "1 delivered" in run_ok(relayed)
+    _, fresh = posting.uploads
+    [post] = posting.published
+    assert post.publish_id == fresh.publish_id != stale.publish_id
+    assert upload_row(relayed) == (fresh.publish_id, 2, "done")
+    assert "a new upload starts" in relayed.newest_timeline("publish")
+
+
 def test_a_crash_after_tiktok_took_the_last_chunk_records_the_delivery_without_posting_again(
     relayed: Relayed, posting: TikTokPostingEmulator
 ) -> None:
