@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from tikrelay.runtime import actions, destination_actions
@@ -184,13 +184,7 @@ def _done(done: str, name: str) -> Response:
     return go(f"/destinations?{urlencode({'done': done, 'name': name})}")
 
 
-@router.post("/destinations")
-def add_destination(
-    request: Request,
-    context: Context,
-    viewer: FormViewer,
-    kind: Annotated[str, Form(max_length=20)] = "",
-    name: Short = "",
+def entry_form(
     chat_id: Short = "",
     topic_id: Annotated[str, Form(max_length=20)] = "",
     caption: Annotated[str, Form(max_length=4096)] = "",
@@ -201,16 +195,15 @@ def add_destination(
     archive_to: Short = "",
     path: Annotated[str, Form(max_length=2048)] = "",
     url: Annotated[str, Form(max_length=2048)] = "",
-    endpoint_url: Annotated[str, Form(max_length=2048)] = "",
     keep_days: Annotated[str, Form(max_length=20)] = "",
     account: Short = "",
     mode: Annotated[str, Form(max_length=20)] = "",
     privacy_level: Annotated[str, Form(max_length=40)] = "",
     credit: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
-    form = {
-        "kind": kind,
-        "name": name,
+) -> dict[str, Any]:
+    """What the add and edit forms send of a destination's entry (the edit form does not show
+    an archive's endpoint_url: it is kept), as the page shows it again."""
+    return {
         "chat_id": chat_id,
         "topic_id": topic_id,
         "caption": caption,
@@ -222,12 +215,27 @@ def add_destination(
         "path": path,
         "url": url,
         "keep_days": keep_days,
-        "endpoint_url": endpoint_url,
         "account": account,
         "mode": mode,
         "privacy_level": privacy_level,
         "credit": credit,
     }
+
+
+EntryForm = Annotated[dict[str, Any], Depends(entry_form)]
+
+
+@router.post("/destinations")
+def add_destination(
+    request: Request,
+    context: Context,
+    viewer: FormViewer,
+    fields: EntryForm,
+    kind: Annotated[str, Form(max_length=20)] = "",
+    name: Short = "",
+    endpoint_url: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    form = {"kind": kind, "name": name, **fields, "endpoint_url": endpoint_url}
     try:
         if kind not in KINDS:
             raise _invalid("kind", "kind: add a Telegram chat or an archive, or a TikTok account")
@@ -306,42 +314,11 @@ def edit_destination(
     context: Context,
     viewer: FormViewer,
     name: NameRef,
-    chat_id: Short = "",
-    topic_id: Annotated[str, Form(max_length=20)] = "",
-    caption: Annotated[str, Form(max_length=4096)] = "",
-    link: Annotated[str, Form(max_length=10)] = "",
-    slideshow_audio: Annotated[str, Form(max_length=10)] = "",
-    oversize: Annotated[str, Form(max_length=20)] = "",
-    slideshow: Annotated[str, Form(max_length=20)] = "",
-    archive_to: Short = "",
-    path: Annotated[str, Form(max_length=2048)] = "",
-    url: Annotated[str, Form(max_length=2048)] = "",
-    keep_days: Annotated[str, Form(max_length=20)] = "",
-    account: Short = "",
-    mode: Annotated[str, Form(max_length=20)] = "",
-    privacy_level: Annotated[str, Form(max_length=40)] = "",
-    credit: Annotated[str, Form(max_length=10)] = "",
+    form: EntryForm,
 ) -> Response:
     found = destination_actions.find(context.runtime, name)
     if found is None:
         return _missing(request, viewer, name)
-    form = {
-        "chat_id": chat_id,
-        "topic_id": topic_id,
-        "caption": caption,
-        "link": link,
-        "slideshow_audio": slideshow_audio,
-        "oversize": oversize,
-        "slideshow": slideshow,
-        "archive_to": archive_to,
-        "path": path,
-        "url": url,
-        "keep_days": keep_days,
-        "account": account,
-        "mode": mode,
-        "privacy_level": privacy_level,
-        "credit": credit,
-    }
     try:
         # Every key of the form, None for an empty one: the entry becomes what the form shows
         # (its endpoint_url, which the form does not show, is kept).

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from tikrelay.runtime import actions
@@ -109,9 +109,44 @@ def _filters(form: dict[str, Any]) -> dict[str, Any] | None:
     return rules or None
 
 
-def _form(fields: dict[str, str], to: list[str] | None, kinds: list[str] | None) -> dict[str, Any]:
-    """What the form sent, as it shows it again."""
-    return {**fields, "to": to or [], "kinds": [k for k in kinds or [] if k]}
+Number = Annotated[str, Form(max_length=20)]
+Words = Annotated[str, Form(max_length=4000)]
+
+
+def settings_form(
+    to: Annotated[list[str] | None, Form()] = None,
+    depth: Number = "",
+    backfill: Number = "",
+    every_minutes: Number = "",
+    min_views: Number = "",
+    min_likes: Number = "",
+    max_age_days: Number = "",
+    kinds: Annotated[list[str] | None, Form()] = None,
+    min_duration: Number = "",
+    max_duration: Number = "",
+    min_height: Number = "",
+    include: Words = "",
+    exclude: Words = "",
+) -> dict[str, Any]:
+    """What the add and edit forms send of a source's settings, as the page shows it again."""
+    return {
+        "to": to or [],
+        "depth": depth,
+        "backfill": backfill,
+        "every_minutes": every_minutes,
+        "min_views": min_views,
+        "min_likes": min_likes,
+        "max_age_days": max_age_days,
+        "kinds": [k for k in kinds or [] if k],
+        "min_duration": min_duration,
+        "max_duration": max_duration,
+        "min_height": min_height,
+        "include": include,
+        "exclude": exclude,
+    }
+
+
+SettingsForm = Annotated[dict[str, Any], Depends(settings_form)]
 
 
 def _shown(source: actions.SourceView) -> dict[str, Any]:
@@ -179,38 +214,12 @@ def add_source(
     request: Request,
     context: Context,
     viewer: FormViewer,
+    settings: SettingsForm,
     tiktok: Annotated[str, Form(max_length=300)] = "",
     url: Annotated[str, Form(max_length=300)] = "",
-    to: Annotated[list[str] | None, Form()] = None,
-    depth: Annotated[str, Form(max_length=20)] = "",
-    backfill: Annotated[str, Form(max_length=20)] = "",
-    every_minutes: Annotated[str, Form(max_length=20)] = "",
-    min_views: Annotated[str, Form(max_length=20)] = "",
-    min_likes: Annotated[str, Form(max_length=20)] = "",
-    max_age_days: Annotated[str, Form(max_length=20)] = "",
-    kinds: Annotated[list[str] | None, Form()] = None,
-    min_duration: Annotated[str, Form(max_length=20)] = "",
-    max_duration: Annotated[str, Form(max_length=20)] = "",
-    min_height: Annotated[str, Form(max_length=20)] = "",
-    include: Annotated[str, Form(max_length=4000)] = "",
-    exclude: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    fields = {
-        "tiktok": tiktok,
-        "url": url,
-        "depth": depth,
-        "backfill": backfill,
-        "every_minutes": every_minutes,
-        "min_views": min_views,
-        "min_likes": min_likes,
-        "max_age_days": max_age_days,
-        "min_duration": min_duration,
-        "max_duration": max_duration,
-        "min_height": min_height,
-        "include": include,
-        "exclude": exclude,
-    }
-    form = _form(fields, to, kinds)
+    form = {"tiktok": tiktok, "url": url, **settings}
+    to = form["to"]
     try:
         entry = _entry(tiktok, url)
         if not to:
@@ -292,37 +301,12 @@ def edit_source(
     context: Context,
     viewer: FormViewer,
     ref: SourceRef,
-    to: Annotated[list[str] | None, Form()] = None,
-    depth: Annotated[str, Form(max_length=20)] = "",
-    backfill: Annotated[str, Form(max_length=20)] = "",
-    every_minutes: Annotated[str, Form(max_length=20)] = "",
-    min_views: Annotated[str, Form(max_length=20)] = "",
-    min_likes: Annotated[str, Form(max_length=20)] = "",
-    max_age_days: Annotated[str, Form(max_length=20)] = "",
-    kinds: Annotated[list[str] | None, Form()] = None,
-    min_duration: Annotated[str, Form(max_length=20)] = "",
-    max_duration: Annotated[str, Form(max_length=20)] = "",
-    min_height: Annotated[str, Form(max_length=20)] = "",
-    include: Annotated[str, Form(max_length=4000)] = "",
-    exclude: Annotated[str, Form(max_length=4000)] = "",
+    form: SettingsForm,
 ) -> Response:
     found = _find(context, ref)
     if found is None:
         return _missing(request, viewer, ref)
-    fields = {
-        "depth": depth,
-        "backfill": backfill,
-        "every_minutes": every_minutes,
-        "min_views": min_views,
-        "min_likes": min_likes,
-        "max_age_days": max_age_days,
-        "min_duration": min_duration,
-        "max_duration": max_duration,
-        "min_height": min_height,
-        "include": include,
-        "exclude": exclude,
-    }
-    form = _form(fields, to, kinds)
+    to = form["to"]
     try:
         if not to:
             raise _RefusedError(
