@@ -12,9 +12,8 @@ the message, which names the field. Destinations from the config file are shown 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -23,9 +22,8 @@ from fastapi.responses import Response
 from tikrelay.runtime import actions, destination_actions
 from tikrelay.runtime.app import Runtime
 from tikrelay.runtime.destination_actions import CatalogDestination
+from tikrelay.web.forms import FormRefusalError, attempt, invalid, optional_number
 from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, render
-
-T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 NameRef = Annotated[str, Path(min_length=1, max_length=200)]
@@ -39,49 +37,13 @@ DONE = {
 KINDS = ("telegram", "archive", "tiktok")
 
 
-class _RefusedError(Exception):
-    def __init__(self, field: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.field = field
-        #: The form's input the message is about (``telegram.chat_id`` is ``chat_id``).
-        self.input = field.rsplit(".", 1)[-1]
-        self.status = status
-
-
-def _invalid(field: str, message: str) -> _RefusedError:
-    return _RefusedError(field, message, HTTPStatus.UNPROCESSABLE_ENTITY)
-
-
-def _attempt(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except actions.FieldError as exc:
-        raise _invalid(exc.field, str(exc)) from None
-    except actions.NotFoundError as exc:
-        raise _RefusedError("destination", str(exc), HTTPStatus.NOT_FOUND) from None
-    except actions.RefusedError as exc:
-        raise _RefusedError("destination", str(exc), HTTPStatus.CONFLICT) from None
-
-
-def _number(field: str, text: str, *, fraction: bool = False) -> int | float | None:
-    """An optional number of a form; empty is None."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return float(text) if fraction else int(text)
-    except ValueError:
-        kind = "a number" if fraction else "a whole number"
-        raise _invalid(field, f"{field}: {text!r} is not {kind}") from None
-
-
 def _chat(form: dict[str, Any]) -> dict[str, Any]:
     """A chat's entry from its form; every key, None for one left empty (its default)."""
     if not form["chat_id"].strip():
-        raise _invalid("telegram.chat_id", "chat_id: enter the chat (-100… or @channel)")
+        raise invalid("telegram.chat_id", "chat_id: enter the chat (-100… or @channel)")
     telegram = {
         "chat_id": form["chat_id"].strip(),
-        "topic_id": _number("topic_id", form["topic_id"]),
+        "topic_id": optional_number("topic_id", form["topic_id"]),
         "oversize": form["oversize"] or None,
         "slideshow": form["slideshow"] or None,
     }
@@ -98,11 +60,11 @@ def _archive(form: dict[str, Any]) -> dict[str, Any]:
     """An archive's entry from its form; every key, None for one left empty."""
     path, url = form["path"].strip(), form["url"].strip()
     if not path and not url:
-        raise _invalid("archive.path", "path: enter a folder, or an s3:// or az:// url")
+        raise invalid("archive.path", "path: enter a folder, or an s3:// or az:// url")
     archive = {
         "path": path or None,
         "url": url or None,
-        "keep_days": _number("keep_days", form["keep_days"], fraction=True),
+        "keep_days": optional_number("keep_days", form["keep_days"], fraction=True),
     }
     if "endpoint_url" in form:
         archive["endpoint_url"] = form["endpoint_url"].strip() or None
@@ -113,7 +75,7 @@ def _tiktok(form: dict[str, Any]) -> dict[str, Any]:
     """A TikTok account's entry from its form; every key, None for one left empty."""
     account = form["account"].strip()
     if not account:
-        raise _invalid(
+        raise invalid(
             "tiktok.account", "account: enter the account's name, as given to tikrelay tiktok-auth"
         )
     tiktok = {
@@ -152,7 +114,7 @@ def _list(
     viewer: Viewer,
     *,
     notice: str | None = None,
-    problem: _RefusedError | None = None,
+    problem: FormRefusalError | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
     destinations = actions.list_destinations(context.runtime)
@@ -238,12 +200,14 @@ def add_destination(
     form = {"kind": kind, "name": name, **fields, "endpoint_url": endpoint_url}
     try:
         if kind not in KINDS:
-            raise _invalid("kind", "kind: add a Telegram chat or an archive, or a TikTok account")
+            raise invalid("kind", "kind: add a Telegram chat or an archive, or a TikTok account")
         if not name.strip():
-            raise _invalid("name", "name: enter a name for the destination, such as clips")
+            raise invalid("name", "name: enter a name for the destination, such as clips")
         entry = _entry(kind, form)
-        view = _attempt(lambda: destination_actions.add(context.runtime, name, _given(entry)))
-    except _RefusedError as refused:
+        view = attempt(
+            "destination", lambda: destination_actions.add(context.runtime, name, _given(entry))
+        )
+    except FormRefusalError as refused:
         return _list(request, context, viewer, problem=refused, form=form)
     return _done("added", view.name)
 
@@ -254,7 +218,7 @@ def _edit_page(
     viewer: Viewer,
     found: CatalogDestination,
     archives: list[str],
-    problem: _RefusedError | None = None,
+    problem: FormRefusalError | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
     values = {
@@ -323,8 +287,10 @@ def edit_destination(
         # Every key of the form, None for an empty one: the entry becomes what the form shows
         # (its endpoint_url, which the form does not show, is kept).
         changes = _entry(_kind(found), form)
-        view = _attempt(lambda: destination_actions.edit(context.runtime, name, changes))
-    except _RefusedError as refused:
+        view = attempt(
+            "destination", lambda: destination_actions.edit(context.runtime, name, changes)
+        )
+    except FormRefusalError as refused:
         runtime = context.runtime
         return _edit_page(request, runtime, viewer, found, _archives(context), refused, form)
     return _done("edited", view.name)
@@ -333,7 +299,7 @@ def edit_destination(
 @router.post("/destinations/{name}/remove")
 def remove(request: Request, context: Context, viewer: FormViewer, name: NameRef) -> Response:
     try:
-        removed = _attempt(lambda: destination_actions.remove(context.runtime, name))
-    except _RefusedError as refused:
+        removed = attempt("destination", lambda: destination_actions.remove(context.runtime, name))
+    except FormRefusalError as refused:
         return _list(request, context, viewer, problem=refused)
     return _done("removed", removed)

@@ -9,18 +9,16 @@ post again). A refused change shows the form again with the message, which names
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from tikrelay.runtime import actions
+from tikrelay.web.forms import FormRefusalError, attempt, optional_number
 from tikrelay.web.views import Context, FormViewer, PageViewer, Viewer, go, render
-
-T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 #: ``{ref:path}``: a ``url:`` source's key holds slashes (``web.views.path_part`` escapes them;
@@ -50,45 +48,13 @@ DONE = {
 }
 
 
-class _RefusedError(Exception):
-    def __init__(self, field: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
-
-
-def _attempt(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except actions.FieldError as exc:
-        raise _RefusedError(exc.field, str(exc), HTTPStatus.UNPROCESSABLE_ENTITY) from None
-    except actions.NotFoundError as exc:
-        raise _RefusedError("source", str(exc), HTTPStatus.NOT_FOUND) from None
-    except actions.RefusedError as exc:
-        raise _RefusedError("source", str(exc), HTTPStatus.CONFLICT) from None
-
-
-def _number(field: str, text: str, *, fraction: bool = False) -> int | float | None:
-    """An optional number of a form; empty is None."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return float(text) if fraction else int(text)
-    except ValueError:
-        kind = "a number" if fraction else "a whole number"
-        raise _RefusedError(
-            field, f"{field}: {text!r} is not {kind}", HTTPStatus.UNPROCESSABLE_ENTITY
-        ) from None
-
-
 def _options(form: dict[str, Any]) -> dict[str, Any]:
     """``depth``, ``backfill``, ``every_minutes`` and ``filters`` from the form's text: a field
     left empty is not given (``filters`` is None when no rule is)."""
     found = {
-        "depth": _number("depth", form["depth"]),
-        "backfill": _number("backfill", form["backfill"]),
-        "every_minutes": _number("every_minutes", form["every_minutes"], fraction=True),
+        "depth": optional_number("depth", form["depth"]),
+        "backfill": optional_number("backfill", form["backfill"]),
+        "every_minutes": optional_number("every_minutes", form["every_minutes"], fraction=True),
         "filters": _filters(form),
     }
     return {key: value for key, value in found.items() if value is not None}
@@ -97,7 +63,7 @@ def _options(form: dict[str, Any]) -> dict[str, Any]:
 def _filters(form: dict[str, Any]) -> dict[str, Any] | None:
     rules: dict[str, Any] = {}
     for name, fraction in NUMBER_RULES.items():
-        value = _number(f"filters.{name}", form[name], fraction=fraction)
+        value = optional_number(f"filters.{name}", form[name], fraction=fraction)
         if value is not None:
             rules[name] = value
     if form["kinds"]:
@@ -173,7 +139,7 @@ def _list(
     viewer: Viewer,
     *,
     notice: str | None = None,
-    problem: _RefusedError | None = None,
+    problem: FormRefusalError | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
     runtime = context.runtime
@@ -223,14 +189,15 @@ def add_source(
     try:
         entry = _entry(tiktok, url)
         if not to:
-            raise _RefusedError(
+            raise FormRefusalError(
                 "to", "to: choose at least one destination", HTTPStatus.UNPROCESSABLE_ENTITY
             )
         options = {**_options(form), **{k: v for k, v in entry.items() if k != "tiktok"}}
-        view, made = _attempt(
-            lambda: actions.add_source(context.runtime, entry.get("tiktok"), list(to), options)
+        view, made = attempt(
+            "source",
+            lambda: actions.add_source(context.runtime, entry.get("tiktok"), list(to), options),
         )
-    except _RefusedError as refused:
+    except FormRefusalError as refused:
         return _list(request, context, viewer, problem=refused, form=form)
     return _done("added", view.key, made.job.id)
 
@@ -240,13 +207,13 @@ def _entry(tiktok: str, url: str) -> dict[str, str]:
     an address; ``actions.source_entry`` tells them apart)."""
     tiktok, url = tiktok.strip(), url.strip()
     if tiktok and url:
-        raise _RefusedError(
+        raise FormRefusalError(
             "url",
             "url: give a TikTok creator or a channel or playlist address, not both",
             HTTPStatus.UNPROCESSABLE_ENTITY,
         )
     if not tiktok and not url:
-        raise _RefusedError(
+        raise FormRefusalError(
             "tiktok",
             "tiktok: enter a creator (@name or profile URL), or a channel or playlist address "
             "in url",
@@ -260,7 +227,7 @@ def _edit_page(
     viewer: Viewer,
     source: actions.SourceView,
     destinations: list[actions.DestinationView],
-    problem: _RefusedError | None = None,
+    problem: FormRefusalError | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
     values = {
@@ -309,14 +276,16 @@ def edit_source(
     to = form["to"]
     try:
         if not to:
-            raise _RefusedError(
+            raise FormRefusalError(
                 "to", "to: choose at least one destination", HTTPStatus.UNPROCESSABLE_ENTITY
             )
         # The form shows every key: backfill and filters left empty go back to none.
         changes: dict[str, Any] = dict.fromkeys(("backfill", "filters"))
         changes.update({"to": list(to), **_options(form)})
-        view = _attempt(lambda: actions.edit_source(context.runtime, found.key, changes, None))
-    except _RefusedError as refused:
+        view = attempt(
+            "source", lambda: actions.edit_source(context.runtime, found.key, changes, None)
+        )
+    except FormRefusalError as refused:
         destinations = actions.list_destinations(context.runtime)
         return _edit_page(request, viewer, found, destinations, refused, form)
     return _done("edited", view.key)
@@ -326,10 +295,10 @@ def _change(request: Request, context: Context, viewer: Viewer, ref: str, done: 
     runtime = context.runtime
     try:
         if done == "polled":
-            made = _attempt(lambda: actions.poll_now(runtime, ref))
+            made = attempt("source", lambda: actions.poll_now(runtime, ref))
             return _done(done, actions.check_source_ref(ref), made.job.id)
-        view = _attempt(lambda: actions.edit_source(runtime, ref, {}, done == "paused"))
-    except _RefusedError as refused:
+        view = attempt("source", lambda: actions.edit_source(runtime, ref, {}, done == "paused"))
+    except FormRefusalError as refused:
         return _list(request, context, viewer, problem=refused)
     return _done(done, view.key)
 
